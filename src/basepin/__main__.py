@@ -1,0 +1,3 @@
+from basepin.cli import main
+
+raise SystemExit(main())

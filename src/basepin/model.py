@@ -1,0 +1,198 @@
+"""Frozen values passed between the pipeline's stages.
+
+discover -> extract (ParsedDockerfile, ImageUse) -> resolve (Lookup) -> judge (Finding) -> report.
+A stage only reads what the stage before it produced; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
+Severity = Literal["error", "warning", "note"]
+
+SEVERITY_RANK: Mapping[str, int] = {"note": 0, "warning": 1, "error": 2}
+
+RULE_IDS = (
+    "unpinned",
+    "latest",
+    "unresolved",
+    "invalid",
+    "stale-digest",
+    "unknown",
+    "outdated",
+    "old-image",
+    "platforms",
+    "disallowed",
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text in a file.
+
+    Lines and columns are 1-based and count characters (not bytes); `end_column` is exclusive
+    (the column just after the last character, as SARIF's endColumn). `start` and `end` index
+    the decoded text of the whole file, so `text[start:end]` is the run itself.
+    """
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ImageUse:
+    """One external image a Dockerfile builds from, as BuildKit would read it."""
+
+    path: str
+    kind: UseKind
+    # Text after BuildKit's ARG substitution with quotes removed; not normalised. When
+    # `resolved` is False it keeps the raw text with the variables in it.
+    reference: str
+    resolved: bool
+    # Where the reference text stands: the operand itself, or the ARG default it came from.
+    span: Span
+    # First line of the instruction that names the image (inline ignores attach here).
+    instruction_line: int
+    via_arg: str | None = None
+    stage: str | None = None
+    platform: str | None = None
+    # Why `resolved` is False, in words for the user ("ARG TAG has no value").
+    unresolved_reason: str | None = None
+    # Rules silenced by `# basepin: ignore[...]` above the instruction; "*" silences all.
+    ignored_rules: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a file as a whole or with one instruction, found while reading."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ParsedDockerfile:
+    path: str
+    text: str
+    uses: tuple[ImageUse, ...]
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        base = f"{self.os}/{self.architecture}"
+        return f"{base}/{self.variant}" if self.variant else base
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """One tag of a repository, with what the registry tells about it."""
+
+    name: str
+    digest: str | None = None
+    pushed: datetime | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DigestInfo:
+    """Facts about one manifest digest; they never change once the digest exists."""
+
+    digest: str
+    media_type: str
+    # Platforms of an index's children (attestations left out), or of a single manifest
+    # where its config says so.
+    platforms: tuple[Platform, ...] = ()
+    is_index: bool = False
+    # Image build date from the config blob; None when unknown or a reproducible-build epoch.
+    created: datetime | None = None
+    # Compressed size in bytes (manifest, config and layers), where known.
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the registry says about one reference today."""
+
+    reference: str  # normalised: registry/repository[:tag][@digest]
+    # What the tag points to now (None when the reference is digest-only).
+    current: DigestInfo | None
+    # The digest the user pinned, when there is one.
+    pinned: DigestInfo | None = None
+    # When the tag was last pushed (Docker Hub), where known.
+    pushed: datetime | None = None
+    size: int | None = None
+    tags: tuple[TagInfo, ...] | None = None
+    # `ratelimit-remaining` of the registry's last answer, where it sent one.
+    rate_limit_remaining: int | None = None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """The registry answered that the repository, tag or digest does not exist."""
+
+    reference: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A reference that could not be checked (network, auth, rate limit): never 'ok'."""
+
+    reference: str
+    reason: str
+
+
+Lookup = Resolution | Missing | Unresolved
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace `text[start:end]` of one file with `replacement` (a one-line edit)."""
+
+    path: str
+    line: int
+    column: int
+    end_column: int
+    start: int
+    end: int
+    replacement: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    path: str
+    span: Span
+    reference: str
+    message: str
+    fix: Edit | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a formatter needs; formatters are pure functions of it."""
+
+    files: tuple[str, ...]
+    uses: tuple[ImageUse, ...]
+    findings: tuple[Finding, ...]
+    incomplete: tuple[Unresolved, ...] = ()
+    # Online lookups keyed by ImageUse.reference; empty offline.
+    lookups: Mapping[str, Lookup] = field(default_factory=dict)
+    offline: bool = True
