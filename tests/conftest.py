@@ -1,0 +1,5 @@
+"""Shared test set-up: fixture modules live in tests/fixtures/ and are loaded here."""
+
+from __future__ import annotations
+
+pytest_plugins: list[str] = []
