@@ -163,7 +163,11 @@ Lookup = Resolution | Missing | Unresolved
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace `text[start:end]` of one file with `replacement` (a one-line edit)."""
+    """Replace `text[start:end]` of one file with `replacement` (a one-line edit).
+
+    `original` is the text the edit expects to find there; an edit whose original is no longer
+    in place (the file changed since it was read) is refused, never applied blindly.
+    """
 
     path: str
     line: int
@@ -171,6 +175,7 @@ class Edit:
     end_column: int
     start: int
     end: int
+    original: str
     replacement: str
 
 
