@@ -1,0 +1,182 @@
+"""Configuration: `[tool.basepin]` in pyproject.toml or a `.basepin.toml`, then CLI flags."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from basepin.catalog import RULES
+from basepin.errors import ConfigError
+from basepin.model import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+SeverityOrOff = Literal["error", "warning", "note", "off"]
+BumpScope = Literal["patch", "minor", "major"]
+_SEVERITIES = ("error", "warning", "note")
+_SCOPES = ("patch", "minor", "major")
+
+
+@dataclass(frozen=True)
+class Config:
+    fail_on: Severity = "error"
+    # Per-rule severity overrides; "off" turns a rule off.
+    severity: Mapping[str, SeverityOrOff] = field(default_factory=dict)
+    max_age: int = 90
+    platforms: tuple[str, ...] = ()
+    # Allowed images (globs over registry/repository, e.g. "docker.io/library/*") and
+    # registries (a host alone, e.g. "ghcr.io"); empty allows everything.
+    allow: tuple[str, ...] = ()
+    # Registry host -> base URL of a mirror or pull-through cache that answers for it.
+    registry_mirrors: Mapping[str, str] = field(default_factory=dict)
+    insecure_registries: tuple[str, ...] = ()
+    # Path globs (relative to the checked folder) that are not checked.
+    exclude: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    bump: BumpScope = "minor"
+    # How long a tag -> digest answer may be reused from the cache, in seconds.
+    cache_ttl: int = 600
+    timeout: float = 10.0
+    source: Path | None = None
+
+    def severity_of(self, rule: str) -> SeverityOrOff:
+        return self.severity.get(rule, RULES[rule].severity)
+
+    def merged(self, **overrides: Any) -> Config:
+        """A copy with the CLI's values; None means "not given on the command line"."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return replace(self, **given)
+
+
+CONFIG_NAMES = (".basepin.toml", "pyproject.toml")
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest `.basepin.toml`, or pyproject.toml with a [tool.basepin] table, walking up."""
+    folder = start.resolve()
+    if not folder.is_dir():
+        folder = folder.parent
+    for candidate_folder in (folder, *folder.parents):
+        dotfile = candidate_folder / ".basepin.toml"
+        if dotfile.is_file():
+            return dotfile
+        pyproject = candidate_folder / "pyproject.toml"
+        if pyproject.is_file() and _has_basepin_table(pyproject):
+            return pyproject
+    return None
+
+
+def _has_basepin_table(pyproject: Path) -> bool:
+    try:
+        # A cheap look before a full parse: most pyproject files have no such table.
+        return "[tool.basepin" in pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("basepin", {})
+    else:
+        table = data.get("tool", {}).get("basepin", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.basepin] must be a table")
+    return parse_table(table, path)
+
+
+def parse_table(table: Mapping[str, Any], source: Path | None = None) -> Config:
+    where = str(source) if source else "configuration"
+    reader = _Reader(where, table)
+    config = Config(
+        fail_on=cast(Severity, reader.choice("fail-on", _SEVERITIES, "error")),
+        severity=reader.severities(),
+        max_age=reader.integer("max-age", 90, minimum=0),
+        platforms=reader.strings("platforms"),
+        allow=reader.strings("allow"),
+        registry_mirrors=reader.mapping("registry-mirrors"),
+        insecure_registries=reader.strings("insecure-registries"),
+        exclude=reader.strings("exclude"),
+        build_args=reader.mapping("build-args"),
+        bump=cast(BumpScope, reader.choice("bump", _SCOPES, "minor")),
+        cache_ttl=reader.integer("cache-ttl", 600, minimum=0),
+        timeout=float(reader.integer("timeout", 10, minimum=1)),
+        source=source,
+    )
+    reader.reject_unknown()
+    return config
+
+
+class _Reader:
+    """Reads typed values from a TOML table and names the key in every error."""
+
+    def __init__(self, where: str, table: Mapping[str, Any]) -> None:
+        self.where = where
+        self.table = table
+        self.seen: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.table.get(key)
+
+    def _error(self, key: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(f"{self.where}: {key} must be {expected}, not {value!r}")
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self._get(key)
+        if value is None:
+            return default
+        if value not in allowed:
+            raise self._error(key, " or ".join(allowed), value)
+        return str(value)
+
+    def integer(self, key: str, default: int, *, minimum: int) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self._error(key, f"a whole number >= {minimum}", value)
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._error(key, "a list of strings", value)
+        return tuple(value)
+
+    def mapping(self, key: str) -> dict[str, str]:
+        value = self._get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self._error(key, "a table of strings", value)
+        return dict(value)
+
+    def severities(self) -> dict[str, SeverityOrOff]:
+        table = self.mapping("severity")
+        for rule, level in table.items():
+            if rule not in RULES:
+                raise ConfigError(
+                    f"{self.where}: severity.{rule}: unknown rule; known: {', '.join(RULES)}"
+                )
+            if level not in (*_SEVERITIES, "off"):
+                raise self._error(f"severity.{rule}", "error, warning, note or off", level)
+        return cast(dict[str, SeverityOrOff], table)
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            raise ConfigError(f"{self.where}: unknown setting {', '.join(unknown)}")
