@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -81,7 +80,7 @@ def test_named_files_are_taken_whatever_their_name_and_only_once(tmp_path: Path)
 def test_folder_named_dockerfile_is_searched_not_read(tmp_path: Path) -> None:
     _tree(tmp_path, ["Dockerfile/Dockerfile"])
     assert discover([str(tmp_path / "Dockerfile")]) == [
-        os.path.join(str(tmp_path), "Dockerfile", "Dockerfile")
+        str(tmp_path / "Dockerfile" / "Dockerfile")
     ]
 
 
