@@ -1,0 +1,368 @@
+"""Cross-run cache of registry answers, in one SQLite file in the user's cache folder.
+
+Two kinds of facts: what a tag points to (expires after a TTL, tags move) and what a digest
+is (kept: a digest's content never changes). Tag lists expire like tags. Several basepin
+processes may share the file at once (pre-commit runs hooks in parallel): WAL mode, a busy
+timeout and single-statement upserts keep it consistent. The cache is an optimisation only,
+so a broken file or folder never fails a run: it is rebuilt or bypassed, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from basepin.model import DigestInfo, Platform, TagInfo
+
+FILE_NAME = "basepin-cache.sqlite3"
+# Bump when the tables change; a file with another version is rebuilt.
+SCHEMA_VERSION = 1
+# How long a process waits for another one holding the write lock.
+BUSY_TIMEOUT_SECONDS = 5.0
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tags (
+        registry TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
+        digest TEXT NOT NULL, media_type TEXT, pushed TEXT, size INTEGER,
+        stored_at REAL NOT NULL,
+        PRIMARY KEY (registry, repository, tag))""",
+    """CREATE TABLE IF NOT EXISTS digests (
+        registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
+        media_type TEXT NOT NULL, is_index INTEGER NOT NULL, platforms TEXT NOT NULL,
+        created TEXT, size INTEGER,
+        PRIMARY KEY (registry, repository, digest))""",
+    """CREATE TABLE IF NOT EXISTS tag_lists (
+        registry TEXT NOT NULL, repository TEXT NOT NULL,
+        tags TEXT NOT NULL, stored_at REAL NOT NULL,
+        PRIMARY KEY (registry, repository))""",
+)
+
+
+@dataclass(frozen=True)
+class CachedTag:
+    """What a tag pointed to when it was last asked."""
+
+    digest: str
+    media_type: str | None = None
+    pushed: datetime | None = None
+    size: int | None = None
+
+
+def default_folder(
+    env: Mapping[str, str] | None = None, platform: str = sys.platform, home: Path | None = None
+) -> Path:
+    """The user's cache folder for basepin, by the platform's convention."""
+    env = os.environ if env is None else env
+    home = Path.home() if home is None else home
+    if platform == "win32":
+        local = env.get("LOCALAPPDATA")
+        base = Path(local) if local else home / "AppData" / "Local"
+        return base / "basepin" / "Cache"
+    if platform == "darwin":
+        return home / "Library" / "Caches" / "basepin"
+    xdg = env.get("XDG_CACHE_HOME", "")
+    # The XDG spec says relative paths are invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".cache"
+    return base / "basepin"
+
+
+class Cache:
+    """A lazily opened connection to the cache file; disabled when there is no folder.
+
+    Problems with the file land in `warnings` (for the caller to print) and switch the cache
+    off for the rest of the process rather than fail.
+    """
+
+    def __init__(
+        self,
+        folder: Path | None,
+        *,
+        tag_ttl: float,
+        list_ttl: float,
+        now: Callable[[], float],
+    ) -> None:
+        self.folder = folder
+        self.tag_ttl = tag_ttl
+        self.list_ttl = list_ttl
+        self.warnings: list[str] = []
+        self._now = now
+        self._connection: sqlite3.Connection | None = None
+        self._disabled = folder is None
+        # One connection per process; the lock lets worker threads share it.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        folder: Path | None,
+        *,
+        tag_ttl: float = 600.0,
+        list_ttl: float = 600.0,
+        now: Callable[[], float] = time.time,
+    ) -> Cache:
+        """A cache kept in `folder`, or a disabled one that stores nothing when it is None.
+
+        Nothing touches the disk until the first lookup.
+        """
+        return cls(folder, tag_ttl=tag_ttl, list_ttl=list_ttl, now=now)
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.folder is None else self.folder / FILE_NAME
+
+    @property
+    def enabled(self) -> bool:
+        return not self._disabled
+
+    def get_tag(self, registry: str, repository: str, tag: str) -> CachedTag | None:
+        row = self._fetch(
+            "SELECT digest, media_type, pushed, size, stored_at FROM tags"
+            " WHERE registry = ? AND repository = ? AND tag = ?",
+            (registry, repository, tag),
+        )
+        if row is None or not self._fresh(row[4], self.tag_ttl):
+            return None
+        try:
+            return CachedTag(row[0], row[1], _parse_time(row[2]), row[3])
+        except ValueError:
+            return None
+
+    def put_tag(self, registry: str, repository: str, tag: str, value: CachedTag) -> None:
+        self._write(
+            "INSERT INTO tags (registry, repository, tag, digest, media_type, pushed, size,"
+            " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (registry, repository, tag) DO UPDATE SET digest = excluded.digest,"
+            " media_type = excluded.media_type, pushed = excluded.pushed, size = excluded.size,"
+            " stored_at = excluded.stored_at",
+            (
+                registry,
+                repository,
+                tag,
+                value.digest,
+                value.media_type,
+                _format_time(value.pushed),
+                value.size,
+                self._now(),
+            ),
+        )
+
+    def get_digest(self, registry: str, repository: str, digest: str) -> DigestInfo | None:
+        row = self._fetch(
+            "SELECT media_type, is_index, platforms, created, size FROM digests"
+            " WHERE registry = ? AND repository = ? AND digest = ?",
+            (registry, repository, digest),
+        )
+        if row is None:
+            return None
+        try:
+            platforms = tuple(Platform(*entry) for entry in json.loads(row[2]))
+            return DigestInfo(
+                digest=digest,
+                media_type=row[0],
+                platforms=platforms,
+                is_index=bool(row[1]),
+                created=_parse_time(row[3]),
+                size=row[4],
+            )
+        except (ValueError, TypeError):
+            return None
+
+    def put_digest(self, registry: str, repository: str, info: DigestInfo) -> None:
+        platforms = json.dumps([[p.os, p.architecture, p.variant] for p in info.platforms])
+        self._write(
+            "INSERT INTO digests (registry, repository, digest, media_type, is_index, platforms,"
+            " created, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (registry, repository, digest) DO UPDATE SET"
+            " media_type = excluded.media_type, is_index = excluded.is_index,"
+            " platforms = excluded.platforms, created = excluded.created, size = excluded.size",
+            (
+                registry,
+                repository,
+                info.digest,
+                info.media_type,
+                int(info.is_index),
+                platforms,
+                _format_time(info.created),
+                info.size,
+            ),
+        )
+
+    def get_tag_list(self, registry: str, repository: str) -> tuple[TagInfo, ...] | None:
+        """The stored tags of a repository while fresh.
+
+        Lists from different sources (the registry's names-only list, the Docker Hub API's
+        dated list) are kept apart by the `registry` key the caller passes.
+        """
+        row = self._fetch(
+            "SELECT tags, stored_at FROM tag_lists WHERE registry = ? AND repository = ?",
+            (registry, repository),
+        )
+        if row is None or not self._fresh(row[1], self.list_ttl):
+            return None
+        try:
+            return tuple(
+                TagInfo(name, digest, _parse_time(pushed), size)
+                for name, digest, pushed, size in json.loads(row[0])
+            )
+        except (ValueError, TypeError):
+            return None
+
+    def put_tag_list(self, registry: str, repository: str, tags: Iterable[TagInfo]) -> None:
+        encoded = json.dumps([[t.name, t.digest, _format_time(t.pushed), t.size] for t in tags])
+        self._write(
+            "INSERT INTO tag_lists (registry, repository, tags, stored_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (registry, repository) DO UPDATE SET tags = excluded.tags,"
+            " stored_at = excluded.stored_at",
+            (registry, repository, encoded, self._now()),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _fresh(self, stored_at: float, ttl: float) -> bool:
+        # A clock that went backwards makes the entry's age unknown: treat it as stale.
+        age = self._now() - stored_at
+        return 0 <= age < ttl
+
+    def _fetch(self, sql: str, parameters: tuple[object, ...]) -> tuple[Any, ...] | None:
+        with self._lock:
+            connection = self._connect()
+            if connection is None:
+                return None
+            try:
+                row: tuple[Any, ...] | None = connection.execute(sql, parameters).fetchone()
+            except sqlite3.Error as error:
+                self._give_up(f"cannot read the cache {self.path}: {error}")
+                return None
+            return row
+
+    def _write(self, sql: str, parameters: tuple[object, ...]) -> None:
+        with self._lock:
+            connection = self._connect()
+            if connection is None:
+                return
+            try:
+                # Autocommit: each upsert is its own short, atomic transaction.
+                connection.execute(sql, parameters)
+            except sqlite3.Error as error:
+                self._give_up(f"cannot write the cache {self.path}: {error}")
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._disabled:
+            return None
+        if self._connection is not None:
+            return self._connection
+        assert self.folder is not None  # a cache without a folder starts disabled
+        path = self.folder / FILE_NAME
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._connection, rebuilt_because = _open_database(path)
+        except OSError as error:
+            self._give_up(f"cache folder {self.folder} cannot be used ({error.strerror})")
+            return None
+        except sqlite3.OperationalError as error:
+            # Cannot open or lock the file at all (permissions, busy for too long).
+            self._give_up(f"cannot open the cache {path}: {error}")
+            return None
+        except sqlite3.DatabaseError as error:
+            # Not a database, or a damaged one: replace the file.
+            try:
+                _remove_database(path)
+                self._connection, _ = _open_database(path)
+            except (OSError, sqlite3.Error) as again:
+                self._give_up(f"cache {path} is damaged ({error}) and cannot be rebuilt ({again})")
+                return None
+            rebuilt_because = str(error)
+        if rebuilt_because:
+            self.warnings.append(f"cache {path} was rebuilt: {rebuilt_because}")
+        return self._connection
+
+    def _give_up(self, message: str) -> None:
+        self.warnings.append(f"{message}; not using the cache for this run")
+        self._disabled = True
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _open_database(path: Path) -> tuple[sqlite3.Connection, str | None]:
+    """Connect and make sure the tables are ours, creating them in a fresh file.
+
+    A database with another schema version is emptied and set up again; the second value
+    says why when that happened. A file that is not a database raises sqlite3.DatabaseError.
+    """
+    connection = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+    )
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        if _schema_version(connection) == SCHEMA_VERSION:
+            return connection, None
+        # IMMEDIATE takes the write lock, so concurrent first runs set up the tables once.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            reason = _set_up_schema(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+    except BaseException:
+        connection.close()
+        raise
+    return connection, reason
+
+
+def _schema_version(connection: sqlite3.Connection) -> int:
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _set_up_schema(connection: sqlite3.Connection) -> str | None:
+    """Create our tables (inside the caller's transaction); say why when others were dropped."""
+    version = _schema_version(connection)
+    if version == SCHEMA_VERSION:
+        return None  # another process got there first
+    objects = connection.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view')"
+        " AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    for kind, name in objects:
+        connection.execute(f'DROP {kind.upper()} IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
+    for statement in _SCHEMA:
+        connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    if version == 0 and not objects:
+        return None
+    return f"it had schema version {version}, this basepin uses {SCHEMA_VERSION}"
+
+
+def _remove_database(path: Path) -> None:
+    # The WAL and shared-memory files belong to the old database and must go with it.
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _format_time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    return datetime.fromisoformat(value)
