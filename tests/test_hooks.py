@@ -1,0 +1,169 @@
+"""The pre-commit integrations, driven for real: the framework's try-repo and the plain git hook."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FLOATING = "FROM alpine:3.20\n"
+PINNED = "FROM alpine:3.20@sha256:" + "a" * 64 + "\n"
+
+
+def _git_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        HOME=str(home),
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    return env
+
+
+def _git(repo: Path, *args: str, env: dict[str, str]) -> None:
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    env = _git_env(tmp_path)
+    repo = tmp_path / "work"
+    repo.mkdir()
+    _git(repo, "init", "-q", env=env)
+    return repo, env
+
+
+# --- the plain git hook (hooks/pre-commit) ---------------------------------------------------
+
+
+def _run_git_hook(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    hook_env = dict(env, BASEPIN=f"{sys.executable} -m basepin")
+    return subprocess.run(
+        ["bash", str(REPO / "hooks" / "pre-commit")],
+        cwd=repo,
+        env=hook_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_git_hook_fails_on_a_staged_floating_tag(work: tuple[Path, dict[str, str]]) -> None:
+    repo, env = work
+    (repo / "Containerfile").write_text(FLOATING)
+    _git(repo, "add", "Containerfile", env=env)
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 1, result.stderr
+    assert "Containerfile:1:6: error unpinned" in result.stdout
+
+
+def test_git_hook_checks_staged_content_not_the_work_tree(
+    work: tuple[Path, dict[str, str]],
+) -> None:
+    repo, env = work
+    (repo / "api.Dockerfile").write_text(PINNED)
+    _git(repo, "add", "api.Dockerfile", env=env)
+    (repo / "api.Dockerfile").write_text(FLOATING)  # unstaged: not part of the commit
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    _git(repo, "add", "api.Dockerfile", env=env)
+    (repo / "api.Dockerfile").write_text(PINNED)
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 1
+    assert "api.Dockerfile:1:6" in result.stdout
+
+
+def test_git_hook_uses_the_staged_configuration(work: tuple[Path, dict[str, str]]) -> None:
+    repo, env = work
+    (repo / "Dockerfile").write_text(FLOATING)
+    (repo / ".basepin.toml").write_text('[severity]\nunpinned = "warning"\n')
+    _git(repo, "add", ".", env=env)
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning unpinned" in result.stdout
+
+
+def test_git_hook_passes_when_no_dockerfile_is_staged(work: tuple[Path, dict[str, str]]) -> None:
+    repo, env = work
+    (repo / "README.md").write_text("hi\n")
+    _git(repo, "add", "README.md", env=env)
+    assert _run_git_hook(repo, env).returncode == 0
+
+
+# --- the pre-commit framework (.pre-commit-hooks.yaml) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pre_commit_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """pre-commit installs the hook from wheels built by scripts/test: no package index."""
+    wheelhouse = Path(os.environ.get("BASEPIN_TEST_WHEELHOUSE", REPO / ".venv" / "wheelhouse"))
+    if not any(wheelhouse.glob("httpx-*.whl")):
+        pytest.fail(f"no wheels in {wheelhouse}: run scripts/test, which builds them")
+    home = tmp_path_factory.mktemp("pre-commit-home")
+    env = _git_env(home)
+    env.update(
+        PRE_COMMIT_HOME=str(home / "cache"),
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        VIRTUALENV_DOWNLOAD="0",
+    )
+    yield env
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _try_repo(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    return subprocess.run(
+        [str(pre_commit), "try-repo", str(REPO), "basepin", "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def test_framework_hook_fails_floating_and_passes_pinned(
+    tmp_path: Path, pre_commit_env: dict[str, str]
+) -> None:
+    repo = tmp_path / "work"
+    repo.mkdir()
+    _git(repo, "init", "-q", env=pre_commit_env)
+    files = {
+        "Dockerfile": FLOATING,
+        "Containerfile": FLOATING,
+        "svc/api.Dockerfile": FLOATING,
+        "svc/Dockerfile-dev": FLOATING,
+        "svc/Dockerfile.dockerignore": "*\n",
+        "notes.txt": FLOATING,
+    }
+    for name, content in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(content)
+    _git(repo, "add", ".", env=pre_commit_env)
+
+    failed = _try_repo(repo, pre_commit_env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    for name in ("Dockerfile", "Containerfile", "svc/api.Dockerfile", "svc/Dockerfile-dev"):
+        assert f"{name}:1:6: error unpinned" in failed.stdout
+    assert "notes.txt" not in failed.stdout
+    assert "dockerignore" not in failed.stdout
+
+    for name in ("Dockerfile", "Containerfile", "svc/api.Dockerfile", "svc/Dockerfile-dev"):
+        (repo / name).write_text(PINNED)
+    _git(repo, "add", ".", env=pre_commit_env)
+    passed = _try_repo(repo, pre_commit_env)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout
