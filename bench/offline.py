@@ -1,0 +1,85 @@
+"""Start-up benchmark: `basepin check --offline` on one multi-stage Dockerfile against
+`python -c pass` on the same machine.
+
+    .venv/bin/python bench/offline.py [--runs 30]
+
+Prints the median and best wall time of each and the ratio of the medians (the aim: <= 3x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DOCKERFILE = """\
+# syntax=docker/dockerfile:1.9
+ARG PYTHON_VERSION=3.12.4
+ARG DEBIAN=bookworm
+
+FROM python:${PYTHON_VERSION}-slim-${DEBIAN} AS build
+WORKDIR /src
+COPY --from=ghcr.io/astral-sh/uv:0.4.18 /uv /bin/uv
+RUN --mount=type=cache,target=/root/.cache \\
+    --mount=from=docker.io/library/busybox:1.36.1,source=/bin/busybox,target=/bb \\
+    uv pip install --system -r requirements.txt
+RUN <<SCRIPT
+FROM not-an-image
+echo heredoc bodies are data
+SCRIPT
+
+FROM node:20.15.0-alpine3.20 AS assets
+COPY . /app
+RUN npm ci && npm run build
+
+FROM gcr.io/distroless/python3-debian12:nonroot
+COPY --from=build /usr/local /usr/local
+COPY --from=assets /app/dist /app/static
+ENTRYPOINT ["python", "-m", "app"]
+"""
+
+
+def _time(command: list[str], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _row(label: str, samples: list[float]) -> str:
+    median = statistics.median(samples) * 1000
+    return f"{label:<40} {median:>7.1f}ms {min(samples) * 1000:>7.1f}ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        dockerfile = Path(folder, "Dockerfile")
+        dockerfile.write_text(DOCKERFILE)
+        baseline_cmd = [sys.executable, "-c", "pass"]
+        basepin_cmd = [sys.executable, "-m", "basepin", "check", "--offline", str(dockerfile)]
+        check = subprocess.run(basepin_cmd, capture_output=True, text=True, check=False)
+        if check.returncode not in (0, 1):
+            print(check.stderr, file=sys.stderr)
+            return 1
+        _time(basepin_cmd, 3)  # warm the file system cache and .pyc files
+        baseline = _time(baseline_cmd, args.runs)
+        basepin = _time(basepin_cmd, args.runs)
+    print(f"{'command':<40} {'median':>9} {'best':>9}")
+    print(_row("python -c pass", baseline))
+    print(_row("basepin check --offline Dockerfile", basepin))
+    ratio = statistics.median(basepin) / statistics.median(baseline)
+    print(f"ratio of medians: {ratio:.2f}x (runs: {args.runs})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
