@@ -1,0 +1,215 @@
+"""The command line end to end, offline: exit codes, formats, configuration, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from basepin.cli import main
+
+PINNED = "alpine:3.20@sha256:" + "a" * 64
+
+
+def _write(folder: Path, name: str, content: str | bytes) -> str:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "flags", "code"),
+    [
+        pytest.param(f"FROM {PINNED}\n", [], 0, id="pinned"),
+        pytest.param("FROM alpine:3.20\n", [], 1, id="unpinned"),
+        pytest.param("FROM alpine\n", [], 1, id="latest"),
+        pytest.param("FROM scratch\n", [], 0, id="scratch"),
+        pytest.param("ARG IMG\nFROM ${IMG}\n", [], 0, id="unresolved-is-a-warning"),
+        pytest.param("ARG IMG\nFROM ${IMG}\n", ["--fail-on", "warning"], 1, id="fail-on-warning"),
+        pytest.param(
+            "ARG IMG\nFROM ${IMG}\n", ["--build-arg", f"IMG={PINNED}"], 0, id="build-arg-pinned"
+        ),
+        pytest.param(
+            "ARG IMG\nFROM ${IMG}\n", ["--build-arg", "IMG=alpine:3.20"], 1, id="build-arg"
+        ),
+        pytest.param("FROM Alpine:3.20\n", [], 1, id="invalid"),
+        pytest.param(
+            f"# basepin: ignore[unpinned]\nFROM alpine:3.20\nFROM {PINNED}\n", [], 0, id="ignored"
+        ),
+    ],
+)
+def test_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dockerfile: str, flags: list[str], code: int
+) -> None:
+    path = _write(tmp_path, "Dockerfile", dockerfile)
+    assert main(["check", "--offline", *flags, path]) == code
+    capsys.readouterr()
+
+
+def test_text_report_lines_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "Dockerfile", "FROM alpine:3.20 AS base\nFROM base\nFROM debian\n")
+    assert main(["check", "--offline", "--color", "never", path]) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert any(line.startswith(f"{path}:1:6: error unpinned: ") for line in lines)
+    assert any(line.startswith(f"{path}:3:6: error latest: ") for line in lines)
+    assert "\x1b[" not in out
+    assert err.strip().startswith("basepin:")
+
+
+def test_json_report_lists_every_use_in_file_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = (
+        "# syntax=docker/dockerfile:1.9\n"
+        "ARG TAG=3.20\n"
+        f"FROM alpine:${{TAG}} AS build\n"
+        f"COPY --from={PINNED} /x /x\n"
+    )
+    path = _write(tmp_path, "Dockerfile", content)
+    out_file = tmp_path / "report.json"
+    assert main(["check", "--offline", "--format", "json", "-o", str(out_file), path]) == 1
+    report = json.loads(out_file.read_text())
+    assert report["version"] == 1
+    assert report["files"] == [path]
+    assert [(u["kind"], u["reference"], u["line"]) for u in report["uses"]] == [
+        ("syntax", "docker/dockerfile:1.9", 1),
+        ("from", "alpine:3.20", 2),
+        ("copy-from", PINNED, 4),
+    ]
+    assert report["uses"][1]["via_arg"] == "TAG"
+    assert report["uses"][1]["digest_now"] is None
+    rules = sorted((f["rule"], f["line"]) for f in report["findings"])
+    assert rules == [("unpinned", 1), ("unpinned", 2)]
+    assert report["incomplete"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(b"\x00\x01\x02binary", "binary", id="binary"),
+        pytest.param(b"", "empty", id="empty"),
+        pytest.param(b"RUN echo hi\n", "FROM", id="no-from"),
+        pytest.param(
+            b"FROM alpine:3.20@sha256:" + b"a" * 64 + b"\nRUN <<EOF\necho", "EOF", id="heredoc"
+        ),
+    ],
+)
+def test_bad_files_are_reported_not_crashed_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = _write(tmp_path, "Dockerfile", content)
+    assert main(["check", "--offline", path]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert f"{path}:" in out
+    assert message.lower() in out.lower()
+
+
+def test_non_utf8_file_is_reported_and_still_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, "Dockerfile", b"# caf\xe9\nFROM alpine:3.20\n")
+    assert main(["check", "--offline", path]) == 1
+    out, _ = capsys.readouterr()
+    assert "UTF-8" in out
+    assert f"{path}:2:6: error unpinned" in out
+
+
+def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    link = tmp_path / "Dockerfile"
+    link.symlink_to(tmp_path / "missing")
+    assert main(["check", "--offline", str(link)]) == 1
+    out, _ = capsys.readouterr()
+    assert "cannot read the file" in out
+
+
+def test_huge_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = f"FROM {PINNED}\n" + "RUN echo " + "x" * 100 + "\n" * 1
+    path = _write(tmp_path, "Dockerfile", body * (10_000_000 // len(body)))
+    assert main(["check", "--offline", "--format", "json", path]) == 0
+    assert json.loads(capsys.readouterr().out)["uses"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["check", "--offline", "does-not-exist"], "no such file", id="missing"),
+        pytest.param(
+            ["check", "--offline", "--build-arg", "NOEQUALS", "."], "NAME=VALUE", id="arg"
+        ),
+        pytest.param(
+            ["check", "--offline", "--fail-on", "fatal", "."], "invalid choice", id="flag"
+        ),
+        pytest.param(["frobnicate"], "invalid choice", id="command"),
+    ],
+)
+def test_usage_errors_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_error_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, ".basepin.toml", "max-age = 'old'\n")
+    _write(tmp_path, "Dockerfile", "FROM alpine:3.20\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--offline"]) == 2
+    assert "max-age must be a whole number" in capsys.readouterr().err
+
+
+def test_config_from_pyproject_sets_severities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, "pyproject.toml", '[tool.basepin.severity]\nunpinned = "off"\n')
+    _write(tmp_path, "svc/Dockerfile", "FROM alpine:3.20\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--offline"]) == 0
+    assert "unpinned" not in capsys.readouterr().out
+
+
+def test_allow_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, ".basepin.toml", 'allow = ["docker.io/library/*", "ghcr.io"]\n')
+    path = _write(
+        tmp_path,
+        "Dockerfile",
+        f"FROM {PINNED}\nFROM ghcr.io/acme/x:1@sha256:{'b' * 64}\n"
+        f"FROM quay.io/acme/y:1@sha256:{'c' * 64}\n",
+    )
+    assert main(["check", "--offline", path]) == 1
+    out = capsys.readouterr().out
+    assert out.count("disallowed") == 1
+    assert ":3:6: error disallowed" in out
+
+
+def test_python_dash_m_and_no_http_stack_offline(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Dockerfile", "FROM alpine:3.20\n")
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "basepin", "check", "--offline", path],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"},
+    )
+    assert result.returncode == 1, result.stderr
+    imported = {
+        line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line
+    }
+    for module in ("httpx", "httpcore", "h11", "anyio", "ssl", "sqlite3", "asyncio"):
+        assert module not in imported, f"offline run imported {module}"
