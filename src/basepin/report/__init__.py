@@ -1,0 +1,147 @@
+"""Formatters: pure functions from a `Report` to text (no I/O, no clock).
+
+`text`, `json`, `sarif`, `github` and `markdown` each render one output format. What more than
+one of them needs lives here: the order findings and uses are shown in, the tally of a run, and
+what the registry said about a use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, timezone
+
+from basepin.model import Finding, ImageUse, Report, Resolution, Severity, Unresolved
+
+# The summary warns when a registry says fewer pulls than this are left (Docker Hub counts
+# pulls per IP; it is the only registry that sends `ratelimit-remaining`).
+LOW_RATE_LIMIT = 10
+
+_LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+_SEVERITIES_FIRST_WORST: tuple[Severity, ...] = ("error", "warning", "note")
+
+
+def sorted_findings(report: Report) -> list[Finding]:
+    """Findings by path, line and column; the rest of the key only keeps the order stable."""
+
+    def key(finding: Finding) -> tuple[str, int, int, int, int, str, str, str]:
+        span = finding.span
+        return (
+            finding.path,
+            span.line,
+            span.column,
+            span.end_line,
+            span.end_column,
+            finding.rule,
+            finding.reference,
+            finding.message,
+        )
+
+    return sorted(report.findings, key=key)
+
+
+def sorted_uses(report: Report) -> list[ImageUse]:
+    """Uses by path, then in file order (a stable sort keeps uses that share a span in order)."""
+    return sorted(report.uses, key=lambda use: (use.path, use.span.line, use.span.column))
+
+
+def describe(finding: Finding) -> str:
+    """The finding's message with the replacement its fix would write, when there is one."""
+    if finding.fix is None:
+        return finding.message
+    return f"{finding.message} (fix: {finding.fix.replacement})"
+
+
+def one_line(text: str) -> str:
+    """Line breaks become spaces and other control characters escapes, so text taken from a
+    Dockerfile can neither split a report line nor drive the terminal.
+    """
+    text = _LINE_BREAKS.sub(" ", text)
+    return _CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+def incomplete_message(unresolved: Unresolved) -> str:
+    return f"could not check {unresolved.reference}: {unresolved.reason}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def tally(report: Report) -> str:
+    """One line that sums a run up, e.g.
+    `3 errors, 1 warning in 2 of 5 files (12 references, 9 unique); 1 reference could not be
+    checked`.
+    """
+    counts = Counter(finding.severity for finding in report.findings)
+    total_files = len(report.files)
+    files_word = "file" if total_files == 1 else "files"
+    if report.findings:
+        shown = ", ".join(
+            plural(counts[severity], severity)
+            for severity in _SEVERITIES_FIRST_WORST
+            if counts[severity]
+        )
+        with_findings = len({finding.path for finding in report.findings})
+        where = (
+            f"{with_findings} {files_word}"
+            if with_findings == total_files
+            else f"{with_findings} of {total_files} {files_word}"
+        )
+        line = f"{shown} in {where}"
+    else:
+        line = f"no findings in {total_files} {files_word}"
+    unique = len({use.reference for use in report.uses})
+    line += f" ({plural(len(report.uses), 'reference')}, {unique} unique)"
+    if report.incomplete:
+        line += f"; {plural(len(report.incomplete), 'reference')} could not be checked"
+    remaining = rate_limit_remaining(report)
+    if remaining is not None and remaining < LOW_RATE_LIMIT:
+        line += f"; Docker Hub pull quota: {remaining} left"
+    return line
+
+
+def resolution_of(report: Report, use: ImageUse) -> Resolution | None:
+    lookup = report.lookups.get(use.reference)
+    return lookup if isinstance(lookup, Resolution) else None
+
+
+def current_digest(resolution: Resolution | None) -> str | None:
+    """The digest the tag points to now (None offline, and for a digest-only reference)."""
+    if resolution is None or resolution.current is None:
+        return None
+    return resolution.current.digest
+
+
+def pushed_at(resolution: Resolution | None) -> datetime | None:
+    """When the tag was last pushed, else when its current image was built; always in UTC."""
+    if resolution is None:
+        return None
+    when = resolution.pushed
+    if when is None and resolution.current is not None:
+        when = resolution.current.created
+    return None if when is None else as_utc(when)
+
+
+def as_utc(when: datetime) -> datetime:
+    """A naive datetime is taken to be UTC already (registries speak UTC)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
+def iso_utc(when: datetime) -> str:
+    """ISO 8601 in UTC to the second, with a `Z`: `2025-05-01T12:00:00Z`."""
+    return as_utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rate_limit_remaining(report: Report) -> int | None:
+    """The lowest pull quota any registry answer reported, where one did."""
+    quotas = [
+        lookup.rate_limit_remaining
+        for lookup in report.lookups.values()
+        if isinstance(lookup, Resolution) and lookup.rate_limit_remaining is not None
+    ]
+    return min(quotas) if quotas else None

@@ -1,0 +1,298 @@
+"""The JSON report, a stable contract (version 1), and `load` to read it back.
+
+    {"version": 1, "files": [path, ...], "uses": [use, ...], "findings": [finding, ...],
+     "incomplete": [{"reference", "reason"}, ...], "rate_limit": {"remaining": N}}
+
+- use: `{"path", "line", "column", "kind", "reference", "resolved", "via_arg", "stage",
+  "platform", "digest_now", "pushed"}` for every image reference, sorted by path, then in file
+  order. `line`/`column` is where the reference text stands (the ARG line when it came from an
+  ARG default). `digest_now` is what the tag points to now and `pushed` when it was last pushed
+  (else when that image was built), as `YYYY-MM-DDTHH:MM:SSZ`; both null offline, when the
+  registry had no answer, and `digest_now` for a digest-only reference.
+- finding: `{"rule", "severity", "path", "line", "column", "end_line", "end_column",
+  "reference", "message", "fix"}` sorted by path, line and column; `fix` is null or
+  `{"line", "column", "end_column", "replacement"}`. Lines are 1-based, columns count
+  characters and `end_column` is exclusive.
+- `rate_limit` is present only when a registry reported a pull quota: the lowest one seen.
+
+The output is ASCII (other characters as `\\u` escapes), so it survives any stdout encoding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar, get_args
+
+from basepin.catalog import RULES
+from basepin.errors import UsageError
+from basepin.model import (
+    DigestInfo,
+    Edit,
+    Finding,
+    ImageUse,
+    Lookup,
+    Report,
+    Resolution,
+    Severity,
+    Span,
+    Unresolved,
+    UseKind,
+)
+from basepin.report import (
+    current_digest,
+    iso_utc,
+    pushed_at,
+    rate_limit_remaining,
+    resolution_of,
+    sorted_findings,
+    sorted_uses,
+)
+
+VERSION = 1
+
+_T = TypeVar("_T")
+
+
+def render(report: Report) -> str:
+    document: dict[str, object] = {
+        "version": VERSION,
+        "files": list(report.files),
+        "uses": [_use_json(report, use) for use in sorted_uses(report)],
+        "findings": [_finding_json(finding) for finding in sorted_findings(report)],
+        "incomplete": [{"reference": u.reference, "reason": u.reason} for u in report.incomplete],
+    }
+    remaining = rate_limit_remaining(report)
+    if remaining is not None:
+        document["rate_limit"] = {"remaining": remaining}
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _use_json(report: Report, use: ImageUse) -> dict[str, object]:
+    resolution = resolution_of(report, use)
+    pushed = pushed_at(resolution)
+    return {
+        "path": use.path,
+        "line": use.span.line,
+        "column": use.span.column,
+        "kind": use.kind,
+        "reference": use.reference,
+        "resolved": use.resolved,
+        "via_arg": use.via_arg,
+        "stage": use.stage,
+        "platform": use.platform,
+        "digest_now": current_digest(resolution),
+        "pushed": None if pushed is None else iso_utc(pushed),
+    }
+
+
+def _finding_json(finding: Finding) -> dict[str, object]:
+    span, fix = finding.span, finding.fix
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "path": finding.path,
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+        "reference": finding.reference,
+        "message": finding.message,
+        "fix": None
+        if fix is None
+        else {
+            "line": fix.line,
+            "column": fix.column,
+            "end_column": fix.end_column,
+            "replacement": fix.replacement,
+        },
+    }
+
+
+class ReportFormatError(UsageError):
+    """JSON that is not a basepin report; the message says which field is wrong."""
+
+
+def load(text: str) -> Report:
+    """Rebuild a `Report` from `render`'s output, enough to render it again in any format.
+
+    What the JSON does not carry gets a neutral value: text offsets (`Span.start/end`,
+    `Edit.start/end`) are 0 and `Edit.original` is "" (so a loaded fix is for showing, never
+    for applying); a use's span ends where it starts and its `instruction_line` is its `line`;
+    `unresolved_reason` and `ignored_rules` are empty. Each reference with a `digest_now`,
+    a `pushed` date or a rate limit gets a `Resolution` holding just those (`media_type` "").
+    `offline` is true unless the run had registry answers, incomplete references or findings
+    of rules that need the registry. Raises `ReportFormatError` on anything else.
+    """
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportFormatError(f"basepin JSON: not valid JSON: {exc}") from None
+    top = _Fields(document, "")
+    version = top.number("version")
+    if version != VERSION:
+        raise ReportFormatError(f"basepin JSON: version {version} is not supported (only 1)")
+    rate_limit = top.optional("rate_limit", _Fields)
+    remaining = None if rate_limit is None else rate_limit.number("remaining")
+
+    uses = top.items("uses", _use_from)
+    lookups: dict[str, Lookup] = {}
+    for use, digest, pushed in uses:
+        if digest is not None or pushed is not None or remaining is not None:
+            current = None if digest is None else DigestInfo(digest=digest, media_type="")
+            lookups.setdefault(
+                use.reference,
+                Resolution(use.reference, current, pushed=pushed, rate_limit_remaining=remaining),
+            )
+    findings = top.items("findings", _finding_from)
+    incomplete = top.items("incomplete", _unresolved_from)
+    needs_registry = any(not RULES[finding.rule].offline for finding in findings)
+    return Report(
+        files=tuple(top.items("files", _Fields.expect_text)),
+        uses=tuple(use for use, _, _ in uses),
+        findings=tuple(findings),
+        incomplete=tuple(incomplete),
+        lookups=lookups,
+        offline=not (lookups or incomplete or needs_registry),
+    )
+
+
+def _use_from(value: object, where: str) -> tuple[ImageUse, str | None, datetime | None]:
+    fields = _Fields(value, where)
+    line, column = fields.position("line"), fields.position("column")
+    use = ImageUse(
+        path=fields.text("path"),
+        kind=fields.choice("kind", get_args(UseKind)),
+        reference=fields.text("reference"),
+        resolved=fields.flag("resolved"),
+        span=Span(line, column, line, column, 0, 0),
+        instruction_line=line,
+        via_arg=fields.optional("via_arg", _Fields.expect_text),
+        stage=fields.optional("stage", _Fields.expect_text),
+        platform=fields.optional("platform", _Fields.expect_text),
+    )
+    return (
+        use,
+        fields.optional("digest_now", _Fields.expect_text),
+        fields.optional("pushed", _utc_time),
+    )
+
+
+def _finding_from(value: object, where: str) -> Finding:
+    fields = _Fields(value, where)
+    path, line, column = fields.text("path"), fields.position("line"), fields.position("column")
+    span = Span(line, column, fields.position("end_line"), fields.position("end_column"), 0, 0)
+    fix_fields = fields.optional("fix", _Fields)
+    fix = None
+    if fix_fields is not None:
+        fix = Edit(
+            path=path,
+            line=fix_fields.position("line"),
+            column=fix_fields.position("column"),
+            end_column=fix_fields.position("end_column"),
+            start=0,
+            end=0,
+            original="",
+            replacement=fix_fields.text("replacement"),
+        )
+    severity: Severity = fields.choice("severity", get_args(Severity))
+    return Finding(
+        rule=fields.choice("rule", tuple(RULES)),
+        severity=severity,
+        path=path,
+        span=span,
+        reference=fields.text("reference"),
+        message=fields.text("message"),
+        fix=fix,
+    )
+
+
+def _unresolved_from(value: object, where: str) -> Unresolved:
+    fields = _Fields(value, where)
+    return Unresolved(fields.text("reference"), fields.text("reason"))
+
+
+def _utc_time(value: object, where: str) -> datetime:
+    text = _Fields.expect_text(value, where)
+    # fromisoformat reads a trailing "Z" only from Python 3.11 on.
+    try:
+        if text.endswith("Z"):
+            return datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        pass
+    raise _wrong(where, "a UTC time as YYYY-MM-DDTHH:MM:SSZ", text)
+
+
+class _Fields:
+    """A JSON object read field by field; errors name the field (`findings[2].line`)."""
+
+    def __init__(self, value: object, where: str) -> None:
+        if not isinstance(value, dict):
+            raise _wrong(where, "an object", value)
+        self._values: dict[str, object] = value
+        self._where = where
+
+    def _get(self, key: str) -> object:
+        if key not in self._values:
+            where = f"{self._where}: " if self._where else ""
+            raise ReportFormatError(f"basepin JSON: {where}missing {json.dumps(key)}")
+        return self._values[key]
+
+    def _at(self, key: str) -> str:
+        return f"{self._where}.{key}" if self._where else key
+
+    @staticmethod
+    def expect_text(value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise _wrong(where, "a string", value)
+        return value
+
+    def text(self, key: str) -> str:
+        return self.expect_text(self._get(key), self._at(key))
+
+    def number(self, key: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _wrong(self._at(key), "an integer", value)
+        return value
+
+    def position(self, key: str) -> int:
+        """A line or column: 1 or more."""
+        value = self.number(key)
+        if value < 1:
+            raise _wrong(self._at(key), "a line or column (1 or more)", value)
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise _wrong(self._at(key), "true or false", value)
+        return value
+
+    def choice(self, key: str, allowed: tuple[_T, ...]) -> _T:
+        value = self._get(key)
+        for option in allowed:
+            if value == option:
+                return option
+        expected = "one of " + ", ".join(json.dumps(option) for option in allowed)
+        raise _wrong(self._at(key), expected, value)
+
+    def optional(self, key: str, read: Callable[[object, str], _T]) -> _T | None:
+        """A field that may be null; an absent one reads as null too."""
+        value = self._values.get(key)
+        return None if value is None else read(value, self._at(key))
+
+    def items(self, key: str, read: Callable[[object, str], _T]) -> list[_T]:
+        values = self._get(key)
+        if not isinstance(values, list):
+            raise _wrong(self._at(key), "a list", values)
+        return [read(value, f"{self._at(key)}[{index}]") for index, value in enumerate(values)]
+
+
+def _wrong(where: str, expected: str, value: object) -> ReportFormatError:
+    shown = json.dumps(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    where = f"{where}: " if where else ""
+    return ReportFormatError(f"basepin JSON: {where}expected {expected}, got {shown}")

@@ -1,0 +1,216 @@
+"""The job summary: a verdict, then one table row per image reference, so the whole picture
+shows, not only the failures; the references that could not be checked below it.
+
+Text from Dockerfiles and registries is escaped, so it cannot break the table or turn into
+links and markup. GitHub refuses a summary above 1 MiB: rows that do not fit are left out,
+with a note that says how many.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime
+
+from basepin.model import Finding, ImageUse, Missing, Report, Resolution, Unresolved
+from basepin.report import (
+    as_utc,
+    current_digest,
+    describe,
+    one_line,
+    plural,
+    pushed_at,
+    sorted_findings,
+    sorted_uses,
+    tally,
+)
+
+SUMMARY_LIMIT = 1024 * 1024  # bytes, GitHub's limit for one step's summary
+# Room kept for the note that says what was left out.
+_NOTE_ROOM = 200
+
+_HEADER = (
+    "| File | Line | Image | Tag | Pinned | Current | Age | Size | Findings |",
+    "| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- |",
+)
+_NONE = "—"
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$#]")
+
+_RowKey = tuple[str, int, int]
+
+
+def render(report: Report, *, now: datetime, limit: int = SUMMARY_LIMIT) -> str:
+    """The summary as Markdown, at most `limit` bytes in UTF-8 (ages are counted to `now`)."""
+    head = ["## basepin", "", f"{_verdict_icon(report)} {escape(tally(report))}", ""]
+    if report.offline:
+        head += [
+            "Offline run: the registry was not asked, so current digests, ages and sizes "
+            "are blank.",
+            "",
+        ]
+    rows = _rows(report, as_utc(now))
+    unchecked = [f"- {code(u.reference)}: {escape(u.reason)}" for u in report.incomplete]
+    document = _assemble(head, rows, unchecked, len(rows), len(unchecked))
+    if _size(document) <= limit:
+        return document
+    budget = limit - _size(_assemble(head, [], [], 0, 0)) - _NOTE_ROOM
+    kept_rows = _fitting(rows, budget)
+    budget -= sum(_size(row) + 1 for row in rows[:kept_rows])
+    kept_unchecked = _fitting(unchecked, budget)
+    return _assemble(head, rows, unchecked, kept_rows, kept_unchecked)
+
+
+def _assemble(
+    head: list[str], rows: list[str], unchecked: list[str], kept_rows: int, kept_unchecked: int
+) -> str:
+    lines = list(head)
+    if rows:
+        lines += [*_HEADER, *rows[:kept_rows], ""]
+    else:
+        lines += ["No image references found.", ""]
+    if unchecked:
+        lines += ["### Could not be checked", "", *unchecked[:kept_unchecked], ""]
+    left_out = len(rows) - kept_rows + len(unchecked) - kept_unchecked
+    if left_out:
+        lines += [
+            f"_{plural(left_out, 'more line')} left out: GitHub limits a job summary to 1 MiB. "
+            "The JSON or SARIF report has them all._",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _fitting(lines: list[str], budget: int) -> int:
+    """How many of the leading lines fit in `budget` bytes, a newline after each."""
+    used = 0
+    for count, line in enumerate(lines):
+        used += _size(line) + 1
+        if used > budget:
+            return count
+    return len(lines)
+
+
+def _verdict_icon(report: Report) -> str:
+    if any(finding.severity == "error" for finding in report.findings):
+        return ":x:"
+    if report.incomplete or any(finding.severity == "warning" for finding in report.findings):
+        return ":warning:"
+    return ":white_check_mark:"
+
+
+def _rows(report: Report, now: datetime) -> list[str]:
+    """One row per use, and one per finding that belongs to no use (a file-wide problem)."""
+    findings_of: defaultdict[tuple[str, int, str], list[Finding]] = defaultdict(list)
+    for finding in sorted_findings(report):
+        findings_of[(finding.path, finding.span.line, finding.reference)].append(finding)
+    rows: list[tuple[_RowKey, list[str]]] = []
+    shown: set[tuple[str, int, str]] = set()
+    for use in sorted_uses(report):
+        # Uses of one ARG share its line, so each of their rows shows its findings.
+        key = (use.path, use.span.line, use.reference)
+        shown.add(key)
+        cells = [
+            code(use.path),
+            str(use.span.line),
+            *_use_cells(report, use, now),
+            _findings_cell(findings_of.get(key, [])),
+        ]
+        rows.append(((use.path, use.span.line, use.span.column), cells))
+    for (path, line, reference), findings in findings_of.items():
+        if (path, line, reference) in shown:
+            continue
+        image = code(reference) if reference else _NONE
+        cells = [code(path), str(line), image, *[_NONE] * 5, _findings_cell(findings)]
+        rows.append(((path, line, findings[0].span.column), cells))
+    rows.sort(key=lambda row: row[0])
+    return ["| " + " | ".join(cells) + " |" for _, cells in rows]
+
+
+def _use_cells(report: Report, use: ImageUse, now: datetime) -> list[str]:
+    """Image, tag, pinned digest, current digest, age and size."""
+    if not use.resolved:
+        image, tag, pinned = code(use.reference), _NONE, _NONE
+    else:
+        name, tag_text, digest = split_reference(use.reference)
+        image = code(name)
+        tag = _NONE if tag_text is None else code(tag_text)
+        pinned = _NONE if digest is None else code(short_digest(digest))
+    lookup = report.lookups.get(use.reference)
+    resolution = lookup if isinstance(lookup, Resolution) else None
+    current = current_digest(resolution)
+    pushed = pushed_at(resolution)
+    size = None
+    if resolution is not None:
+        size = resolution.size or (resolution.current.size if resolution.current else None)
+    return [
+        image,
+        tag,
+        pinned,
+        _current_cell(lookup, current),
+        _NONE if pushed is None else plural(max(0, (now - pushed).days), "day"),
+        _NONE if size is None else human_size(size),
+    ]
+
+
+def _current_cell(lookup: object, current: str | None) -> str:
+    if isinstance(lookup, Missing):
+        return "not found"
+    if isinstance(lookup, Unresolved):
+        return "not checked"
+    return _NONE if current is None else code(short_digest(current))
+
+
+def _findings_cell(findings: list[Finding]) -> str:
+    if not findings:
+        return _NONE
+    return "<br>".join(
+        f"**{finding.severity}** {code(finding.rule)}: {escape(describe(finding))}"
+        for finding in findings
+    )
+
+
+def split_reference(reference: str) -> tuple[str, str | None, str | None]:
+    """`name[:tag][@digest]` into its parts, for display only (no validation)."""
+    name, _, digest = reference.partition("@")
+    tag = None
+    colon = name.rfind(":")
+    if colon > name.rfind("/"):  # a colon before the last slash is a registry port
+        name, tag = name[:colon], name[colon + 1 :]
+    return name, tag, digest or None
+
+
+def short_digest(digest: str) -> str:
+    """`sha256:0123456789abcdef…` -> `sha256:01234567…`."""
+    algorithm, _, hex_digits = digest.partition(":")
+    return f"{algorithm}:{hex_digits[:8]}…" if len(hex_digits) > 8 else digest
+
+
+def human_size(size: int) -> str:
+    """Decimal units, as registries show them: 45200000 -> `45.2 MB`."""
+    if size < 1000:
+        return f"{size} B"
+    value = size / 1000
+    for unit in ("kB", "MB", "GB"):
+        if round(value, 1) < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def escape(text: str) -> str:
+    """Plain text for a table cell: one line, Markdown's special characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(), one_line(text))
+
+
+def code(text: str) -> str:
+    """Monospace for a table cell. A backslash or backtick cannot be shown inside a code span
+    in a table safely, so such text is shown escaped instead.
+    """
+    text = one_line(text)
+    if "`" in text or "\\" in text:
+        return escape(text)
+    return "`" + text.replace("|", "\\|") + "`"

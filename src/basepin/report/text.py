@@ -1,0 +1,38 @@
+"""The terminal report: one line per finding, `path:line:col: severity rule: message`."""
+
+from __future__ import annotations
+
+from basepin.model import Report
+from basepin.report import describe, incomplete_message, one_line, sorted_findings, tally
+
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+_SEVERITY_COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "note": "\x1b[36m"}
+
+
+def render(report: Report, *, color: bool) -> str:
+    """Findings sorted by path, line and column, then one line per reference that could not
+    be checked (`basepin: could not check <ref>: <reason>`). Empty when there is nothing to say.
+    """
+    lines = []
+    for finding in sorted_findings(report):
+        span = finding.span
+        location = one_line(f"{finding.path}:{span.line}:{span.column}:")
+        message = one_line(describe(finding))
+        if color:
+            severity = _SEVERITY_COLOURS[finding.severity] + finding.severity + _RESET
+            lines.append(
+                f"{_BOLD}{location}{_RESET} {severity} {_DIM}{finding.rule}:{_RESET} {message}"
+            )
+        else:
+            lines.append(f"{location} {finding.severity} {finding.rule}: {message}")
+    lines.extend(f"basepin: {one_line(incomplete_message(u))}" for u in report.incomplete)
+    return "".join(line + "\n" for line in lines)
+
+
+def summary(report: Report) -> str:
+    """One line for stderr, e.g. `basepin: 3 errors, 1 warning in 2 of 5 files (12 references,
+    9 unique); 1 reference could not be checked; Docker Hub pull quota: 4 left`.
+    """
+    return f"basepin: {one_line(tally(report))}"
