@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["fixtures.hub", "fixtures.github"]
+pytest_plugins: list[str] = ["fixtures.hub", "fixtures.github", "fixtures.registry"]
