@@ -163,6 +163,13 @@ def test_file_that_cannot_be_written_raises(
     assert names(repo) == left
 
 
+def test_symlink_loop_raises(repo: Path) -> None:
+    loop = repo / "loop.Dockerfile"
+    loop.symlink_to(loop.name)
+    with pytest.raises(FixError, match=r"loop\.Dockerfile: cannot write: "):
+        write_change(FileChange(str(loop), b"FROM a\n", b"FROM b\n", (), ()), root=repo)
+
+
 def fail_with(error: BaseException) -> Callable[..., object]:
     def fail(*args: object, **kwargs: object) -> object:
         raise error
