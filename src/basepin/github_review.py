@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from basepin.errors import BasepinError
 from basepin.model import Edit, Finding
+from basepin.report.markdown import escape
 
 API_VERSION = "2022-11-28"
 # The review body stays readable (and far below GitHub's 65,536 characters).
@@ -242,7 +242,8 @@ def _review_body(comments: int, outside: list[_Item]) -> str:
 
 
 def _describe(finding: Finding) -> str:
-    return f"**basepin/{finding.rule}** ({finding.severity}): {finding.message}"
+    # Messages quote Dockerfile text: escaped, it cannot turn into markup or a marker.
+    return f"**basepin/{finding.rule}** ({finding.severity}): {escape(finding.message)}"
 
 
 def _longest_backtick_run(text: str) -> int:
@@ -265,21 +266,6 @@ def workspace_reader(workspace: Path) -> Callable[[str, int], str | None]:
         return lines[line - 1] if lines is not None and 0 < line <= len(lines) else None
 
     return read_line
-
-
-def relative_finding(finding: Finding, workspace: Path) -> Finding | None:
-    """The finding with its path relative to the workspace, with forward slashes (as the API
-    names files), or None when the file lies outside it. Relative paths are the workspace's."""
-    absolute = os.path.normpath(workspace / finding.path)
-    try:
-        relative = Path(os.path.relpath(absolute, workspace))
-    except ValueError:  # another drive on Windows
-        return None
-    if relative.parts[:1] == ("..",):
-        return None
-    path = PurePosixPath(*relative.parts).as_posix()
-    fix = None if finding.fix is None else replace(finding.fix, path=path)
-    return replace(finding, path=path, fix=fix)
 
 
 class GitHubClient:
@@ -371,8 +357,11 @@ class Outcome:
 def post_review(
     findings: Iterable[Finding], workspace: Path, pull: PullRequest, api_url: str, token: str
 ) -> Outcome:
-    """Read the pull request's diff and earlier comments; post one review if anything is new."""
-    relative = [f for f in (relative_finding(f, workspace) for f in findings) if f is not None]
+    """Read the pull request's diff and earlier comments; post one review if anything is new.
+
+    Finding paths are relative to `workspace` (the checkout), with forward slashes.
+    """
+    findings = list(findings)
     prefix = f"repos/{pull.repository}/pulls/{pull.number}"
     with GitHubClient(api_url, token) as github:
         diff = {
@@ -385,9 +374,9 @@ def post_review(
             posted |= markers_in(str(comment.get("body") or ""))
         for review in github.pages(f"{prefix}/reviews"):
             posted |= markers_in(str(review.get("body") or ""))
-        review = plan_review(relative, workspace_reader(workspace), diff, posted)
+        review = plan_review(findings, workspace_reader(workspace), diff, posted)
         if review is None:
-            return Outcome(False, 0, 0, len(relative))
+            return Outcome(False, 0, 0, len(findings))
         answer = github.post(f"{prefix}/reviews", review.payload(pull.head_sha))
     url = answer.get("html_url") if isinstance(answer, dict) else None
     return Outcome(True, len(review.comments), review.listed, review.skipped, url)

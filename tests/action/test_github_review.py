@@ -18,7 +18,6 @@ from basepin.github_review import (
     plan_review,
     post_review,
     pull_request_from_event,
-    relative_finding,
     suggested_line,
     workspace_reader,
 )
@@ -288,29 +287,6 @@ def test_workspace_reader_leaves_out_bom_and_line_endings(tmp_path: Path) -> Non
     ]
     assert read("binary", 1) is None
     assert read("missing", 1) is None
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        pytest.param("Dockerfile", "Dockerfile", id="plain"),
-        pytest.param("./app/Dockerfile", "app/Dockerfile", id="dot-slash"),
-        pytest.param("app/../Dockerfile", "Dockerfile", id="dot-dot-inside"),
-        pytest.param("../elsewhere/Dockerfile", None, id="outside"),
-    ],
-)
-def test_relative_finding(tmp_path: Path, path: str, expected: str | None) -> None:
-    relative = relative_finding(finding(path, 1, 1, 2, "x"), tmp_path)
-    assert (relative and relative.path) == expected
-    if relative is not None:
-        assert relative.fix is not None
-        assert relative.fix.path == expected
-
-
-def test_relative_finding_takes_absolute_paths_inside_the_workspace(tmp_path: Path) -> None:
-    relative = relative_finding(finding(str(tmp_path / "a" / "Dockerfile"), 1, 1, 2), tmp_path)
-    assert relative is not None
-    assert relative.path == "a/Dockerfile"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,3 @@
+from basepin.action.run import main
+
+raise SystemExit(main())

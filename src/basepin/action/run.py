@@ -1,0 +1,244 @@
+"""The Action's one step: run basepin once to JSON, then tell the runner what it found.
+
+From the JSON report come the annotations (workflow commands on stdout), the job summary,
+the step outputs, the SARIF file when asked, and in `suggest` mode one pull-request review.
+The exit code is basepin's: 0 clean, 1 findings at or above fail-on, 2 usage or configuration
+error, 3 incomplete. In `fix` mode findings left after fixing do not fail the step, so a later
+step can still propose the change.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from basepin import __version__
+from basepin.action.inputs import Inputs, read_inputs
+from basepin.action.paths import relative_report
+from basepin.action.workflow import append, command, format_outputs
+from basepin.errors import UsageError
+from basepin.model import Report
+from basepin.report import plural
+
+
+@dataclass(frozen=True)
+class Runner:
+    """What the Actions runner tells a step through its environment."""
+
+    workspace: Path
+    temp: Path
+    output: str | None
+    summary: str | None
+    event_path: str | None
+    repository: str | None
+    api_url: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Runner:
+        return cls(
+            workspace=Path(environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve(),
+            temp=Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir()),
+            output=environ.get("GITHUB_OUTPUT"),
+            summary=environ.get("GITHUB_STEP_SUMMARY"),
+            event_path=environ.get("GITHUB_EVENT_PATH"),
+            repository=environ.get("GITHUB_REPOSITORY"),
+            api_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+        )
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    try:
+        inputs = read_inputs(environ)
+    except UsageError as exc:
+        _say(command("error", str(exc), title="basepin"))
+        return 2
+    runner = Runner.from_env(environ)
+    child_env = _child_env(environ, inputs)
+
+    changed = False
+    if inputs.mode == "fix":
+        fixed = _basepin(fix_arguments(inputs), runner, child_env)
+        if fixed not in (0, 1):
+            _say(command("error", "basepin fix did not finish: see the log above", title="basepin"))
+            return fixed
+        changed = fixed == 1
+
+    report_dir = runner.temp / "basepin"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    report_path = report_dir / "report.json"
+    report_path.unlink(missing_ok=True)
+    code = _basepin(check_arguments(inputs, report_path), runner, child_env)
+    report = _load(report_path) if code in (0, 1, 3) else None
+    if report is None:
+        _say(command("error", "basepin check did not finish: see the log above", title="basepin"))
+        return code if code not in (0, 1, 3) else 2
+    report = relative_report(report, runner.workspace)
+
+    review_note = None
+    show_annotations, show_summary = inputs.annotations, inputs.summary
+    if inputs.mode == "suggest":
+        review_note, posted = _suggest(report, inputs, runner)
+        # Without a review the findings must still show somewhere.
+        show_annotations = show_annotations or not posted
+        show_summary = show_summary or not posted
+
+    if show_annotations:
+        from basepin.report import github
+
+        _say(github.render(report), end="")
+    if show_summary:
+        from basepin.report import markdown
+
+        summary = markdown.render(report, now=datetime.now(timezone.utc))
+        append(runner.summary, summary + (f"\n{review_note}\n" if review_note else ""))
+
+    outputs = {
+        "findings": str(len(report.findings)),
+        "errors": str(sum(1 for f in report.findings if f.severity == "error")),
+        "incomplete": str(len(report.incomplete)),
+        "report": str(report_path),
+    }
+    if inputs.sarif:
+        from basepin.report import sarif
+
+        sarif_path = runner.workspace / inputs.sarif
+        sarif_path.parent.mkdir(parents=True, exist_ok=True)
+        sarif_path.write_text(sarif.render(report, tool_version=__version__), encoding="utf-8")
+        outputs["sarif"] = str(sarif_path)
+    if inputs.mode == "fix":
+        outputs["changed"] = "true" if changed else "false"
+    append(runner.output, format_outputs(outputs))
+    return _verdict(code, report, inputs)
+
+
+def check_arguments(inputs: Inputs, report_path: Path) -> list[str]:
+    arguments = ["check", "--format", "json", "--output", str(report_path)]
+    if inputs.offline:
+        arguments.append("--offline")
+    if inputs.fail_on is not None:
+        arguments += ["--fail-on", inputs.fail_on]
+    if inputs.max_age is not None:
+        arguments += ["--max-age", str(inputs.max_age)]
+    return [*arguments, *_shared_options(inputs), "--", *inputs.paths]
+
+
+def fix_arguments(inputs: Inputs) -> list[str]:
+    arguments = ["fix"]
+    if inputs.bump:
+        arguments.append("--bump")
+    return [*arguments, *_shared_options(inputs), "--", *inputs.paths]
+
+
+def _shared_options(inputs: Inputs) -> list[str]:
+    options = ["--config", inputs.config] if inputs.config else []
+    for mirror in inputs.registry_mirrors:
+        options += ["--registry-mirror", mirror]
+    for build_arg in inputs.build_args:
+        options += ["--build-arg", build_arg]
+    return options
+
+
+def _child_env(environ: Mapping[str, str], inputs: Inputs) -> dict[str, str]:
+    """The job's environment for basepin, without the inputs (the GitHub token stays here)."""
+    env = {k: v for k, v in environ.items() if not k.startswith("INPUT_")}
+    if inputs.dockerhub_username:
+        env["DOCKERHUB_USERNAME"] = inputs.dockerhub_username
+    if inputs.dockerhub_token:
+        env["DOCKERHUB_TOKEN"] = inputs.dockerhub_token
+    return env
+
+
+def _basepin(arguments: Sequence[str], runner: Runner, env: Mapping[str, str]) -> int:
+    sys.stdout.flush()
+    command_line = [sys.executable, "-m", "basepin", *arguments]
+    return subprocess.run(command_line, cwd=runner.workspace, env=env, check=False).returncode
+
+
+def _load(path: Path) -> Report | None:
+    from basepin.report import json
+
+    try:
+        return json.load(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    except UsageError as exc:
+        _say(command("error", f"{path}: {exc}", title="basepin"))
+        return None
+
+
+def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None, bool]:
+    """Post the review; returns a line for the summary and whether a review carries the findings."""
+    from basepin import github_review
+
+    try:
+        pull = github_review.pull_request_from_event(runner.event_path, runner.repository)
+        outcome = github_review.post_review(
+            report.findings, runner.workspace, pull, runner.api_url, inputs.github_token
+        )
+    except github_review.ReviewError as exc:
+        level = "notice" if exc.denied else "warning"
+        why = (
+            " (the token may not write pull requests: pull requests from forks get a "
+            "read-only token)"
+            if exc.denied
+            else ""
+        )
+        _say(
+            command(
+                level,
+                f"no pull-request suggestions: {exc}{why}. "
+                "The findings are shown as annotations and in the job summary.",
+                title="basepin",
+            )
+        )
+        return None, False
+    if not outcome.posted:
+        note = f"Pull-request review: nothing new ({plural(outcome.skipped, 'finding')} "
+        note += "already suggested)."
+    else:
+        note = (
+            f"Pull-request review: {plural(outcome.comments, 'suggestion')} on changed lines, "
+            f"{plural(outcome.listed, 'finding')} listed in the review"
+            + (f" ({outcome.url})." if outcome.url else ".")
+        )
+    _say(f"basepin: {note}")
+    return note, True
+
+
+def _verdict(code: int, report: Report, inputs: Inputs) -> int:
+    if code == 3:
+        references = ", ".join(u.reference for u in report.incomplete)
+        _say(
+            command(
+                "error",
+                f"the check is incomplete: {plural(len(report.incomplete), 'reference')} could "
+                f"not be checked ({references}), so a pass would not be true. See the log.",
+                title="basepin",
+            )
+        )
+        return 3
+    if code == 1 and inputs.mode == "fix":
+        _say(f"basepin: {plural(len(report.findings), 'finding')} left after fixing.")
+        return 0
+    if code == 1:
+        level = inputs.fail_on or "the configured fail-on level"
+        _say(
+            command(
+                "error",
+                f"{plural(len(report.findings), 'finding')} in base images, some at or above "
+                f"{level}: see the annotations and the job summary.",
+                title="basepin",
+            )
+        )
+    return code
+
+
+def _say(text: str, end: str = "\n") -> None:
+    print(text, end=end, flush=True)
