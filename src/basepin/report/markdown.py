@@ -16,7 +16,6 @@ from basepin.model import Finding, ImageUse, Missing, Report, Resolution, Unreso
 from basepin.report import (
     as_utc,
     current_digest,
-    describe,
     one_line,
     plural,
     pushed_at,
@@ -26,14 +25,19 @@ from basepin.report import (
 )
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes, GitHub's limit for one step's summary
-# Room kept for the note that says what was left out.
-_NOTE_ROOM = 200
 
 _HEADER = (
     "| File | Line | Image | Tag | Pinned | Current | Age | Size | Findings |",
     "| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- |",
 )
 _NONE = "—"
+# Rows of one ARG's FROM and RUN --mount would look alike without these.
+_KIND_MARKS = {
+    "from": "",
+    "copy-from": " (COPY --from)",
+    "mount-from": " (RUN --mount)",
+    "syntax": " (# syntax)",
+}
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$#]")
 
 _RowKey = tuple[str, int, int]
@@ -53,7 +57,8 @@ def render(report: Report, *, now: datetime, limit: int = SUMMARY_LIMIT) -> str:
     document = _assemble(head, rows, unchecked, len(rows), len(unchecked))
     if _size(document) <= limit:
         return document
-    budget = limit - _size(_assemble(head, [], [], 0, 0)) - _NOTE_ROOM
+    # The frame with every line left out is the largest the note can make it.
+    budget = limit - _size(_assemble(head, rows, unchecked, 0, 0))
     kept_rows = _fitting(rows, budget)
     budget -= sum(_size(row) + 1 for row in rows[:kept_rows])
     kept_unchecked = _fitting(unchecked, budget)
@@ -147,7 +152,7 @@ def _use_cells(report: Report, use: ImageUse, now: datetime) -> list[str]:
     if resolution is not None:
         size = resolution.size or (resolution.current.size if resolution.current else None)
     return [
-        image,
+        image + _KIND_MARKS[use.kind],
         tag,
         pinned,
         _current_cell(lookup, current),
@@ -167,10 +172,13 @@ def _current_cell(lookup: object, current: str | None) -> str:
 def _findings_cell(findings: list[Finding]) -> str:
     if not findings:
         return _NONE
-    return "<br>".join(
-        f"**{finding.severity}** {code(finding.rule)}: {escape(describe(finding))}"
-        for finding in findings
-    )
+    cells = []
+    for finding in findings:
+        cell = f"**{finding.severity}** {code(finding.rule)}: {escape(finding.message)}"
+        if finding.fix is not None:
+            cell += f" (fix: {code(finding.fix.replacement)})"
+        cells.append(cell)
+    return "<br>".join(cells)
 
 
 def split_reference(reference: str) -> tuple[str, str | None, str | None]:

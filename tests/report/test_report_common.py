@@ -1,0 +1,152 @@
+"""The helpers every formatter shares: order, tally, registry facts, one-line text."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from basepin.model import DigestInfo, Report, Resolution, Unresolved
+from basepin.report import (
+    iso_utc,
+    one_line,
+    pushed_at,
+    rate_limit_remaining,
+    sorted_findings,
+    sorted_uses,
+    tally,
+)
+from report.samples import NGINX, OFFLINE, ONLINE, PYTHON, TOOLS
+
+PUSHED = datetime(2025, 5, 1, 10, 0, tzinfo=timezone.utc)
+CREATED = datetime(2025, 4, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        pytest.param(
+            Report(files=(), uses=(), findings=()),
+            "no findings in 0 files (0 references, 0 unique)",
+            id="empty",
+        ),
+        pytest.param(
+            Report(files=("Dockerfile",), uses=(PYTHON,), findings=()),
+            "no findings in 1 file (1 reference, 1 unique)",
+            id="clean-one-file",
+        ),
+        pytest.param(
+            Report(files=("Dockerfile", "b"), uses=(PYTHON, PYTHON, NGINX), findings=()),
+            "no findings in 2 files (3 references, 2 unique)",
+            id="repeated-reference",
+        ),
+        pytest.param(
+            OFFLINE,
+            "7 errors, 1 warning, 1 note in 4 files (9 references, 8 unique)",
+            id="offline-sample",
+        ),
+        pytest.param(
+            replace(OFFLINE, files=(*OFFLINE.files, "clean/Dockerfile")),
+            "7 errors, 1 warning, 1 note in 4 of 5 files (9 references, 8 unique)",
+            id="some-files-clean",
+        ),
+        pytest.param(
+            replace(OFFLINE, incomplete=(Unresolved("a", "x"), Unresolved("b", "y"))),
+            "7 errors, 1 warning, 1 note in 4 files (9 references, 8 unique); "
+            "2 references could not be checked",
+            id="incomplete",
+        ),
+        pytest.param(
+            ONLINE,
+            "9 errors, 3 warnings, 1 note in 4 files (9 references, 8 unique); "
+            "1 reference could not be checked; Docker Hub pull quota: 4 left",
+            id="online-low-quota",
+        ),
+        pytest.param(
+            replace(
+                ONLINE,
+                incomplete=(),
+                lookups={"a": Resolution("a", None, rate_limit_remaining=10)},
+            ),
+            "9 errors, 3 warnings, 1 note in 4 files (9 references, 8 unique)",
+            id="quota-not-low",
+        ),
+    ],
+)
+def test_tally(report: Report, expected: str) -> None:
+    assert tally(report) == expected
+
+
+def test_rate_limit_is_the_lowest_reported() -> None:
+    assert rate_limit_remaining(ONLINE) == 4
+    assert rate_limit_remaining(OFFLINE) is None
+
+
+@pytest.mark.parametrize(
+    ("resolution", "expected"),
+    [
+        pytest.param(None, None, id="offline"),
+        pytest.param(Resolution("r", None), None, id="nothing-known"),
+        pytest.param(
+            Resolution("r", DigestInfo("d", "m", created=CREATED), pushed=PUSHED),
+            PUSHED,
+            id="pushed-wins",
+        ),
+        pytest.param(
+            Resolution("r", DigestInfo("d", "m", created=CREATED)), CREATED, id="created-fallback"
+        ),
+        pytest.param(
+            Resolution("r", None, pushed=datetime(2025, 5, 1, 10, 0)), PUSHED, id="naive-is-utc"
+        ),
+        pytest.param(
+            Resolution("r", None, pushed=PUSHED.astimezone(timezone(timedelta(hours=2)))),
+            PUSHED,
+            id="offset-to-utc",
+        ),
+    ],
+)
+def test_pushed_at(resolution: Resolution | None, expected: datetime | None) -> None:
+    assert pushed_at(resolution) == expected
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        pytest.param(datetime(2025, 5, 1, 10, 0, 5, 999_999), "2025-05-01T10:00:05Z", id="naive"),
+        pytest.param(
+            datetime(2025, 5, 1, 1, tzinfo=timezone(timedelta(hours=3))),
+            "2025-04-30T22:00:00Z",
+            id="offset",
+        ),
+    ],
+)
+def test_iso_utc(when: datetime, expected: str) -> None:
+    assert iso_utc(when) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("plain — ünïcode", "plain — ünïcode", id="unchanged"),
+        pytest.param("a\nb\r\nc\rd", "a b c d", id="line-breaks"),
+        pytest.param("a\u2028b\x85c", "a b c", id="unicode-line-breaks"),
+        pytest.param("tab\tsep", "tab sep", id="tab"),
+        pytest.param("\x1b[31mred", "\\x1b[31mred", id="escape-sequence"),
+        pytest.param("nul\x00del\x7f", "nul\\x00del\\x7f", id="other-controls"),
+    ],
+)
+def test_one_line(text: str, expected: str) -> None:
+    assert one_line(text) == expected
+
+
+def test_findings_sort_by_path_line_column() -> None:
+    shuffled = replace(ONLINE, findings=tuple(reversed(ONLINE.findings)))
+    keys = [(f.path, f.span.line, f.span.column) for f in sorted_findings(shuffled)]
+    assert keys == sorted(keys)
+    assert sorted_findings(shuffled) == sorted_findings(ONLINE)
+
+
+def test_uses_sort_in_file_order() -> None:
+    shuffled = replace(OFFLINE, uses=(TOOLS, NGINX, PYTHON))
+    assert sorted_uses(shuffled) == [PYTHON, NGINX, TOOLS]
