@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin.model import Finding, Severity, Span
+from basepin.model import Finding, Report, Severity, Span
 from basepin.report import github
-from report.samples import OFFLINE, SAMPLES, assert_golden
+from report.samples import OFFLINE, SAMPLES, assert_golden, reports
 
 
 @pytest.mark.parametrize("variant", sorted(SAMPLES))
@@ -42,6 +42,7 @@ def _unescape(text: str) -> str:
     return text
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_escaping_reverses_as_the_runner_reads_it(raw: str) -> None:
     escaped = github.escape_property(raw)
@@ -68,3 +69,12 @@ def test_one_command_per_line(variant: str) -> None:
     lines = github.render(report).splitlines()
     assert len(lines) == len(report.findings) + len(report.incomplete)
     assert all(line.startswith("::") for line in lines)
+
+
+@settings(deadline=None)
+@given(reports())
+def test_any_report_gives_one_command_each(report: Report) -> None:
+    lines = github.render(report).split("\n")
+    assert lines.pop() == ""
+    assert len(lines) == len(report.findings) + len(report.incomplete)
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)

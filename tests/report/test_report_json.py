@@ -6,7 +6,7 @@ import json as stdlib_json
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from basepin.errors import BasepinError
 from basepin.model import Report
@@ -81,6 +81,7 @@ def test_round_trip(variant: str) -> None:
     assert json.render(json.load(rendered)) == rendered
 
 
+@settings(deadline=None)
 @given(reports())
 def test_round_trip_any_report(report: Report) -> None:
     rendered = json.render(report)

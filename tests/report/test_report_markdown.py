@@ -6,10 +6,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
 
 from basepin.model import Finding, ImageUse, Report, Resolution, Span, Unresolved
 from basepin.report import markdown
-from report.samples import NOW, OFFLINE, ONLINE, SAMPLES, assert_golden
+from report.samples import NOW, OFFLINE, ONLINE, SAMPLES, assert_golden, reports
 
 
 @pytest.mark.parametrize("variant", sorted(SAMPLES))
@@ -181,3 +182,27 @@ def test_findings_cell_escapes_messages() -> None:
     finding = Finding("invalid", "error", "a|b", Span(1, 1, 1, 1, 0, 0), "", "x|y\n<b>")
     (row,) = _table_rows(markdown.render(replace(OFFLINE, uses=(), findings=(finding,)), now=NOW))
     assert row == "| `a\\|b` | 1 | — | — | — | — | — | — | **error** `invalid`: x\\|y \\<b\\> |"
+
+
+def _cells(row: str) -> list[str]:
+    """Split a table row at its unescaped pipes, as GitHub's table parser does."""
+    cells, cell, escaped = [], "", False
+    for char in row:
+        if char == "|" and not escaped:
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += char
+        escaped = char == "\\" and not escaped
+    return [*cells, cell][1:-1]
+
+
+@settings(deadline=None)
+@given(reports())
+def test_any_text_keeps_the_table_in_shape(report: Report) -> None:
+    rendered = markdown.render(report, now=NOW)
+    rows = _table_rows(rendered)
+    assert all(len(_cells(row)) == 9 for row in rows)
+    assert len(rows) >= len(report.uses)
+    unchecked = [line for line in rendered.splitlines() if line.startswith("- ")]
+    assert len(unchecked) == len(report.incomplete)

@@ -41,7 +41,7 @@ def test_valid_against_the_schema(variant: str) -> None:
     _validator().validate(_render(SAMPLES[variant]))
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(reports())
 def test_any_report_is_valid(report: Report) -> None:
     _validator().validate(_render(report))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
 
 from basepin.model import Finding, Report, Span
 from basepin.report import text
-from report.samples import OFFLINE, SAMPLES, assert_golden
+from report.samples import OFFLINE, SAMPLES, assert_golden, reports
 
 
 @pytest.mark.parametrize("variant", sorted(SAMPLES))
@@ -51,3 +52,11 @@ def test_summary_is_one_line() -> None:
     summary = text.summary(SAMPLES["online"])
     assert "\n" not in summary
     assert summary.startswith("basepin: ")
+
+
+@settings(deadline=None)
+@given(reports())
+def test_any_report_gives_one_line_each(report: Report) -> None:
+    lines = text.render(report, color=False).splitlines()
+    assert len(lines) == len(report.findings) + len(report.incomplete)
+    assert "\n" not in text.summary(report)

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from datetime import datetime
 
-from basepin.model import Finding, ImageUse, Missing, Report, Resolution, Unresolved
+from basepin.model import Finding, ImageUse, Lookup, Missing, Report, Resolution, Unresolved
 from basepin.report import (
     as_utc,
     current_digest,
@@ -161,7 +161,7 @@ def _use_cells(report: Report, use: ImageUse, now: datetime) -> list[str]:
     ]
 
 
-def _current_cell(lookup: object, current: str | None) -> str:
+def _current_cell(lookup: Lookup | None, current: str | None) -> str:
     if isinstance(lookup, Missing):
         return "not found"
     if isinstance(lookup, Unresolved):
