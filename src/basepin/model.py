@@ -140,6 +140,11 @@ class Resolution:
     tags: tuple[TagInfo, ...] | None = None
     # `ratelimit-remaining` of the registry's last answer, where it sent one.
     rate_limit_remaining: int | None = None
+    # The digest a pin should hold today: the tag's index digest, or, where the user pinned
+    # one platform's manifest, that platform's manifest in the current index.
+    pin_now: str | None = None
+    # Set when the pinned digest is one platform's manifest of a multi-platform image.
+    pinned_platform: Platform | None = None
 
 
 @dataclass(frozen=True)
