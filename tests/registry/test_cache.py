@@ -3,6 +3,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -332,3 +334,10 @@ def test_concurrent_processes_leave_a_valid_database(tmp_path: Path) -> None:
     assert cache.get_tag("docker.io", "library/python", "shared") is not None
     assert cache.get_tag_list("hub.docker.com", "library/python") is not None
     assert cache.warnings == []
+
+
+def test_cache_does_not_import_the_http_stack() -> None:
+    probe = "import sys, basepin.registry.cache; print('httpx' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+
+    assert result.stdout.strip() == "False", result.stderr
