@@ -1,0 +1,75 @@
+"""action.yml: valid metadata, every input documented and passed through the environment only."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not installed
+
+from basepin.action.inputs import DEFAULTS, env_name
+
+REPO = Path(__file__).resolve().parents[2]
+ACTION: dict[str, Any] = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+STEPS: list[dict[str, Any]] = ACTION["runs"]["steps"]
+CHECK_STEP = next(step for step in STEPS if step.get("id") == "check")
+
+
+def test_action_yml_fits_the_github_actions_schema() -> None:
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    result = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.github-actions", str(REPO / "action.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_action_is_a_composite_of_bash_steps() -> None:
+    assert ACTION["runs"]["using"] == "composite"
+    assert [step["shell"] for step in STEPS] == ["bash"] * len(STEPS)
+
+
+@pytest.mark.parametrize("name", sorted(ACTION["inputs"]))
+def test_input_is_documented_with_a_default(name: str) -> None:
+    spec = ACTION["inputs"][name]
+    assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name), "inputs are kebab-case"
+    assert spec["description"].strip()
+    assert "default" in spec
+    assert spec.get("required", False) is False
+    expected = "${{ github.token }}" if name == "github-token" else DEFAULTS[name]
+    assert str(spec["default"]) == expected
+
+
+def test_inputs_are_the_ones_the_program_reads() -> None:
+    assert set(ACTION["inputs"]) == set(DEFAULTS)
+
+
+@pytest.mark.parametrize("name", sorted(ACTION["inputs"]))
+def test_input_reaches_the_program_through_the_environment(name: str) -> None:
+    assert CHECK_STEP["env"][env_name(name)] == "${{ inputs." + name + " }}"
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[step["id"] for step in STEPS])
+def test_no_expression_is_pasted_into_a_script(step: dict[str, Any]) -> None:
+    # ${{ }} in script text is expanded before the shell reads it: script injection.
+    assert "${{" not in step["run"]
+    assert not re.search(r"\b(inputs|github|secrets|env|steps)\.[\w-]+", step["run"])
+
+
+def test_the_docker_hub_token_is_masked_before_anything_runs() -> None:
+    setup = STEPS[0]
+    assert setup["env"]["BASEPIN_DOCKERHUB_TOKEN"] == "${{ inputs.dockerhub-token }}"
+    assert setup["run"].index("::add-mask::") < setup["run"].index("python")
+
+
+@pytest.mark.parametrize("name", sorted(ACTION["outputs"]))
+def test_output_comes_from_the_check_step(name: str) -> None:
+    spec = ACTION["outputs"][name]
+    assert spec["description"].strip()
+    assert spec["value"] == "${{ steps.check.outputs." + name + " }}"
