@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from basepin.config import Config
 from basepin.errors import InvalidReference
-from basepin.model import Finding, ImageUse, ParsedDockerfile, Severity, Span
+from basepin.model import (
+    Edit,
+    Finding,
+    ImageUse,
+    Lookup,
+    Missing,
+    ParsedDockerfile,
+    Resolution,
+    Severity,
+    Span,
+    TagInfo,
+    Unresolved,
+)
 from basepin.reference import ImageReference, parse_reference
+from basepin.versions import most_specific_version, newer_tags
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,8 @@ class Candidate:
     reference: str
     message: str
     severity: Severity | None = None  # None: the rule's configured severity
+    # The reference text the fix would write in place of the use's reference.
+    wanted: str | None = None
 
 
 def judge_offline(files: Sequence[ParsedDockerfile], config: Config) -> list[Finding]:
@@ -32,6 +49,265 @@ def judge_offline(files: Sequence[ParsedDockerfile], config: Config) -> list[Fin
         for use in parsed.uses:
             candidates.extend(offline_candidates(use, config))
     return settle(candidates, config)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    findings: list[Finding]
+    incomplete: list[Unresolved]
+
+
+def judge(
+    files: Sequence[ParsedDockerfile],
+    lookups: Mapping[str, Lookup],
+    config: Config,
+    *,
+    now: datetime,
+    bump: bool = False,
+) -> Verdict:
+    """Offline rules plus what the registry's answers say; fixes planned across uses."""
+    candidates: list[Candidate] = []
+    incomplete: dict[str, Unresolved] = {}
+    for parsed in files:
+        candidates.extend(_problems(parsed))
+        for use in parsed.uses:
+            offline = list(offline_candidates(use, config))
+            lookup = lookups.get(use.reference) if use.resolved else None
+            if isinstance(lookup, Unresolved):
+                incomplete.setdefault(lookup.reference, lookup)
+            elif isinstance(lookup, Missing):
+                offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
+            elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
+                offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
+            candidates.extend(offline)
+    texts = {parsed.path: parsed.text for parsed in files}
+    uses = [use for parsed in files for use in parsed.uses]
+    return Verdict(
+        settle(candidates, config, plan_fixes(candidates, uses, texts)), list(incomplete.values())
+    )
+
+
+def _has(candidates: Iterable[Candidate], rule: str) -> bool:
+    return any(c.rule == rule for c in candidates)
+
+
+def _online(
+    use: ImageUse,
+    res: Resolution,
+    offline: list[Candidate],
+    config: Config,
+    *,
+    now: datetime,
+    bump: bool,
+) -> Iterator[Candidate]:
+    ref = parse_reference(use.reference)
+    current = res.current
+    # What the fix for a floating `latest` names instead: the version it is today.
+    version = _latest_version(ref, res) if _has(offline, "latest") else None
+    for cand in offline:
+        if cand.rule == "latest" and version is not None and current is not None:
+            wanted = ref.with_tag(version, current.digest)
+            message = f"{cand.message}; {use.reference} is {ref.with_tag(version)} today"
+            yield replace(cand, message=message, wanted=wanted)
+        elif cand.rule == "unpinned" and current is not None:
+            wanted = (
+                ref.with_tag(version, current.digest)
+                if version
+                else ref.with_digest(current.digest)
+            )
+            yield replace(cand, wanted=wanted)
+        else:
+            yield cand
+    if ref.digest is not None and res.pin_now is not None and ref.digest != res.pin_now:
+        since = f" (the tag was pushed again {_date(res.pushed)})" if res.pushed else ""
+        yield _candidate(
+            "stale-digest",
+            use,
+            f"{use.reference}: the tag {ref.effective_tag} now points to "
+            f"{_short(res.pin_now)}, not the pinned {_short(ref.digest)}{since}",
+            wanted=ref.with_digest(res.pin_now),
+        )
+    yield from _platform_candidates(use, ref, res, config)
+    yield from _age_candidates(use, ref, res, config, now)
+    yield from _outdated_candidates(use, ref, res, config, bump)
+
+
+def _latest_version(ref: ImageReference, res: Resolution) -> str | None:
+    if res.current is None or not res.tags:
+        return None
+    digest = res.current.digest
+    return most_specific_version(t.name for t in res.tags if t.digest == digest)
+
+
+def _platform_candidates(
+    use: ImageUse, ref: ImageReference, res: Resolution, config: Config
+) -> Iterator[Candidate]:
+    if res.pinned_platform is not None and res.current is not None:
+        yield _candidate(
+            "platforms",
+            use,
+            f"{use.reference}: pins the {res.pinned_platform} manifest of a multi-platform "
+            f"image; pin the index digest {_short(res.current.digest)} so every platform builds",
+            wanted=ref.with_digest(res.current.digest),
+        )
+        return
+    wanted_platforms = _wanted_platforms(use, config)
+    info = res.pinned or res.current
+    if not wanted_platforms or info is None or not info.platforms:
+        return
+    have = {str(p) for p in info.platforms}
+    missing = [p for p in wanted_platforms if not _covered(p, have)]
+    if missing:
+        yield _candidate(
+            "platforms",
+            use,
+            f"{use.reference}: has no image for {', '.join(missing)} "
+            f"(it has {', '.join(sorted(have))})",
+        )
+
+
+def _wanted_platforms(use: ImageUse, config: Config) -> list[str]:
+    # FROM --platform=linux/arm64 builds that one platform whatever the configuration says;
+    # a variable ($BUILDPLATFORM) is known only at build time.
+    if use.platform and "$" not in use.platform:
+        return [use.platform]
+    return list(config.platforms)
+
+
+def _covered(platform: str, have: set[str]) -> bool:
+    # linux/arm64 is covered by linux/arm64/v8; linux/arm/v7 needs the variant.
+    return platform in have or any(h.startswith(platform + "/") for h in have)
+
+
+def _age_candidates(
+    use: ImageUse, ref: ImageReference, res: Resolution, config: Config, now: datetime
+) -> Iterator[Candidate]:
+    born = _image_date(ref, res)
+    if born is None:
+        return
+    days = (now - born).days
+    if days > config.max_age:
+        yield _candidate(
+            "old-image",
+            use,
+            f"{use.reference}: the image is {days} days old (built or pushed {_date(born)}); "
+            f"max-age is {config.max_age}",
+        )
+
+
+def _image_date(ref: ImageReference, res: Resolution) -> datetime | None:
+    pinned_other = ref.digest is not None and res.current and ref.digest != res.current.digest
+    if pinned_other:
+        return res.pinned.created if res.pinned else None
+    return res.pushed or (res.current.created if res.current else None)
+
+
+def _outdated_candidates(
+    use: ImageUse, ref: ImageReference, res: Resolution, config: Config, bump: bool
+) -> Iterator[Candidate]:
+    if not res.tags or ref.tag is None:
+        return
+    newer = newer_tags(ref.tag, (t.name for t in res.tags), config.bump)
+    if not newer:
+        return
+    best = newer[0]
+    by_name = {t.name: t for t in res.tags}
+    delta = _size_delta(by_name.get(ref.tag), by_name.get(best))
+    wanted = None
+    if bump:
+        digest = by_name[best].digest
+        if ref.digest is None:
+            wanted = ref.with_tag(best)
+        elif digest is not None:
+            wanted = ref.with_tag(best, digest)
+    yield _candidate(
+        "outdated",
+        use,
+        f"{use.reference}: a newer version of the same variant exists: {ref.tag} -> {best}{delta}",
+        wanted=wanted,
+    )
+
+
+def _size_delta(old: TagInfo | None, new: TagInfo | None) -> str:
+    if old is None or new is None or old.size is None or new.size is None:
+        return ""
+    change = (new.size - old.size) / 1_000_000
+    return f", {change:+.1f} MB"
+
+
+def _short(digest: str) -> str:
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}"
+
+
+def _date(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d")
+
+
+def plan_fixes(
+    candidates: Sequence[Candidate], uses: Sequence[ImageUse], texts: Mapping[str, str]
+) -> dict[Candidate, Edit | str]:
+    """One edit (or the reason there is none) per candidate that wants a new reference.
+
+    A reference that comes from an ARG default is fixed in the ARG line, and only when every
+    use of that ARG would end up with the text it wants.
+    """
+    sharing: dict[tuple[str, int, int], list[ImageUse]] = defaultdict(list)
+    for use in uses:
+        sharing[(use.path, use.span.start, use.span.end)].append(use)
+    wanted_by_use: dict[ImageUse, str] = {}
+    for cand in candidates:
+        if cand.use is not None and cand.wanted is not None:
+            wanted_by_use.setdefault(cand.use, cand.wanted)
+    plans: dict[Candidate, Edit | str] = {}
+    for cand in candidates:
+        if cand.use is None or cand.wanted is None:
+            continue
+        use = cand.use
+        text = texts.get(use.path, "")
+        plans[cand] = _edit_for(
+            use, cand.wanted, sharing[(use.path, use.span.start, use.span.end)], wanted_by_use, text
+        )
+    return plans
+
+
+def _edit_for(
+    use: ImageUse,
+    wanted: str,
+    sharing: Sequence[ImageUse],
+    wanted_by_use: Mapping[ImageUse, str],
+    text: str,
+) -> Edit | str:
+    span = use.span
+    source = text[span.start : span.end]
+    if span.line != span.end_line:
+        return "not fixed: the reference text spans several lines"
+    new_texts = set()
+    for other in sharing:
+        new_text = _replacement(other, wanted_by_use.get(other, other.reference), source)
+        if new_text is None:
+            arg = f"ARG {use.via_arg}" if use.via_arg else "the reference text"
+            return f"not fixed: {arg} is used by {other.reference}, which would not stay valid"
+        new_texts.add(new_text)
+    if len(new_texts) != 1:
+        return f"not fixed: the uses of ARG {use.via_arg} want different values"
+    replacement = new_texts.pop()
+    return Edit(
+        use.path, span.line, span.column, span.end_column, span.start, span.end, source, replacement
+    )
+
+
+def _replacement(use: ImageUse, wanted: str, source: str) -> str | None:
+    """The new span text that turns `use.reference` into `wanted`, if the span can carry it."""
+    if wanted == use.reference:
+        return source
+    at = use.reference.find(source)
+    if at < 0:
+        return None
+    prefix, suffix = use.reference[:at], use.reference[at + len(source) :]
+    if not wanted.startswith(prefix) or not wanted.endswith(suffix):
+        return None
+    return wanted[len(prefix) : len(wanted) - len(suffix)]
 
 
 def offline_candidates(use: ImageUse, config: Config) -> Iterator[Candidate]:
@@ -74,8 +350,8 @@ def is_allowed(ref: ImageReference, allow: Iterable[str]) -> bool:
     return False
 
 
-def _candidate(rule: str, use: ImageUse, message: str) -> Candidate:
-    return Candidate(rule, use, use.path, use.span, use.reference, message)
+def _candidate(rule: str, use: ImageUse, message: str, *, wanted: str | None = None) -> Candidate:
+    return Candidate(rule, use, use.path, use.span, use.reference, message, wanted=wanted)
 
 
 def _problems(parsed: ParsedDockerfile) -> Iterator[Candidate]:
@@ -95,7 +371,11 @@ def _offset_of(text: str, line: int, column: int) -> int:
     return min(offset + column - 1, len(text))
 
 
-def settle(candidates: Iterable[Candidate], config: Config) -> list[Finding]:
+def settle(
+    candidates: Iterable[Candidate],
+    config: Config,
+    fixes: Mapping[Candidate, Edit | str] | None = None,
+) -> list[Finding]:
     """Apply severities, "off" and inline ignores; drop repeats (one ARG, several FROMs)."""
     findings: dict[tuple[str, str, int, int, str], Finding] = {}
     for cand in candidates:
@@ -107,9 +387,11 @@ def settle(candidates: Iterable[Candidate], config: Config) -> list[Finding]:
         ):
             continue
         severity: Severity = cand.severity or configured
+        plan = (fixes or {}).get(cand)
+        message = f"{cand.message} ({plan})" if isinstance(plan, str) else cand.message
+        fix = plan if isinstance(plan, Edit) else None
         key = (cand.rule, cand.path, cand.span.start, cand.span.end, cand.reference)
         findings.setdefault(
-            key,
-            Finding(cand.rule, severity, cand.path, cand.span, cand.reference, cand.message),
+            key, Finding(cand.rule, severity, cand.path, cand.span, cand.reference, message, fix)
         )
     return sorted(findings.values(), key=lambda f: (f.path, f.span.line, f.span.column, f.rule))
