@@ -1,0 +1,211 @@
+"""The Action glue's parts: inputs, runner files, workflow commands, paths, command lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from basepin.action.inputs import DEFAULTS, env_name, read_inputs
+from basepin.action.paths import relative_report, workspace_path
+from basepin.action.run import check_arguments, fix_arguments
+from basepin.action.workflow import command, format_outputs
+from basepin.errors import UsageError
+from basepin.model import Edit, Finding, ImageUse, Report, Span
+
+
+def env(**inputs: str) -> dict[str, str]:
+    return {env_name(name.replace("_", "-")): value for name, value in inputs.items()}
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    inputs = read_inputs({})
+    assert inputs.paths == (".",)
+    assert inputs.mode == "check"
+    # Defaults leave the configuration file in charge.
+    assert (inputs.fail_on, inputs.max_age) == (None, None)
+    assert (inputs.offline, inputs.summary, inputs.annotations, inputs.bump) == (
+        False,
+        True,
+        True,
+        False,
+    )
+    assert check_arguments(inputs, Path("/t/report.json")) == [
+        "check",
+        "--format",
+        "json",
+        "--output",
+        "/t/report.json",
+        "--",
+        ".",
+    ]
+
+
+def test_every_input_is_read_from_its_variable() -> None:
+    inputs = read_inputs(
+        env(
+            paths="docker/Dockerfile\n'my app/Containerfile' api.Dockerfile\n\n",
+            mode="fix",
+            fail_on="warning",
+            offline="True",
+            max_age="30",
+            config=".ci/basepin.toml",
+            bump="true",
+            registry_mirrors="docker.io=http://127.0.0.1:5000, ghcr.io=https://m.example\n",
+            build_args="BASE=alpine:3.20\nTAG=a,b",
+            dockerhub_username="me",
+            dockerhub_token="dckr_pat_secret",
+            github_token="ghs_secret",
+        )
+    )
+    assert inputs.paths == ("docker/Dockerfile", "my app/Containerfile", "api.Dockerfile")
+    assert check_arguments(inputs, Path("r.json")) == [
+        "check",
+        "--format",
+        "json",
+        "--output",
+        "r.json",
+        "--offline",
+        "--fail-on",
+        "warning",
+        "--max-age",
+        "30",
+        "--config",
+        ".ci/basepin.toml",
+        "--registry-mirror",
+        "docker.io=http://127.0.0.1:5000",
+        "--registry-mirror",
+        "ghcr.io=https://m.example",
+        "--build-arg",
+        "BASE=alpine:3.20",
+        "--build-arg",
+        "TAG=a,b",
+        "--",
+        "docker/Dockerfile",
+        "my app/Containerfile",
+        "api.Dockerfile",
+    ]
+    assert fix_arguments(inputs)[:2] == ["fix", "--bump"]
+    assert fix_arguments(inputs)[-4:] == ["--", *inputs.paths]
+    assert "secret" not in repr(inputs)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        pytest.param(
+            "mode", "review", "input mode: expected one of check, suggest, fix", id="mode"
+        ),
+        pytest.param("fail-on", "fatal", "input fail-on: expected one of", id="fail-on"),
+        pytest.param("offline", "yes", "input offline: expected true or false", id="flag"),
+        pytest.param("max-age", "-3", "input max-age: expected a whole number", id="max-age"),
+        pytest.param("max-age", "0", "input max-age", id="max-age-zero"),
+        pytest.param("registry-mirrors", "docker.io", "HOST=URL", id="mirror"),
+        pytest.param("build-args", "=x", "NAME=VALUE", id="build-arg"),
+        pytest.param("paths", "'unclosed", "input paths: cannot read", id="quotes"),
+    ],
+)
+def test_bad_input_names_the_input(name: str, value: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        read_inputs({env_name(name): value})
+
+
+def test_defaults_cover_every_input() -> None:
+    assert env_name("fail-on") == "INPUT_FAIL_ON"
+    assert read_inputs({env_name(name): value for name, value in DEFAULTS.items()}) == read_inputs(
+        {}
+    )
+
+
+# --- workflow commands and runner files -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(("notice", "plain"), "::notice::plain", id="plain"),
+        pytest.param(
+            ("error", "50% done\nnext"), "::error::50%25 done%0Anext", id="escaped-message"
+        ),
+    ],
+)
+def test_command(args: tuple[str, str], expected: str) -> None:
+    assert command(*args) == expected
+
+
+def test_command_escapes_properties() -> None:
+    assert command("warning", "m", title="a:b,c") == "::warning title=a%3Ab%2Cc::m"
+
+
+def _parse_outputs(text: str) -> dict[str, str]:
+    """Read `$GITHUB_OUTPUT` as the runner does."""
+    values: dict[str, str] = {}
+    lines = iter(text.split("\n"))
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body = []
+            for item in lines:
+                if item == delimiter:
+                    break
+                body.append(item)
+            values[name] = "\n".join(body)
+        elif line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True),
+        st.text(st.characters(codec="utf-8", exclude_characters="\r")),
+        max_size=5,
+    )
+)
+def test_outputs_read_back_as_written(values: dict[str, str]) -> None:
+    assert _parse_outputs(format_outputs(values)) == values
+
+
+def test_multi_line_outputs_use_a_delimiter() -> None:
+    text = format_outputs({"count": "3", "list": "a\nb"})
+    assert text.startswith("count=3\nlist<<ghadelimiter_")
+    assert _parse_outputs(text) == {"count": "3", "list": "a\nb"}
+
+
+# --- paths ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("Dockerfile", "Dockerfile", id="plain"),
+        pytest.param("./app/Dockerfile", "app/Dockerfile", id="dot-slash"),
+        pytest.param("app/../Dockerfile", "Dockerfile", id="dot-dot-inside"),
+        pytest.param("../elsewhere/Dockerfile", "../elsewhere/Dockerfile", id="outside-kept"),
+    ],
+)
+def test_workspace_path(tmp_path: Path, path: str, expected: str) -> None:
+    assert workspace_path(path, tmp_path) == expected
+
+
+def test_workspace_path_takes_absolute_paths_inside(tmp_path: Path) -> None:
+    assert workspace_path(str(tmp_path / "a" / "Dockerfile"), tmp_path) == "a/Dockerfile"
+
+
+def test_relative_report_rewrites_every_path(tmp_path: Path) -> None:
+    span = Span(1, 6, 1, 12, 5, 11)
+    fix = Edit("./Dockerfile", 1, 6, 12, 5, 11, "alpine", "alpine@sha256:" + "a" * 64)
+    report = Report(
+        files=("./Dockerfile",),
+        uses=(ImageUse("./Dockerfile", "from", "alpine", True, span, 1),),
+        findings=(Finding("unpinned", "error", "./Dockerfile", span, "alpine", "m", fix),),
+    )
+    relative = relative_report(report, tmp_path)
+    assert relative.files == ("Dockerfile",)
+    assert relative.uses[0].path == "Dockerfile"
+    assert relative.findings[0].path == "Dockerfile"
+    assert relative.findings[0].fix is not None
+    assert relative.findings[0].fix.path == "Dockerfile"
