@@ -1,0 +1,310 @@
+"""The HTTP layer under the registry client: where a registry lives, and sending with retries.
+
+One `httpx.AsyncClient` serves a whole run (building one loads the CA bundle, ~45 ms), so it is
+passed in rather than made here; `new_http_client` makes one with basepin's defaults. Custom
+CAs come from `SSL_CERT_FILE`/`SSL_CERT_DIR` (httpx reads them) or an explicit bundle.
+
+Endpoints follow Docker: Docker Hub (any spelling) is `https://registry-1.docker.io`; a host
+listed as insecure is spoken to over plain HTTP; a loopback host (localhost, 127.0.0.0/8, ::1)
+is tried over HTTPS first and over HTTP when the TLS handshake fails; every other host is HTTPS
+only. A mirror replaces the registry's base URL (the reference stays as written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import logging
+import os
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from basepin import __version__
+from basepin.errors import ConfigError
+from basepin.registry.errors import ProtocolError, RateLimited, Unavailable
+
+logger = logging.getLogger(__name__)
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
+# Manifests are at most 4 MiB on every registry we know; configs are smaller still.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+_MAX_RATE_LIMIT_WAITS = 5
+
+
+def new_http_client(
+    *, timeout: float = 30.0, ca_file: str | os.PathLike[str] | None = None
+) -> httpx.AsyncClient:
+    """The one client of a run. `ca_file` replaces the default trust store when given."""
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=os.fspath(ca_file)) if ca_file else True
+    )
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        headers={"User-Agent": f"basepin/{__version__}"},
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+    )
+
+
+def normalise_host(host: str) -> str:
+    """Lowercase host[:port]; every spelling of Docker Hub becomes `docker.io`."""
+    lowered = host.strip().lower()
+    return DOCKER_HUB if lowered in DOCKER_HUB_HOSTS else lowered
+
+
+def split_port(host: str) -> str:
+    """The host name of host[:port], without brackets around an IPv6 address."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() else host
+
+
+def is_loopback(host: str) -> bool:
+    name = split_port(host.lower())
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class Endpoints:
+    """Which base URLs answer for a registry host, and where credentials may travel."""
+
+    def __init__(
+        self, mirrors: Mapping[str, str] | None = None, insecure: Collection[str] = ()
+    ) -> None:
+        self._mirrors = {
+            normalise_host(host): _checked_mirror(host, url)
+            for host, url in (mirrors or {}).items()
+        }
+        self._insecure = frozenset(normalise_host(host) for host in insecure)
+
+    def __repr__(self) -> str:
+        return f"Endpoints(mirrors={self._mirrors!r}, insecure={sorted(self._insecure)!r})"
+
+    def base_urls(self, registry: str) -> tuple[str, ...]:
+        """Base URLs to try for `registry`, in order (more than one only for loopback hosts)."""
+        host = normalise_host(registry)
+        if host in self._mirrors:
+            return (self._mirrors[host],)
+        if host == DOCKER_HUB:
+            return (DOCKER_HUB_ENDPOINT,)
+        if self._is_insecure(host):
+            return (f"http://{host}",)
+        if is_loopback(host):
+            return (f"https://{host}", f"http://{host}")
+        return (f"https://{host}",)
+
+    def may_send_credentials(self, url: httpx.URL) -> bool:
+        """Credentials travel over HTTPS, or in the clear only to loopback and insecure hosts."""
+        host = url.netloc.decode().lower()
+        return url.scheme == "https" or is_loopback(host) or self._is_insecure(host)
+
+    def _is_insecure(self, host: str) -> bool:
+        return host in self._insecure or split_port(host) in self._insecure
+
+
+def _checked_mirror(host: str, url: str) -> str:
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"registry mirror for {host}: {url!r} is not an http(s) URL")
+    if parsed.userinfo:
+        raise ConfigError(
+            f"registry mirror for {host}: put credentials in the Docker config, not in the URL"
+        )
+    return str(parsed.copy_with(query=None, fragment=None)).rstrip("/")
+
+
+def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return origin_of(a) == origin_of(b)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A fully read answer (HEAD: empty body)."""
+
+    status: int
+    headers: httpx.Headers
+    url: httpx.URL
+    body: bytes = b""
+
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        """`ratelimit-remaining: 76;w=21600` -> 76."""
+        match = re.match(r"\s*(\d+)", self.headers.get("ratelimit-remaining", ""))
+        return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: connection errors and 5xx with doubling backoff; 429 per `Retry-After`.
+
+    `rate_limit_budget` bounds the seconds a whole run waits on 429s; beyond it, or without a
+    `Retry-After`, the answer is a RateLimited error (a 429 is never retried blindly).
+    """
+
+    attempts: int = 3
+    backoff: float = 0.5
+    rate_limit_budget: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+
+
+class Sender:
+    """Sends one request with the retry policy and reads the whole answer."""
+
+    def __init__(self, http: httpx.AsyncClient, retry: RetryPolicy) -> None:
+        self.http = http
+        self.retry = retry
+        self._rate_limit_waited = 0.0
+
+    async def send(
+        self, request: httpx.Request, *, registry: str, repository: str | None, what: str
+    ) -> Reply:
+        """Answer for `request` (never 429 or a retried 5xx); `what` names it in messages."""
+        attempt = rate_limit_waits = 0
+        while True:
+            attempt += 1
+            try:
+                reply = await self._send_once(request, registry, repository, what)
+            except httpx.TransportError as exc:
+                if attempt < self.retry.attempts and is_retryable(exc):
+                    await self._back_off(attempt, what, describe_transport_error(exc))
+                    continue
+                raise Unavailable(
+                    f"{what}: {describe_transport_error(exc)}",
+                    registry=registry,
+                    repository=repository,
+                ) from exc
+            if reply.status == 429:
+                delay = retry_after(reply.headers)
+                budget_left = self.retry.rate_limit_budget - self._rate_limit_waited
+                if (
+                    delay is None
+                    or delay > budget_left
+                    or rate_limit_waits >= _MAX_RATE_LIMIT_WAITS
+                ):
+                    raise RateLimited(
+                        _rate_limit_message(what, delay, reply.rate_limit_remaining),
+                        registry=registry,
+                        repository=repository,
+                        retry_after=delay,
+                    )
+                rate_limit_waits += 1
+                self._rate_limit_waited += delay
+                logger.info("%s: rate limited, waiting %.0f s as the registry asks", what, delay)
+                await self.retry.sleep(delay)
+                continue
+            if reply.status in _RETRIED_STATUSES:
+                if attempt < self.retry.attempts:
+                    await self._back_off(attempt, what, f"HTTP {reply.status}")
+                    continue
+                raise Unavailable(
+                    f"{what}: the registry answered HTTP {reply.status} "
+                    f"{_reason(reply.status)} {attempt} times",
+                    registry=registry,
+                    repository=repository,
+                )
+            return reply
+
+    async def _send_once(
+        self, request: httpx.Request, registry: str, repository: str | None, what: str
+    ) -> Reply:
+        response = await self.http.send(request, stream=True, follow_redirects=False)
+        try:
+            body = bytearray()
+            if request.method != "HEAD":
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise ProtocolError(
+                            f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes",
+                            registry=registry,
+                            repository=repository,
+                        )
+        finally:
+            await response.aclose()
+        logger.debug("%s %s -> %s", request.method, request.url, response.status_code)
+        return Reply(response.status_code, response.headers, request.url, bytes(body))
+
+    async def _back_off(self, attempt: int, what: str, reason: str) -> None:
+        delay = self.retry.backoff * 2 ** (attempt - 1)
+        logger.info("%s: %s, retrying in %.1f s", what, reason, delay)
+        await self.retry.sleep(delay)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or an HTTP date); None when absent or bad."""
+    value = headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _rate_limit_message(what: str, delay: float | None, remaining: int | None) -> str:
+    text = f"{what}: rate limited by the registry (HTTP 429)"
+    if delay is not None:
+        text += f"; it asks to wait {delay:.0f} s, more than basepin waits"
+    if remaining is not None:
+        text += f"; {remaining} requests left in the window"
+    return text
+
+
+def _reason(status: int) -> str:
+    return httpx.codes.get_reason_phrase(status)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def is_certificate_error(exc: BaseException) -> bool:
+    return any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _causes(exc))
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    """The TLS handshake failed (e.g. an HTTP-only server): retrying will not help."""
+    return any(isinstance(cause, ssl.SSLError) for cause in _causes(exc))
+
+
+def is_retryable(exc: httpx.TransportError) -> bool:
+    return not isinstance(exc, httpx.UnsupportedProtocol) and not is_tls_failure(exc)
+
+
+def describe_transport_error(exc: httpx.TransportError) -> str:
+    if is_certificate_error(exc):
+        return (
+            "its TLS certificate is not trusted (point SSL_CERT_FILE at a CA bundle with its "
+            "issuer, or list the registry as insecure if it is plain HTTP)"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    # httpx's own text is often "All connection attempts failed"; the root cause says why.
+    root = _causes(exc)[-1]
+    detail = str(root) or type(root).__name__
+    return f"cannot connect ({detail})" if isinstance(exc, httpx.ConnectError) else detail

@@ -1,0 +1,595 @@
+"""OCI Distribution client: what a tag points to, what a digest is, which tags exist.
+
+    http = new_http_client()
+    client = RegistryClient(http, CredentialStore.from_environment(), Endpoints(mirrors))
+    await client.prefetch_tokens("docker.io", ["library/python", "library/node"])
+    head = await client.head_digest(parse_reference("python:3.12"))
+    info = await client.digest_info(parse_reference("python:3.12"), head.digest)
+
+Every digest of content basepin reads is checked against the bytes received; a mismatch is a
+ProtocolError, never accepted. Answers are errors from `registry.errors` (never httpx's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import httpx
+
+from basepin.model import DigestInfo, Platform
+from basepin.reference import ImageReference
+from basepin.registry.auth import Authenticator, CredentialStore
+from basepin.registry.errors import (
+    BlobNotFound,
+    ManifestNotFound,
+    NotFound,
+    ProtocolError,
+    RegistryError,
+    RepositoryNotFound,
+    Unauthorized,
+    Unavailable,
+)
+from basepin.registry.http import (
+    Endpoints,
+    Reply,
+    RetryPolicy,
+    Sender,
+    is_certificate_error,
+    is_tls_failure,
+    same_origin,
+)
+
+logger = logging.getLogger(__name__)
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+# One header with all four: without the index types a registry answers with a platform child
+# (another digest) or 404 for an OCI index; without any, with schema 1.
+MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+# Reproducible builds stamp these; they say nothing about the image's age.
+UNKNOWN_DATES = frozenset({date(1970, 1, 1), date(1980, 1, 1), date(1, 1, 1)})
+DEFAULT_PLATFORM = Platform("linux", "amd64")
+ATTESTATION_TYPE = "attestation-manifest"
+MAX_REDIRECTS = 5
+MAX_TAG_PAGES = 1000
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
+_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_LINK = re.compile(r"<([^>]*)>([^<]*)")
+_REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";,]*(?:\s[^";,]*)*)"?', re.IGNORECASE)
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+@dataclass(frozen=True)
+class ManifestHead:
+    """What a tag points to now, from one HEAD (or GET where HEAD says nothing)."""
+
+    digest: str
+    media_type: str | None
+    size: int | None
+    # `ratelimit-remaining` of the answer (Docker Hub), where sent.
+    rate_limit_remaining: int | None = None
+
+
+@dataclass(frozen=True)
+class TagList:
+    """Tags in the registry's order; `complete` is False when paging stopped early (`note`)."""
+
+    tags: tuple[str, ...]
+    complete: bool = True
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    digest: str
+    media_type: str
+    body: bytes
+    document: Mapping[str, Any]
+
+
+class RegistryClient:
+    """Asks registries about references; one per run, sharing one `httpx.AsyncClient`.
+
+    Safe to use from concurrent tasks: tokens, credentials and endpoint probes are fetched
+    once per key.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        credentials: CredentialStore | None = None,
+        endpoints: Endpoints | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._sender = Sender(http, retry or RetryPolicy())
+        self._endpoints = endpoints or Endpoints()
+        self._auth = Authenticator(
+            self._sender, credentials or CredentialStore(), self._endpoints, clock=clock
+        )
+        self._origins: dict[str, str] = {}
+        self._origin_locks: dict[str, asyncio.Lock] = {}
+        self._rate_limits: dict[str, int] = {}
+
+    def rate_limit_remaining(self, registry: str) -> int | None:
+        """The last `ratelimit-remaining` `registry` sent in this run."""
+        return self._rate_limits.get(registry)
+
+    async def head_digest(self, ref: ImageReference) -> ManifestHead:
+        """The digest the reference's tag points to (its digest, for a digest-only reference).
+
+        For a multi-platform image this is the index digest, never a platform child's.
+        """
+        target = ref.effective_tag or ref.digest or ""
+        what = _what(ref, target)
+        path = f"/v2/{ref.repository}/manifests/{target}"
+        reply = await self._request("HEAD", ref, path, accept=MANIFEST_ACCEPT, what=what)
+        header = reply.headers.get("docker-content-digest")
+        if reply.status in (404, 405) or (reply.status == 200 and not header):
+            # A HEAD with no digest (some proxies) or none at all: hash what a GET sends.
+            reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
+            self._check(reply, ref, what, _subject(target), ManifestNotFound)
+            digest = _verified_digest(reply, None, ref, what)
+            return ManifestHead(
+                digest, _media_type(reply), len(reply.body), reply.rate_limit_remaining
+            )
+        self._check(reply, ref, what, _subject(target), ManifestNotFound)
+        digest = _checked_digest(header or "", ref, what)
+        if ref.digest and target == ref.digest and digest != ref.digest:
+            raise ProtocolError(
+                f"{what}: the registry reports digest {digest} for it",
+                registry=ref.registry,
+                repository=ref.repository,
+            )
+        length = reply.headers.get("content-length", "")
+        return ManifestHead(
+            digest,
+            _media_type(reply),
+            int(length) if length.isdigit() else None,
+            reply.rate_limit_remaining,
+        )
+
+    async def digest_info(
+        self, ref: ImageReference, digest: str, *, platform: Platform | None = None
+    ) -> DigestInfo:
+        """Facts of a manifest digest: type, platforms, build date and size.
+
+        For an index, the platforms are its children's (attestations left out); the date and
+        size are those of the child for `platform`, else linux/amd64, else the first child.
+        """
+        manifest = await self._manifest(ref, digest)
+        if manifest.media_type not in INDEX_TYPES:
+            built, total, own_platform = await self._image_facts(ref, manifest)
+            return DigestInfo(
+                digest,
+                manifest.media_type,
+                (own_platform,) if own_platform else (),
+                is_index=False,
+                created=built,
+                size=total,
+            )
+        children = _children(manifest, ref)
+        platforms = tuple(child_platform for _, child_platform in children)
+        created: datetime | None = None
+        size: int | None = None
+        chosen = _choose(children, platform)
+        if chosen is not None:
+            child = await self._manifest(ref, chosen)
+            if child.media_type in IMAGE_TYPES:
+                created, size, _ = await self._image_facts(ref, child)
+        return DigestInfo(
+            digest, manifest.media_type, platforms, is_index=True, created=created, size=size
+        )
+
+    async def list_tags(
+        self, ref: ImageReference, *, page_size: int = 1000, limit: int | None = None
+    ) -> TagList:
+        """All tags of the repository, following `Link: <...>; rel="next"` on the same origin.
+
+        A page shorter than `page_size` does not end the list; only a missing next link does.
+        """
+        what = f"{ref.registry}/{ref.repository} tag list"
+        origin = await self._origin(ref.registry)
+        url = httpx.URL(f"{origin}/v2/{ref.repository}/tags/list").copy_merge_params(
+            {"n": page_size}
+        )
+        tags: list[str] = []
+        seen: set[str] = set()
+        while True:
+            seen.add(str(url))
+            reply = await self._request("GET", ref, url, what=what)
+            self._check(reply, ref, what, "tag list", RepositoryNotFound)
+            tags += _page_tags(reply, ref, what)
+            if limit is not None and len(tags) >= limit:
+                return TagList(tuple(tags[:limit]), False, f"stopped at {limit} tags")
+            link = _next_link(reply.headers)
+            if link is None:
+                return TagList(tuple(tags))
+            following = reply.url.join(link)
+            stop = None
+            if not same_origin(following, reply.url):
+                stop = f"the next page is on another host ({following.host}); not followed"
+            elif str(following) in seen or len(seen) >= MAX_TAG_PAGES:
+                stop = "the registry's pages do not end; stopped"
+            if stop is not None:
+                logger.warning("%s: %s", what, stop)
+                return TagList(tuple(tags), False, stop)
+            url = following
+
+    async def prefetch_tokens(self, registry: str, repositories: Sequence[str]) -> None:
+        """Get pull tokens for all `repositories` of `registry` in one token request.
+
+        An optimisation only: it never raises; what fails here fails again, and is reported,
+        when the repository is first asked about.
+        """
+        try:
+            origin = await self._origin(registry)
+            if not self._auth.knows(origin):
+                self._auth.learn(origin, await self._ping(origin, registry))
+            await self._auth.prefetch(origin, registry, repositories)
+        except RegistryError as exc:
+            logger.debug("prefetching tokens for %s: %s", registry, exc)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def _origin(self, registry: str) -> str:
+        """The base URL that answers for `registry`; loopback hosts fall back to plain HTTP."""
+        candidates = self._endpoints.base_urls(registry)
+        if len(candidates) == 1:
+            return candidates[0]
+        if registry in self._origins:
+            return self._origins[registry]
+        async with self._origin_locks.setdefault(registry, asyncio.Lock()):
+            if registry not in self._origins:
+                self._origins[registry] = await self._probe(registry, candidates)
+            return self._origins[registry]
+
+    async def _probe(self, registry: str, candidates: Sequence[str]) -> str:
+        for base, fallback in itertools.pairwise(candidates):
+            try:
+                reply = await self._ping(base, registry)
+            except Unavailable as exc:
+                if is_tls_failure(exc) and not is_certificate_error(exc):
+                    logger.debug("%s does not speak TLS; trying %s", base, fallback)
+                    continue
+                raise
+            self._auth.learn(base, reply)
+            return base
+        self._auth.learn(candidates[-1], await self._ping(candidates[-1], registry))
+        return candidates[-1]
+
+    async def _ping(self, origin: str, registry: str) -> Reply:
+        request = self._http.build_request("GET", f"{origin}/v2/")
+        return await self._sender.send(request, registry=registry, repository=None, what=registry)
+
+    async def _request(
+        self,
+        method: str,
+        ref: ImageReference,
+        target: str | httpx.URL,
+        *,
+        what: str,
+        accept: str | None = None,
+    ) -> Reply:
+        """Send with authorization, once more after a 401 where that can help."""
+        origin = await self._origin(ref.registry)
+        url = httpx.URL(f"{origin}{target}") if isinstance(target, str) else target
+        sent = await self._auth.authorization(origin, ref.registry, ref.repository)
+        reply = await self._follow(method, url, sent, accept, ref, what)
+        if reply.status == 401:
+            retry = await self._auth.after_refusal(
+                origin, ref.registry, ref.repository, reply, sent
+            )
+            if retry is not None:
+                sent = retry
+                reply = await self._follow(method, url, sent, accept, ref, what)
+        if reply.status == 401:
+            note = await self._auth.credentials_note(origin, httpx.URL(origin))
+            raise Unauthorized(
+                f"{what}: the registry refused access {note}; the repository may not exist "
+                "or may need other credentials",
+                registry=ref.registry,
+                repository=ref.repository,
+            )
+        if reply.rate_limit_remaining is not None:
+            self._rate_limits[ref.registry] = reply.rate_limit_remaining
+        return reply
+
+    async def _follow(
+        self,
+        method: str,
+        url: httpx.URL,
+        authorization: str | None,
+        accept: str | None,
+        ref: ImageReference,
+        what: str,
+    ) -> Reply:
+        """Send, following redirects; Authorization goes to the registry's origin only."""
+        start = url
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"Accept": accept} if accept else {}
+            if authorization and same_origin(url, start):
+                headers["Authorization"] = authorization
+            request = self._http.build_request(method, url, headers=headers)
+            reply = await self._sender.send(
+                request, registry=ref.registry, repository=ref.repository, what=what
+            )
+            location = reply.headers.get("location")
+            if reply.status not in _REDIRECTS or not location:
+                return reply
+            url = url.join(location)
+            logger.debug("%s: redirected to %s", what, url.host)
+        raise ProtocolError(
+            f"{what}: more than {MAX_REDIRECTS} redirects",
+            registry=ref.registry,
+            repository=ref.repository,
+        )
+
+    def _check(
+        self, reply: Reply, ref: ImageReference, what: str, subject: str, missing: type[NotFound]
+    ) -> None:
+        """Raise the error an unsuccessful answer means; `missing` is what a bare 404 means."""
+        if 200 <= reply.status < 300:
+            return
+        codes = _error_codes(reply)
+        where = f"{ref.registry}/{ref.repository}"
+        context = {"registry": ref.registry, "repository": ref.repository}
+        if "NAME_UNKNOWN" in codes or (reply.status == 404 and missing is RepositoryNotFound):
+            code = "NAME_UNKNOWN" if "NAME_UNKNOWN" in codes else None
+            raise RepositoryNotFound(f"repository {where} not found", code=code, **context)
+        if reply.status == 404:
+            known = {"MANIFEST_UNKNOWN": ManifestNotFound, "BLOB_UNKNOWN": BlobNotFound}
+            code = next((code for code in known if code in codes), None)
+            kind = known[code] if code else missing
+            raise kind(f"{subject} not found in {where}", code=code, **context)
+        if reply.status == 403 or "DENIED" in codes:
+            raise Unauthorized(f"{what}: the registry denied access", **context)
+        if "NAME_INVALID" in codes:
+            raise RepositoryNotFound(
+                f"{where}: the registry rejects the repository name", code="NAME_INVALID", **context
+            )
+        raise ProtocolError(
+            f"{what}: unexpected answer HTTP {reply.status}"
+            + (f" ({', '.join(sorted(codes))})" if codes else ""),
+            **context,
+        )
+
+    # -- manifests and blobs -------------------------------------------------------------------
+
+    async def _manifest(self, ref: ImageReference, digest: str) -> _Manifest:
+        what = _what(ref, digest)
+        _checked_digest(digest, ref, what)
+        path = f"/v2/{ref.repository}/manifests/{digest}"
+        reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
+        self._check(reply, ref, what, _subject(digest), ManifestNotFound)
+        _verified_digest(reply, digest, ref, what)
+        document = _json_object(reply.body, ref, what)
+        declared = document.get("mediaType") or _media_type(reply)
+        if declared in INDEX_TYPES or declared in IMAGE_TYPES:
+            media_type = str(declared)
+        elif document.get("schemaVersion") == 2 and isinstance(document.get("manifests"), list):
+            media_type = OCI_INDEX
+        elif document.get("schemaVersion") == 2 and isinstance(document.get("config"), dict):
+            media_type = OCI_MANIFEST
+        else:
+            raise ProtocolError(
+                f"{what}: unsupported manifest type {declared or 'schema 1'}",
+                registry=ref.registry,
+                repository=ref.repository,
+            )
+        return _Manifest(digest, media_type, reply.body, document)
+
+    async def _image_facts(
+        self, ref: ImageReference, manifest: _Manifest
+    ) -> tuple[datetime | None, int | None, Platform | None]:
+        """Build date, total size and platform of a single-platform manifest."""
+        config_digest, config_size = _descriptor(manifest.document.get("config"), ref, manifest)
+        layers = manifest.document.get("layers") or []
+        if not isinstance(layers, list):
+            raise _malformed(ref, manifest, "'layers' is not a list")
+        layer_sizes = [_descriptor(layer, ref, manifest)[1] for layer in layers]
+        config = _json_object(await self._blob(ref, config_digest), ref, _what(ref, config_digest))
+        size = len(manifest.body) + config_size + sum(layer_sizes)
+        return _created(config.get("created")), size, _platform(config)
+
+    async def _blob(self, ref: ImageReference, digest: str) -> bytes:
+        what = f"{ref.registry}/{ref.repository} blob {digest}"
+        path = f"/v2/{ref.repository}/blobs/{digest}"
+        reply = await self._request("GET", ref, path, what=what)
+        self._check(reply, ref, what, f"blob {digest}", BlobNotFound)
+        _verified_digest(reply, digest, ref, what)
+        return reply.body
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def _what(ref: ImageReference, target: str) -> str:
+    separator = "@" if ":" in target else ":"
+    return f"{ref.registry}/{ref.repository}{separator}{target}"
+
+
+def _subject(target: str) -> str:
+    return f"digest {target}" if ":" in target else f"tag {target!r}"
+
+
+def _media_type(reply: Reply) -> str | None:
+    value = reply.headers.get("content-type", "").split(";")[0].strip()
+    return value or None
+
+
+def _checked_digest(digest: str, ref: ImageReference, what: str) -> str:
+    match = _DIGEST.fullmatch(digest)
+    expected = _HEX_LENGTHS.get(match.group(1)) if match else None
+    if match is None or (expected is not None and len(match.group(2)) != expected):
+        raise ProtocolError(
+            f"{what}: {digest!r} is not a digest",
+            registry=ref.registry,
+            repository=ref.repository,
+        )
+    return digest
+
+
+def _verified_digest(reply: Reply, expected: str | None, ref: ImageReference, what: str) -> str:
+    """The digest of the bytes received; it must match `expected` and the registry's header."""
+    header = reply.headers.get("docker-content-digest")
+    claims = [claim for claim in (expected, header) if claim]
+    algorithm = (claims[0] if claims else "sha256:").partition(":")[0]
+    if algorithm not in _HEX_LENGTHS:
+        raise ProtocolError(
+            f"{what}: cannot verify a {algorithm} digest",
+            registry=ref.registry,
+            repository=ref.repository,
+        )
+    actual = f"{algorithm}:{hashlib.new(algorithm, reply.body).hexdigest()}"
+    for claim in claims:
+        if claim != actual:
+            source = "the requested digest" if claim == expected else "its Docker-Content-Digest"
+            raise ProtocolError(
+                f"{what}: the content the registry sent has digest {actual}, "
+                f"not {claim} ({source})",
+                registry=ref.registry,
+                repository=ref.repository,
+            )
+    return actual
+
+
+def _json_object(body: bytes, ref: ImageReference, what: str) -> Mapping[str, Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    if not isinstance(document, dict):
+        raise ProtocolError(
+            f"{what}: the registry sent malformed JSON",
+            registry=ref.registry,
+            repository=ref.repository,
+        )
+    return document
+
+
+def _error_codes(reply: Reply) -> set[str]:
+    """The `errors[].code` values of a registry error body (none when it is not one)."""
+    try:
+        errors = json.loads(reply.body).get("errors")
+        return {str(error["code"]) for error in errors if isinstance(error, dict)}
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return set()
+
+
+def _malformed(ref: ImageReference, manifest: _Manifest, problem: str) -> ProtocolError:
+    return ProtocolError(
+        f"{_what(ref, manifest.digest)}: malformed manifest: {problem}",
+        registry=ref.registry,
+        repository=ref.repository,
+    )
+
+
+def _descriptor(entry: Any, ref: ImageReference, manifest: _Manifest) -> tuple[str, int]:
+    if not isinstance(entry, dict):
+        raise _malformed(ref, manifest, "a descriptor is not an object")
+    digest, size = entry.get("digest"), entry.get("size")
+    if not isinstance(digest, str) or not isinstance(size, int) or isinstance(size, bool):
+        raise _malformed(ref, manifest, "a descriptor lacks its digest or size")
+    return _checked_digest(digest, ref, _what(ref, manifest.digest)), size
+
+
+def _platform(value: Any) -> Platform | None:
+    if not isinstance(value, Mapping):
+        return None
+    os_name, architecture = value.get("os"), value.get("architecture")
+    if not isinstance(os_name, str) or not isinstance(architecture, str):
+        return None
+    variant = value.get("variant")
+    return Platform(
+        os_name, architecture, variant if isinstance(variant, str) and variant else None
+    )
+
+
+def _is_attestation(entry: Mapping[str, Any], platform: Platform | None) -> bool:
+    annotations = entry.get("annotations")
+    if isinstance(annotations, Mapping) and (
+        annotations.get("vnd.docker.reference.type") == ATTESTATION_TYPE
+    ):
+        return True
+    return platform is not None and (platform.os, platform.architecture) == ("unknown", "unknown")
+
+
+def _children(manifest: _Manifest, ref: ImageReference) -> list[tuple[str, Platform]]:
+    """(digest, platform) of an index's platform children; attestations left out."""
+    entries = manifest.document.get("manifests")
+    if not isinstance(entries, list):
+        raise _malformed(ref, manifest, "'manifests' is not a list")
+    children = []
+    for entry in entries:
+        digest, _ = _descriptor(entry, ref, manifest)
+        platform = _platform(entry.get("platform"))
+        if platform is not None and not _is_attestation(entry, platform):
+            children.append((digest, platform))
+    return children
+
+
+def _choose(children: Sequence[tuple[str, Platform]], wanted: Platform | None) -> str | None:
+    for preferred in (wanted, DEFAULT_PLATFORM):
+        for digest, platform in children:
+            if preferred is not None and _matches(platform, preferred):
+                return digest
+    return children[0][0] if children else None
+
+
+def _matches(platform: Platform, wanted: Platform) -> bool:
+    if (platform.os, platform.architecture) != (wanted.os, wanted.architecture):
+        return False
+    return wanted.variant is None or platform.variant == wanted.variant
+
+
+def _created(value: Any) -> datetime | None:
+    """The config's `created` (RFC 3339, nanoseconds allowed); None if unknown or an epoch."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = _FRACTION.sub(r"\1", value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return None if when.astimezone(timezone.utc).date() in UNKNOWN_DATES else when
+
+
+def _page_tags(reply: Reply, ref: ImageReference, what: str) -> list[str]:
+    tags = _json_object(reply.body, ref, what).get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ProtocolError(
+            f"{what}: 'tags' is not a list of names",
+            registry=ref.registry,
+            repository=ref.repository,
+        )
+    return tags
+
+
+def _next_link(headers: httpx.Headers) -> str | None:
+    """The target of `Link: <...>; rel="next"`, where there is one."""
+    for value in headers.get_list("link"):
+        for target, params in _LINK.findall(value):
+            rel = _REL_NEXT.search(params)
+            if rel and "next" in rel.group(1).lower().split():
+                return str(target)
+    return None
