@@ -12,17 +12,15 @@ import pytest
 
 from basepin.errors import InvalidReference, UsageError
 from basepin.model import Platform, TagInfo
-from basepin.registry.hub import (
-    HubClient,
-    HubError,
-    HubImage,
-    HubNotFound,
-    HubProtocolError,
-    HubRateLimited,
-    HubTag,
-    HubUnauthorized,
-    HubUnavailable,
+from basepin.registry.errors import (
+    ProtocolError,
+    RateLimited,
+    RegistryError,
+    RepositoryNotFound,
+    Unauthorized,
+    Unavailable,
 )
+from basepin.registry.hub import HubClient, HubImage, HubTag
 from fixtures.hub import HubServer, image_entry
 
 T = TypeVar("T")
@@ -213,7 +211,7 @@ def test_not_found_is_none(
 def test_not_found_without_hub_body_is_an_error(hub_server: HubServer, fake_time: FakeTime) -> None:
     hub_server.queue(404, b"<html><body>Not Found</body></html>")
 
-    with pytest.raises(HubProtocolError, match=r"is http://127\.0\.0\.1:\d+ the Hub API"):
+    with pytest.raises(ProtocolError, match=r"is http://127\.0\.0\.1:\d+ the Hub API"):
         run(hub_server.url, fake_time, get_tag("library/python", "3.12"))
 
 
@@ -267,7 +265,7 @@ def test_listing_of_an_empty_repository(hub_server: HubServer, fake_time: FakeTi
 
 
 def test_listing_of_an_unknown_repository(hub_server: HubServer, fake_time: FakeTime) -> None:
-    with pytest.raises(HubNotFound, match="no repository library/nope"):
+    with pytest.raises(RepositoryNotFound, match="no repository library/nope"):
         run(hub_server.url, fake_time, list_tags("nope"))
 
 
@@ -321,7 +319,7 @@ def test_listing_with_odd_shapes(
 ) -> None:
     hub_server.queue(200, body)
 
-    with pytest.raises(HubProtocolError, match="library/redis"):
+    with pytest.raises(ProtocolError, match="library/redis"):
         run(hub_server.url, fake_time, list_tags("redis"))
 
 
@@ -396,14 +394,14 @@ def test_api_refusal_after_a_fresh_login_is_an_error(
         hub_server.queue(403, {"message": "forbidden"})
         return await client.tag("python", "3.12")
 
-    with pytest.raises(HubUnauthorized, match=r"refused access to library/python:3\.12"):
+    with pytest.raises(Unauthorized, match=r"refused access to library/python:3\.12"):
         run(hub_server.url, fake_time, refused, username=USER, token=PAT)
 
 
 def test_anonymous_refusal_is_an_error(hub_server: HubServer, fake_time: FakeTime) -> None:
     hub_server.queue(401, {"message": "authentication required"})
 
-    with pytest.raises(HubUnauthorized, match="HTTP 401"):
+    with pytest.raises(Unauthorized, match="HTTP 401"):
         run(hub_server.url, fake_time, get_tag("acme/private", "1"))
 
 
@@ -424,10 +422,14 @@ def test_rate_limit_within_budget_is_waited_out(hub_server: HubServer, fake_time
 def test_rate_limit_beyond_budget_is_an_error(hub_server: HubServer, fake_time: FakeTime) -> None:
     hub_server.rate_limit(retry_at=NOW + 3600)
 
-    with pytest.raises(HubRateLimited, match=r"again at 13:34:56 UTC \(in 3600 s\)"):
+    with pytest.raises(RateLimited, match=r"again at 13:34:56 UTC \(in 3600 s\)") as caught:
         run(hub_server.url, fake_time, get_tag("python", "3.12"), max_wait=10.0)
     assert fake_time.slept == []
     assert len(hub_server.requests) == 1
+    assert caught.value.retry_after == 3600
+    assert caught.value.registry == hub_server.url.removeprefix("http://")
+    assert caught.value.repository == "library/python"
+    assert caught.value.exit_code == 3
 
 
 def test_rate_limit_budget_covers_all_waits_of_a_request(
@@ -437,7 +439,7 @@ def test_rate_limit_budget_covers_all_waits_of_a_request(
     hub_server.rate_limit(retry_at=NOW + 8)
     hub_server.rate_limit(retry_at=NOW + 12)
 
-    with pytest.raises(HubRateLimited):
+    with pytest.raises(RateLimited):
         run(hub_server.url, fake_time, get_tag("python", "3.12"), max_wait=10.0)
     assert fake_time.slept == [4.0, 4.0]
 
@@ -460,12 +462,20 @@ def test_rate_limit_retry_time_variants(
     assert fake_time.slept == slept
 
 
+def test_rate_limit_waits_are_counted(hub_server: HubServer, fake_time: FakeTime) -> None:
+    hub_server.rate_limit(retry_at=NOW - 60, times=10)
+
+    with pytest.raises(RateLimited):
+        run(hub_server.url, fake_time, get_tag("python", "3.12"))
+    assert fake_time.slept == [0.0, 0.0, 0.0]
+
+
 def test_rate_limit_without_retry_time_is_not_retried(
     hub_server: HubServer, fake_time: FakeTime
 ) -> None:
     hub_server.queue(429, {"message": "Too Many Requests"})
 
-    with pytest.raises(HubRateLimited, match="did not say when"):
+    with pytest.raises(RateLimited, match="did not say when"):
         run(hub_server.url, fake_time, get_tag("python", "3.12"))
     assert len(hub_server.requests) == 1
 
@@ -505,7 +515,7 @@ def test_server_errors_are_retried(
 def test_server_errors_beyond_retries(hub_server: HubServer, fake_time: FakeTime) -> None:
     hub_server.queue(502, b"Bad Gateway", times=3)
 
-    with pytest.raises(HubUnavailable, match="HTTP 502 after 3 tries"):
+    with pytest.raises(Unavailable, match="HTTP 502 after 3 tries"):
         run(hub_server.url, fake_time, get_tag("python", "3.12"), retries=2)
 
 
@@ -527,13 +537,13 @@ def silent_port() -> Iterator[int]:
 
 
 def test_connection_refused(closed_port: int, fake_time: FakeTime) -> None:
-    with pytest.raises(HubUnavailable, match=r"did not answer for library/python:3\.12"):
+    with pytest.raises(Unavailable, match=r"did not answer for library/python:3\.12"):
         run(f"http://127.0.0.1:{closed_port}", fake_time, get_tag("python", "3.12"))
     assert fake_time.slept == [0.5, 1.0]
 
 
 def test_timeout(silent_port: int, fake_time: FakeTime) -> None:
-    with pytest.raises(HubUnavailable, match="timed out"):
+    with pytest.raises(Unavailable, match="timed out"):
         run(
             f"http://127.0.0.1:{silent_port}",
             fake_time,
@@ -555,7 +565,7 @@ def test_timeout(silent_port: int, fake_time: FakeTime) -> None:
 def test_bad_bodies(hub_server: HubServer, fake_time: FakeTime, body: bytes, message: str) -> None:
     hub_server.queue(200, body)
 
-    with pytest.raises(HubProtocolError, match=message) as caught:
+    with pytest.raises(ProtocolError, match=message) as caught:
         run(hub_server.url, fake_time, get_tag("python", "3.12"))
     assert "library/python:3.12" in str(caught.value)
 
@@ -563,7 +573,7 @@ def test_bad_bodies(hub_server: HubServer, fake_time: FakeTime, body: bytes, mes
 def test_unexpected_status(hub_server: HubServer, fake_time: FakeTime) -> None:
     hub_server.queue(418, b"{}")
 
-    with pytest.raises(HubProtocolError, match="HTTP 418"):
+    with pytest.raises(ProtocolError, match="HTTP 418"):
         run(hub_server.url, fake_time, get_tag("python", "3.12"))
 
 
@@ -595,18 +605,18 @@ def broken_after_login(hub_server: HubServer) -> None:
 @pytest.mark.parametrize(
     ("prepare", "error"),
     [
-        pytest.param(refused_login, HubUnauthorized, id="refused"),
-        pytest.param(rate_limited_login, HubRateLimited, id="rate-limited"),
-        pytest.param(broken_login, HubProtocolError, id="malformed"),
-        pytest.param(login_without_token, HubProtocolError, id="no-token"),
-        pytest.param(broken_after_login, HubUnavailable, id="api-failing"),
+        pytest.param(refused_login, Unauthorized, id="refused"),
+        pytest.param(rate_limited_login, RateLimited, id="rate-limited"),
+        pytest.param(broken_login, ProtocolError, id="malformed"),
+        pytest.param(login_without_token, ProtocolError, id="no-token"),
+        pytest.param(broken_after_login, Unavailable, id="api-failing"),
     ],
 )
 def test_secrets_never_appear_in_errors(
     hub_server: HubServer,
     fake_time: FakeTime,
     prepare: Callable[[HubServer], None],
-    error: type[HubError],
+    error: type[RegistryError],
 ) -> None:
     prepare(hub_server)
 

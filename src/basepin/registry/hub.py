@@ -19,8 +19,15 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from basepin.errors import BasepinError, InvalidReference, UsageError
+from basepin.errors import InvalidReference, UsageError
 from basepin.model import Platform, TagInfo
+from basepin.registry.errors import (
+    ProtocolError,
+    RateLimited,
+    RepositoryNotFound,
+    Unauthorized,
+    Unavailable,
+)
 
 HUB_URL = "https://hub.docker.com"
 MAX_PAGE_SIZE = 100
@@ -28,30 +35,9 @@ MAX_PAGE_SIZE = 100
 TOKEN_LIFETIME_SECONDS = 540.0
 # A 429's X-Retry-After below this is read as a delay in seconds, not a unix time.
 _UNIX_TIME_FLOOR = 1_000_000_000
-
-
-class HubError(BasepinError):
-    """The Docker Hub API could not answer a question."""
-
-
-class HubNotFound(HubError):
-    """The repository does not exist (or is private and the login cannot see it)."""
-
-
-class HubUnauthorized(HubError):
-    """The login was refused, or the API refused the request."""
-
-
-class HubRateLimited(HubError):
-    """The API's own rate limit was reached and lifts later than we are willing to wait."""
-
-
-class HubUnavailable(HubError):
-    """No usable answer after retries: connection failures, timeouts, server errors."""
-
-
-class HubProtocolError(HubError):
-    """An answer that does not look like the Docker Hub API (malformed JSON, odd shapes)."""
+_LATEST_UNIX_TIME = 100_000_000_000  # year 5138: larger header values are nonsense
+# A 429 that keeps naming a time already past would otherwise be retried forever.
+_MAX_RATE_LIMIT_WAITS = 3
 
 
 @dataclass(frozen=True)
@@ -104,7 +90,8 @@ class HubClient:
     With a username and personal access token it logs in once (lazily) and sends the access
     token as a bearer to the Hub API only. A 429 is waited out only while the total wait for
     one request stays within `max_wait` seconds; connection errors, timeouts and 5xx answers
-    are retried `retries` times.
+    are retried `retries` times. Failures raise the errors of `basepin.registry.errors`, with
+    the API's host as their `registry`.
     """
 
     def __init__(
@@ -114,18 +101,20 @@ class HubClient:
         *,
         username: str | None = None,
         token: str | None = None,
-        timeout: float = 15.0,
+        timeout: float | None = None,
         retries: int = 2,
         max_wait: float = 10.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        """`timeout` (seconds) replaces the shared client's own for Hub requests when given."""
         if bool(username) != bool(token):
             raise UsageError("a Docker Hub login needs both a username and an access token")
         self._base = _base_url(base_url)
+        self._host = self._base.netloc.decode()
         self._http = http
         self._credentials = _Credentials(username, token) if username and token else None
-        self._timeout = timeout
+        self._timeout = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         self._retries = retries
         self._max_wait = max_wait
         self._clock = clock
@@ -142,14 +131,13 @@ class HubClient:
     async def tag(self, repository: str, tag: str) -> HubTag | None:
         """The tag's details; None when the repository or the tag does not exist."""
         path = _repository_path(repository)
-        what = f"{path}:{tag}"
+        question = _Question(f"{path}:{tag}", path)
         url = f"{self._base}/v2/repositories/{_quoted(path)}/tags/{quote(tag, safe='')}"
-        response = await self._request("GET", url, what)
+        response = await self._request("GET", url, question)
         if response.status_code == 404:
-            _not_found_body(response, what, self._base)
+            self._check_not_found(response, question)
             return None
-        data = self._json(response, what)
-        return _tag_from(data, what)
+        return self._tag_from(self._json(response, question), question)
 
     async def tags(
         self, repository: str, *, max_pages: int = 10, page_size: int = MAX_PAGE_SIZE
@@ -157,36 +145,38 @@ class HubClient:
         """Tags of the repository, most recently updated first, reading at most `max_pages`.
 
         Follows the envelope's `next` link, but only to the API's own origin; a link
-        elsewhere ends the listing. Raises HubNotFound for an unknown repository.
+        elsewhere ends the listing. Raises RepositoryNotFound for an unknown repository.
         """
         if max_pages < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"max_pages >= 1 and page_size in 1..{MAX_PAGE_SIZE} expected")
         path = _repository_path(repository)
-        what = f"the tags of {path}"
+        question = _Question(f"the tags of {path}", path)
         query = urlencode({"page_size": page_size, "page": 1, "ordering": "last_updated"})
         url = httpx.URL(f"{self._base}/v2/repositories/{_quoted(path)}/tags/?{query}")
         found: dict[str, TagInfo] = {}
         visited = {url}
         for page in range(1, max_pages + 1):
-            response = await self._request("GET", str(url), what)
+            response = await self._request("GET", str(url), question)
             if response.status_code == 404:
-                _not_found_body(response, what, self._base)
+                self._check_not_found(response, question)
                 if page == 1:
-                    raise HubNotFound(f"Docker Hub has no repository {path}")
+                    raise RepositoryNotFound(
+                        f"Docker Hub has no repository {path}", registry=self._host, repository=path
+                    )
                 break  # tags were removed while paging: the list ends sooner
-            envelope = self._json(response, what)
+            envelope = self._json(response, question)
             results = envelope.get("results")
             if not isinstance(results, list):
-                raise HubProtocolError(f"Docker Hub API listing of {path} has no results list")
+                raise self._protocol_error(f"listing of {path} has no results list", question)
             for item in results:
-                info = _tag_from(item, what).info()
+                info = self._tag_from(item, question).info()
                 # Tags pushed while paging shift the pages; keep each name's first sighting.
                 found.setdefault(info.name, info)
             link = envelope.get("next")
             if not link:
                 break
             if not isinstance(link, str):
-                raise HubProtocolError(f"Docker Hub API listing of {path} has a bad next link")
+                raise self._protocol_error(f"listing of {path} has a bad next link", question)
             url = url.join(link)
             if not _same_origin(url, self._base) or url in visited:
                 break
@@ -194,11 +184,16 @@ class HubClient:
         return list(found.values())
 
     async def _request(
-        self, method: str, url: str, what: str, *, body: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        question: _Question,
+        *,
+        body: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send with retries; answers 2xx and 404, raises for anything else."""
         waited = 0.0
-        failures = 0
+        rate_limit_waits = failures = 0
         logged_in_again = False
         login = body is not None
         while True:
@@ -212,8 +207,10 @@ class HubClient:
             except httpx.TransportError as error:
                 failures += 1
                 if failures > self._retries:
-                    raise HubUnavailable(
-                        f"Docker Hub API did not answer for {what}: {_describe(error)}"
+                    raise Unavailable(
+                        f"Docker Hub API did not answer for {question.what}: {_describe(error)}",
+                        registry=self._host,
+                        repository=question.repository,
                     ) from error
                 await self._sleep(_backoff(failures))
                 continue
@@ -221,16 +218,29 @@ class HubClient:
             status = response.status_code
             if status == 429:
                 wait = self._retry_wait(response.headers)
-                if wait is None or waited + wait > self._max_wait:
-                    raise HubRateLimited(self._rate_limit_message(what, wait))
+                rate_limit_waits += 1
+                if (
+                    wait is None
+                    or waited + wait > self._max_wait
+                    or rate_limit_waits > _MAX_RATE_LIMIT_WAITS
+                ):
+                    raise RateLimited(
+                        self._rate_limit_message(question.what, wait),
+                        retry_after=wait,
+                        registry=self._host,
+                        repository=question.repository,
+                    )
                 waited += wait
                 await self._sleep(wait)
                 continue
             if status >= 500:
                 failures += 1
                 if failures > self._retries:
-                    raise HubUnavailable(
-                        f"Docker Hub API failed for {what}: HTTP {status} after {failures} tries"
+                    raise Unavailable(
+                        f"Docker Hub API failed for {question.what}:"
+                        f" HTTP {status} after {failures} tries",
+                        registry=self._host,
+                        repository=question.repository,
                     )
                 await self._sleep(_backoff(failures))
                 continue
@@ -240,10 +250,14 @@ class HubClient:
                 logged_in_again = True
                 continue
             if status in (401, 403):
-                raise HubUnauthorized(f"Docker Hub API refused access to {what} (HTTP {status})")
+                raise Unauthorized(
+                    f"Docker Hub API refused access to {question.what} (HTTP {status})",
+                    registry=self._host,
+                    repository=question.repository,
+                )
             if status == 404 or 200 <= status < 300:
                 return response
-            raise HubProtocolError(f"Docker Hub API answered HTTP {status} for {what}")
+            raise self._protocol_error(f"answered HTTP {status} for {question.what}", question)
 
     async def _bearer(self) -> str:
         async with self._login_lock:
@@ -254,32 +268,58 @@ class HubClient:
             return self._access_token
 
     async def _login(self, credentials: _Credentials) -> str:
-        what = f"the login of {credentials.username}"
+        question = _Question(f"the login of {credentials.username}", None)
         body = {"identifier": credentials.username, "secret": credentials.secret}
+        url = f"{self._base}/v2/auth/token"
         try:
-            response = await self._request("POST", f"{self._base}/v2/auth/token", what, body=body)
-        except HubUnauthorized:
-            raise HubUnauthorized(
+            response = await self._request("POST", url, question, body=body)
+        except Unauthorized:
+            raise Unauthorized(
                 f"Docker Hub refused the login of {credentials.username}:"
-                " check the username and the personal access token"
+                " check the username and the personal access token",
+                registry=self._host,
             ) from None
         if response.status_code == 404:
-            raise HubProtocolError(f"Docker Hub API at {self._base} has no login endpoint")
-        access = self._json(response, what).get("access_token")
+            raise self._protocol_error(f"at {self._base} has no login endpoint", question)
+        access = self._json(response, question).get("access_token")
         if not isinstance(access, str) or not access:
-            raise HubProtocolError(f"Docker Hub API sent no access token for {what}")
+            raise self._protocol_error(f"sent no access token for {question.what}", question)
         return access
 
-    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+    def _json(self, response: httpx.Response, question: _Question) -> dict[str, Any]:
         try:
             data = json.loads(response.content)
         except ValueError:
-            raise HubProtocolError(
-                f"Docker Hub API sent malformed JSON for {what} (HTTP {response.status_code})"
+            raise self._protocol_error(
+                f"sent malformed JSON for {question.what} (HTTP {response.status_code})", question
             ) from None
         if not isinstance(data, dict):
-            raise HubProtocolError(f"Docker Hub API sent no JSON object for {what}")
+            raise self._protocol_error(f"sent no JSON object for {question.what}", question)
         return data
+
+    def _check_not_found(self, response: httpx.Response, question: _Question) -> None:
+        """Make sure a 404 is Hub's own JSON answer, not a wrong base URL or a proxy's page."""
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or "message" not in data:
+            raise self._protocol_error(
+                f"answered 404 for {question.what} without its JSON body;"
+                f" is {self._base} the Hub API?",
+                question,
+            )
+
+    def _tag_from(self, data: object, question: _Question) -> HubTag:
+        tag = _tag_from(data)
+        if tag is None:
+            raise self._protocol_error(f"sent a tag without a name for {question.what}", question)
+        return tag
+
+    def _protocol_error(self, message: str, question: _Question) -> ProtocolError:
+        return ProtocolError(
+            f"Docker Hub API {message}", registry=self._host, repository=question.repository
+        )
 
     def _note_rate_limit(self, headers: httpx.Headers) -> None:
         limit = _integer(headers.get("X-RateLimit-Limit"))
@@ -305,6 +345,14 @@ class HubClient:
             return f"{message}; it did not say when to try again"
         again = datetime.fromtimestamp(self._clock() + wait, timezone.utc)
         return f"{message}; it allows requests again at {again:%H:%M:%S} UTC (in {wait:.0f} s)"
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What a request asks, for messages, and the repository it is about."""
+
+    what: str
+    repository: str | None
 
 
 @dataclass(frozen=True)
@@ -348,21 +396,9 @@ def _port(url: httpx.URL) -> int | None:
     return url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
-def _not_found_body(response: httpx.Response, what: str, base: httpx.URL) -> None:
-    """Make sure a 404 is Hub's own JSON answer, not a wrong base URL or a proxy's page."""
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or "message" not in data:
-        raise HubProtocolError(
-            f"Docker Hub API answered 404 for {what} without its JSON body; is {base} the Hub API?"
-        )
-
-
-def _tag_from(data: object, what: str) -> HubTag:
+def _tag_from(data: object) -> HubTag | None:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        raise HubProtocolError(f"Docker Hub API sent a tag without a name for {what}")
+        return None
     images = data.get("images")
     return HubTag(
         name=data["name"],
@@ -400,10 +436,12 @@ def _size(value: object) -> int | None:
 
 
 def _integer(value: str | None) -> int | None:
+    """A header's whole number; None when absent, unreadable or beyond any plausible time."""
     try:
-        return None if value is None else int(float(value))
-    except ValueError:
+        number = None if value is None else int(float(value))
+    except (ValueError, OverflowError):
         return None
+    return number if number is not None and 0 <= number < _LATEST_UNIX_TIME else None
 
 
 # Hub writes 0 to 9 fraction digits; Python before 3.11 reads only 3 or 6.
