@@ -101,54 +101,81 @@ def _online(
     bump: bool,
 ) -> Iterator[Candidate]:
     ref = parse_reference(use.reference)
-    current = res.current
-    # What the fix for a floating `latest` names instead: the version it is today.
-    version = _latest_version(ref, res) if _has(offline, "latest") else None
+    found: list[Candidate] = []
+    # What a floating `latest` is today: the most specific version tag sharing its digest.
+    version = _latest_version(res) if _has(offline, "latest") else None
     for cand in offline:
-        if cand.rule == "latest" and version is not None and current is not None:
-            wanted = ref.with_tag(version, current.digest)
+        if cand.rule == "latest" and version is not None:
             message = f"{cand.message}; {use.reference} is {ref.with_tag(version)} today"
-            yield replace(cand, message=message, wanted=wanted)
-        elif cand.rule == "unpinned" and current is not None:
-            wanted = (
-                ref.with_tag(version, current.digest)
-                if version
-                else ref.with_digest(current.digest)
-            )
-            yield replace(cand, wanted=wanted)
+            found.append(replace(cand, message=message))
         else:
-            yield cand
+            found.append(cand)
     if ref.digest is not None and res.pin_now is not None and ref.digest != res.pin_now:
         since = f" (the tag was pushed again {_date(res.pushed)})" if res.pushed else ""
-        yield _candidate(
-            "stale-digest",
-            use,
-            f"{use.reference}: the tag {ref.effective_tag} now points to "
-            f"{_short(res.pin_now)}, not the pinned {_short(ref.digest)}{since}",
-            wanted=ref.with_digest(res.pin_now),
+        found.append(
+            _candidate(
+                "stale-digest",
+                use,
+                f"{use.reference}: the tag {ref.effective_tag} now points to "
+                f"{_short(res.pin_now)}, not the pinned {_short(ref.digest)}{since}",
+            )
         )
-    yield from _platform_candidates(use, ref, res, config)
-    yield from _age_candidates(use, ref, res, config, now)
-    yield from _outdated_candidates(use, ref, res, config, bump)
+    found.extend(_platform_candidates(use, res, config))
+    found.extend(_age_candidates(use, ref, res, config, now))
+    newest = _newest_of_variant(ref, res, config)
+    if newest is not None:
+        found.append(_outdated_candidate(use, ref, res, newest))
+    wanted = _wanted_reference(ref, res, config, version, newest if bump else None)
+    for cand in found:
+        fixable = cand.rule in _PIN_RULES or (cand.rule == "outdated" and bump)
+        yield replace(cand, wanted=wanted) if fixable and wanted != use.reference else cand
 
 
-def _latest_version(ref: ImageReference, res: Resolution) -> str | None:
+# Rules whose fix is the reference pinned to what its tag (or its version) holds today.
+_PIN_RULES = frozenset({"unpinned", "latest", "stale-digest", "platforms"})
+
+
+def _wanted_reference(
+    ref: ImageReference,
+    res: Resolution,
+    config: Config,
+    version: str | None,
+    bump_to: TagInfo | None,
+) -> str | None:
+    """The one reference every fix of a use writes: each rule's edit must agree with it."""
+    if res.current is None:
+        return None
+    tag: str | None = ref.tag
+    digest: str | None = res.current.digest
+    keep_child_pin = res.pinned_platform is not None and config.severity_of("platforms") == "off"
+    if ref.digest is not None and keep_child_pin and res.pin_now is not None:
+        digest = res.pin_now  # the user pinned one platform on purpose
+    if version is not None:
+        tag = version
+    if bump_to is not None:
+        tag, digest = bump_to.name, bump_to.digest
+    pin = ref.digest is not None or config.severity_of("unpinned") != "off"
+    if tag is None or (pin and digest is None):
+        return None
+    if tag == ref.tag:
+        return ref.with_digest(digest) if pin and digest else ref.text
+    return ref.with_tag(tag, digest if pin else None)
+
+
+def _latest_version(res: Resolution) -> str | None:
     if res.current is None or not res.tags:
         return None
     digest = res.current.digest
     return most_specific_version(t.name for t in res.tags if t.digest == digest)
 
 
-def _platform_candidates(
-    use: ImageUse, ref: ImageReference, res: Resolution, config: Config
-) -> Iterator[Candidate]:
+def _platform_candidates(use: ImageUse, res: Resolution, config: Config) -> Iterator[Candidate]:
     if res.pinned_platform is not None and res.current is not None:
         yield _candidate(
             "platforms",
             use,
             f"{use.reference}: pins the {res.pinned_platform} manifest of a multi-platform "
             f"image; pin the index digest {_short(res.current.digest)} so every platform builds",
-            wanted=ref.with_digest(res.current.digest),
         )
         return
     wanted_platforms = _wanted_platforms(use, config)
@@ -202,29 +229,24 @@ def _image_date(ref: ImageReference, res: Resolution) -> datetime | None:
     return res.pushed or (res.current.created if res.current else None)
 
 
-def _outdated_candidates(
-    use: ImageUse, ref: ImageReference, res: Resolution, config: Config, bump: bool
-) -> Iterator[Candidate]:
+def _newest_of_variant(ref: ImageReference, res: Resolution, config: Config) -> TagInfo | None:
     if not res.tags or ref.tag is None:
-        return
+        return None
     newer = newer_tags(ref.tag, (t.name for t in res.tags), config.bump)
     if not newer:
-        return
-    best = newer[0]
-    by_name = {t.name: t for t in res.tags}
-    delta = _size_delta(by_name.get(ref.tag), by_name.get(best))
-    wanted = None
-    if bump:
-        digest = by_name[best].digest
-        if ref.digest is None:
-            wanted = ref.with_tag(best)
-        elif digest is not None:
-            wanted = ref.with_tag(best, digest)
-    yield _candidate(
+        return None
+    return next(t for t in res.tags if t.name == newer[0])
+
+
+def _outdated_candidate(
+    use: ImageUse, ref: ImageReference, res: Resolution, newest: TagInfo
+) -> Candidate:
+    now_tag = next((t for t in res.tags or () if t.name == ref.tag), None)
+    return _candidate(
         "outdated",
         use,
-        f"{use.reference}: a newer version of the same variant exists: {ref.tag} -> {best}{delta}",
-        wanted=wanted,
+        f"{use.reference}: a newer version of the same variant exists: "
+        f"{ref.tag} -> {newest.name}{_size_delta(now_tag, newest)}",
     )
 
 

@@ -1,0 +1,227 @@
+"""The judge: offline rules, and online rules fed with hand-made registry answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from basepin.config import Config
+from basepin.dockerfile import parse_dockerfile
+from basepin.model import (
+    DigestInfo,
+    Finding,
+    Lookup,
+    Missing,
+    Platform,
+    Resolution,
+    TagInfo,
+    Unresolved,
+)
+from basepin.rules import judge, judge_offline
+
+NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+OLD = "sha256:" + "0" * 64
+NEW = "sha256:" + "1" * 64
+CHILD = "sha256:" + "2" * 64
+INDEX = "application/vnd.oci.image.index.v1+json"
+AMD64 = Platform("linux", "amd64")
+ARM64 = Platform("linux", "arm64", "v8")
+
+
+def _current(digest: str = NEW, **extra: object) -> DigestInfo:
+    fields: dict[str, object] = {
+        "media_type": INDEX,
+        "platforms": (AMD64, ARM64),
+        "is_index": True,
+        "created": NOW - timedelta(days=3),
+    }
+    fields.update(extra)
+    return DigestInfo(digest, **fields)  # type: ignore[arg-type]
+
+
+def _run(
+    dockerfile: str,
+    lookups: Mapping[str, Lookup],
+    config: Config | None = None,
+    *,
+    bump: bool = False,
+) -> tuple[list[Finding], list[Unresolved]]:
+    parsed = parse_dockerfile(dockerfile.encode(), "Dockerfile")
+    verdict = judge([parsed], lookups, config or Config(), now=NOW, bump=bump)
+    return verdict.findings, verdict.incomplete
+
+
+def _rules(findings: list[Finding]) -> list[tuple[str, int]]:
+    return [(f.rule, f.span.line) for f in findings]
+
+
+def _fixed(dockerfile: str, findings: list[Finding]) -> str:
+    edits = {f.fix for f in findings if f.fix is not None}
+    text = dockerfile
+    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        assert text[edit.start : edit.end] == edit.original
+        text = text[: edit.start] + edit.replacement + text[edit.end :]
+    return text
+
+
+# --- offline ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "expected"),
+    [
+        pytest.param("FROM python:3.12\n", [("unpinned", 1)], id="unpinned"),
+        pytest.param("FROM python\n", [("latest", 1), ("unpinned", 1)], id="no-tag"),
+        pytest.param(f"FROM python:latest@{OLD}\n", [("latest", 1)], id="pinned-latest"),
+        pytest.param("ARG IMG\nFROM $IMG\n", [("unresolved", 2)], id="unresolved"),
+        pytest.param("FROM Python:3\n", [("invalid", 1)], id="invalid"),
+        pytest.param(
+            "# basepin: ignore\nFROM python\n# basepin: ignore[latest]\nFROM node\n",
+            [("unpinned", 4)],
+            id="ignores",
+        ),
+        pytest.param(
+            "ARG T=3.12\nFROM python:${T} AS a\nFROM python:${T}\n",
+            [("unpinned", 1)],
+            id="one-finding-per-arg-span",
+        ),
+    ],
+)
+def test_offline(dockerfile: str, expected: list[tuple[str, int]]) -> None:
+    findings = judge_offline([parse_dockerfile(dockerfile.encode(), "Dockerfile")], Config())
+    assert sorted(_rules(findings)) == sorted(expected)
+    assert all(f.fix is None for f in findings)
+
+
+def test_pinned_latest_is_only_a_warning() -> None:
+    parsed = parse_dockerfile(f"FROM python@{OLD}\n".encode(), "Dockerfile")
+    (finding,) = judge_offline([parsed], Config())
+    assert (finding.rule, finding.severity) == ("latest", "warning")
+
+
+# --- online ----------------------------------------------------------------------------------
+
+
+def test_unpinned_fix_appends_the_current_index_digest() -> None:
+    text = "FROM python:3.12 AS build\n"
+    findings, incomplete = _run(text, {"python:3.12": Resolution("x", _current())})
+    assert _rules(findings) == [("unpinned", 1)]
+    assert _fixed(text, findings) == f"FROM python:3.12@{NEW} AS build\n"
+    assert incomplete == []
+
+
+def test_arg_sourced_reference_is_fixed_in_the_arg_line() -> None:
+    text = 'ARG BASE="python:3.12"\nFROM ${BASE}\n'
+    findings, _ = _run(text, {"python:3.12": Resolution("x", _current())})
+    assert _fixed(text, findings) == f'ARG BASE="python:3.12@{NEW}"\nFROM ${{BASE}}\n'
+
+
+def test_arg_shared_by_uses_that_disagree_is_not_fixed() -> None:
+    text = "ARG T=3.12\nFROM python:${T}-slim AS a\nFROM python:${T}\n"
+    lookups = {
+        "python:3.12": Resolution("x", _current()),
+        "python:3.12-slim": Resolution("y", _current(OLD)),
+    }
+    findings, _ = _run(text, lookups)
+    assert all(f.fix is None for f in findings)
+    assert any("not fixed" in f.message for f in findings)
+
+
+def test_stale_digest_is_replaced_and_dated() -> None:
+    text = f"FROM python:3.12@{OLD}\n"
+    pushed = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    res = Resolution("x", _current(), pinned=_current(OLD), pushed=pushed, pin_now=NEW)
+    findings, _ = _run(text, {f"python:3.12@{OLD}": res})
+    assert _rules(findings) == [("stale-digest", 1)]
+    assert "2026-11-20" in findings[0].message
+    assert _fixed(text, findings) == f"FROM python:3.12@{NEW}\n"
+
+
+def test_missing_is_unknown_and_unresolved_is_incomplete() -> None:
+    text = f"FROM python:3.99@{OLD}\nFROM ghcr.io/acme/app:1@{NEW}\n"
+    lookups: dict[str, Lookup] = {
+        f"python:3.99@{OLD}": Missing("x", "tag 3.99 does not exist"),
+        f"ghcr.io/acme/app:1@{NEW}": Unresolved("ghcr.io/acme/app:1", "timed out"),
+    }
+    findings, incomplete = _run(text, lookups)
+    assert _rules(findings) == [("unknown", 1)]
+    assert [u.reason for u in incomplete] == ["timed out"]
+
+
+def test_latest_names_the_version_it_is_today() -> None:
+    text = "FROM python\n"
+    tags = (
+        TagInfo("latest", NEW),
+        TagInfo("3", NEW),
+        TagInfo("3.13", NEW),
+        TagInfo("3.13.1", NEW),
+        TagInfo("3.13.1-bookworm", NEW),
+        TagInfo("3.12", OLD),
+    )
+    findings, _ = _run(text, {"python": Resolution("x", _current(), tags=tags)})
+    latest = next(f for f in findings if f.rule == "latest")
+    assert "python:3.13.1 today" in latest.message
+    assert _fixed(text, findings) == f"FROM python:3.13.1@{NEW}\n"
+
+
+def test_child_pin_of_a_multi_platform_image() -> None:
+    text = f"FROM python:3.12@{CHILD}\n"
+    res = Resolution(
+        "x",
+        _current(),
+        pinned=_current(CHILD, is_index=False),
+        pin_now=CHILD,
+        pinned_platform=AMD64,
+    )
+    findings, _ = _run(text, {f"python:3.12@{CHILD}": res})
+    assert _rules(findings) == [("platforms", 1)]
+    assert _fixed(text, findings) == f"FROM python:3.12@{NEW}\n"
+
+
+def test_configured_platforms_must_be_covered() -> None:
+    text = f"FROM python:3.12@{NEW}\nFROM --platform=linux/amd64 node:20@{NEW}\n"
+    lookups = {
+        f"python:3.12@{NEW}": Resolution("x", _current(platforms=(AMD64,)), pin_now=NEW),
+        f"node:20@{NEW}": Resolution("y", _current(platforms=(AMD64,)), pin_now=NEW),
+    }
+    config = Config(platforms=("linux/amd64", "linux/arm64"))
+    findings, _ = _run(text, lookups, config)
+    assert _rules(findings) == [("platforms", 1)]
+    assert "linux/arm64" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [
+        pytest.param(NOW - timedelta(days=200), [("old-image", 1)], id="old"),
+        pytest.param(NOW - timedelta(days=20), [], id="fresh"),
+        pytest.param(None, [], id="unknown-date"),
+    ],
+)
+def test_old_image(created: datetime | None, expected: list[tuple[str, int]]) -> None:
+    text = f"FROM python:3.12@{NEW}\n"
+    res = Resolution("x", _current(created=created), pin_now=NEW)
+    findings, _ = _run(text, {f"python:3.12@{NEW}": res})
+    assert _rules(findings) == expected
+
+
+def test_outdated_names_the_newest_of_the_variant_with_size_and_bumps() -> None:
+    text = "FROM python:3.11-slim\n"
+    tags = (
+        TagInfo("3.11-slim", OLD, size=50_000_000),
+        TagInfo("3.12-slim", CHILD, size=52_000_000),
+        TagInfo("3.13-slim", NEW, size=54_100_000),
+        TagInfo("3.13-slim-bookworm", NEW),
+        TagInfo("3.14.0b1-slim", CHILD),
+    )
+    lookups = {"python:3.11-slim": Resolution("x", _current(OLD), tags=tags)}
+    findings, _ = _run(text, lookups)
+    outdated = next(f for f in findings if f.rule == "outdated")
+    assert "3.11-slim -> 3.13-slim, +4.1 MB" in outdated.message
+    assert outdated.fix is None
+    bumped, _ = _run(text, lookups, bump=True)
+    outdated = next(f for f in bumped if f.rule == "outdated")
+    assert outdated.fix is not None
+    assert outdated.fix.replacement == f"python:3.13-slim@{NEW}"
