@@ -119,6 +119,8 @@ class DigestInfo:
     # where its config says so.
     platforms: tuple[Platform, ...] = ()
     is_index: bool = False
+    # For an index: the digests of the platform manifests, in the order of `platforms`.
+    children: tuple[str, ...] = ()
     # Image build date from the config blob; None when unknown or a reproducible-build epoch.
     created: datetime | None = None
     # Compressed size in bytes (manifest, config and layers), where known.
