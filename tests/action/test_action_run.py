@@ -1,0 +1,394 @@
+"""The composite action run the way the Actions runner runs it.
+
+`run_action` reads action.yml, renders each step's `env:` (`${{ inputs.x }}`,
+`${{ steps.id.outputs.x }}`, `${{ github.token }}`: any other expression fails the test, which
+keeps the action simple), writes each `run:` script to a file and runs it with
+`bash --noprofile --norc -eo pipefail`, gives each step its own `$GITHUB_OUTPUT`, and maps the
+action's `outputs:` from the steps' outputs. The job environment holds what a runner sets:
+GITHUB_WORKSPACE (a git checkout with Dockerfiles), RUNNER_TEMP, GITHUB_ACTION_PATH (this
+repository), GITHUB_EVENT_PATH (a pull_request event), GITHUB_API_URL (the local GitHub API).
+
+To stay fast, the set-up step is given BASEPIN_ACTION_PYTHON (this interpreter, which has
+basepin) and skips the install; one test creates the real virtual environment, installing
+from the wheels scripts/test keeps in .venv/wheelhouse (no package index is reached).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not installed
+
+from fixtures.github import FakeGitHub
+
+REPO = Path(__file__).resolve().parents[2]
+ACTION: dict[str, Any] = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_ANNOTATION = re.compile(r"^::(error|warning|notice) (?P<props>[^:]*)::(?P<message>.*)$")
+
+DIGEST = "sha256:" + "b" * 64
+DOCKERFILE = (
+    "# syntax=docker/dockerfile:1\n"
+    "FROM python:3.12-slim AS build\n"
+    "RUN pip wheel --wheel-dir /w .\n"
+    f"FROM gcr.io/distroless/python3-debian12:nonroot@{DIGEST}\n"
+    "COPY --from=build /w /w\n"
+)
+API_DOCKERFILE = 'FROM node:latest\nCMD ["node"]\n'
+# The pull request changed line 2 of Dockerfile (3.11 -> 3.12); services/api is untouched.
+PATCH = (
+    "@@ -1,3 +1,3 @@\n"
+    " # syntax=docker/dockerfile:1\n"
+    "-FROM python:3.11-slim AS build\n"
+    "+FROM python:3.12-slim AS build\n"
+    " RUN pip wheel --wheel-dir /w ."
+)
+
+
+@dataclass
+class ActionRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+    steps_run: list[str] = field(default_factory=list)
+
+    def annotations(self) -> set[tuple[str, str, str, str]]:
+        """(level, file, line, title) of each annotation the run printed."""
+        found = set()
+        for line in self.stdout.splitlines():
+            match = _ANNOTATION.match(line)
+            if match:
+                props = dict(p.split("=", 1) for p in match["props"].split(",") if "=" in p)
+                found.add(
+                    (
+                        line[2 : line.index(" ")],
+                        props.get("file", ""),
+                        props.get("line", ""),
+                        props.get("title", ""),
+                    )
+                )
+        return found
+
+
+@dataclass
+class Job:
+    """One job's runner state: the workspace and the environment every step starts from."""
+
+    workspace: Path
+    temp: Path
+    env: dict[str, str]
+    token: str
+
+
+def _render(value: str, context: dict[str, Any]) -> str:
+    def evaluate(match: re.Match[str]) -> str:
+        expression = match.group(1)
+        parts = re.fullmatch(
+            r"(inputs|github)\.([\w-]+)|steps\.([\w-]+)\.outputs\.([\w-]+)", expression
+        )
+        assert parts, f"expression the test runner does not know: {expression}"
+        if parts.group(1) == "inputs":
+            return str(context["inputs"][parts.group(2)])
+        if parts.group(1) == "github":
+            return str(context["github"][parts.group(2)])
+        return str(context["steps"].get(parts.group(3), {}).get(parts.group(4), ""))
+
+    return _EXPRESSION.sub(evaluate, value)
+
+
+def _read_outputs(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    lines = iter(path.read_text(encoding="utf-8").split("\n"))
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            body = []
+            for item in lines:
+                if item == delimiter:
+                    break
+                body.append(item)
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+def run_action(job: Job, inputs: dict[str, str]) -> ActionRun:
+    given = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
+    given.update(inputs)
+    context: dict[str, Any] = {"github": {"token": job.token}, "steps": {}}
+    context["inputs"] = {name: _render(value, context) for name, value in given.items()}
+    summary = job.temp / "step_summary.md"
+    summary.touch()
+    stdout, stderr, steps_run = [], [], []
+    returncode = 0
+    for step in ACTION["runs"]["steps"]:
+        assert step["shell"] == "bash"
+        output = job.temp / f"output-{uuid.uuid4().hex}"
+        output.touch()
+        script = job.temp / f"{uuid.uuid4()}.sh"
+        script.write_text(step["run"], encoding="utf-8")
+        env = dict(job.env, GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary))
+        env.update({k: _render(str(v), context) for k, v in step.get("env", {}).items()})
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=job.workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        steps_run.append(step["id"])
+        stdout.append(result.stdout)
+        stderr.append(result.stderr)
+        context["steps"][step["id"]] = _read_outputs(output)
+        returncode = result.returncode
+        if returncode:
+            break
+    outputs = {name: _render(spec["value"], context) for name, spec in ACTION["outputs"].items()}
+    return ActionRun(
+        returncode,
+        "".join(stdout),
+        "".join(stderr),
+        outputs,
+        summary.read_text(encoding="utf-8"),
+        steps_run,
+    )
+
+
+def _git(workspace: Path, *args: str) -> str:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(workspace.parent),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=workspace, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def make_job(tmp_path: Path, github: FakeGitHub, *, python: str | None = sys.executable) -> Job:
+    workspace = tmp_path / "work"
+    (workspace / "services" / "api").mkdir(parents=True)
+    (workspace / "Dockerfile").write_text(DOCKERFILE)
+    (workspace / "services" / "api" / "Dockerfile").write_text(API_DOCKERFILE)
+    _git(workspace, "init", "-q")
+    _git(workspace, "add", ".")
+    _git(workspace, "commit", "-q", "-m", "images")
+    head = _git(workspace, "rev-parse", "HEAD")
+    github.add_pull(
+        "octo/app",
+        12,
+        head,
+        [
+            {"filename": "Dockerfile", "status": "modified", "patch": PATCH},
+            {"filename": "README.md", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"},
+        ],
+    )
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    event = temp / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "action": "synchronize",
+                "number": 12,
+                "pull_request": {"number": 12, "head": {"sha": head, "ref": "feature"}},
+                "repository": {"full_name": "octo/app"},
+            }
+        )
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_ACTION_PATH": str(REPO),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": "octo/app",
+        "GITHUB_API_URL": github.url,
+        "RUNNER_TEMP": str(temp),
+        "BASEPIN_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    if python:
+        env["BASEPIN_ACTION_PYTHON"] = python
+    return Job(workspace, temp, env, github.token)
+
+
+@pytest.fixture
+def job(tmp_path: Path, github_api: FakeGitHub) -> Job:
+    return make_job(tmp_path, github_api)
+
+
+OFFLINE_ANNOTATIONS = {
+    ("error", "Dockerfile", "1", "basepin/unpinned"),
+    ("error", "Dockerfile", "2", "basepin/unpinned"),
+    ("error", "services/api/Dockerfile", "1", "basepin/latest"),
+    ("error", "services/api/Dockerfile", "1", "basepin/unpinned"),
+}
+
+
+def _report(run: ActionRun) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(Path(run.outputs["report"]).read_text())
+    return document
+
+
+def test_check_mode_annotates_summarises_and_fails_on_errors(job: Job) -> None:
+    run = run_action(job, {"offline": "true", "sarif": "reports/basepin.sarif"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.steps_run == ["setup", "check"]
+    assert run.annotations() >= OFFLINE_ANNOTATIONS
+    assert "::error title=basepin::4 findings in base images" in run.stdout
+    report = _report(run)
+    assert run.outputs["findings"] == str(len(report["findings"])) == "4"
+    assert run.outputs["errors"] == "4"
+    assert run.outputs["incomplete"] == "0"
+    assert run.outputs["changed"] == ""
+    sarif = json.loads(Path(run.outputs["sarif"]).read_text())
+    assert Path(run.outputs["sarif"]) == job.workspace / "reports" / "basepin.sarif"
+    assert sarif["version"] == "2.1.0"
+    assert run.summary.startswith("## basepin\n")
+    assert "| Dockerfile | 2 |" in run.summary
+    assert "services/api/Dockerfile" in run.summary
+
+
+def test_annotations_and_summary_can_be_turned_off(job: Job) -> None:
+    run = run_action(job, {"offline": "true", "annotations": "false", "summary": "false"})
+    assert run.returncode == 1
+    assert run.annotations() == {("error", "", "", "basepin")}
+    assert run.summary == ""
+    assert run.outputs["sarif"] == ""
+
+
+def test_fail_on_is_basepins_verdict(job: Job) -> None:
+    (job.workspace / "services" / "api" / "Dockerfile").write_text(
+        "# basepin: ignore\nFROM node:latest\n"
+    )
+    (job.workspace / "Dockerfile").write_text(f"FROM python:3.12-slim@{DIGEST}\n")
+    run = run_action(job, {"offline": "true"})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["findings"] == "0"
+
+
+def test_a_bad_input_fails_with_a_message(job: Job) -> None:
+    run = run_action(job, {"mode": "review"})
+    assert run.returncode == 2
+    assert "::error title=basepin::input mode: expected one of check, suggest, fix" in run.stdout
+
+
+def test_suggest_mode_posts_one_review_and_no_duplicates(job: Job, github_api: FakeGitHub) -> None:
+    run = run_action(job, {"offline": "true", "mode": "suggest"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    [review] = github_api.accepted_reviews
+    head = _git(job.workspace, "rev-parse", "HEAD")
+    assert review["commit_id"] == head
+    assert review["event"] == "COMMENT"
+    # Line 2 of Dockerfile is in the diff; line 1 is context in the diff too.
+    assert [(c["path"], c["line"], c["side"]) for c in review["comments"]] == [
+        ("Dockerfile", 1, "RIGHT"),
+        ("Dockerfile", 2, "RIGHT"),
+    ]
+    assert all("basepin/unpinned" in c["body"] for c in review["comments"])
+    # The untouched file's findings are listed in the body.
+    assert "`services/api/Dockerfile` line 1: **basepin/latest**" in review["body"]
+    assert "`services/api/Dockerfile` line 1: **basepin/unpinned**" in review["body"]
+    assert "Pull-request review: 2 suggestions on changed lines" in run.summary
+    assert job.token not in run.stdout + run.stderr + run.summary
+
+    again = run_action(job, {"offline": "true", "mode": "suggest"})
+    assert again.returncode == 1
+    assert len(github_api.accepted_reviews) == 1
+    assert "nothing new (4 findings already suggested)" in again.stdout
+
+
+def test_suggest_mode_falls_back_when_the_token_is_read_only(
+    job: Job, github_api: FakeGitHub
+) -> None:
+    github_api.read_only = True
+    run = run_action(job, {"offline": "true", "mode": "suggest", "annotations": "false"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert github_api.accepted_reviews == []
+    assert (
+        "::notice title=basepin::no pull-request suggestions: GitHub API answered 403" in run.stdout
+    )
+    assert "read-only token" in run.stdout
+    # Annotations come back even though they were turned off: the findings must show.
+    assert run.annotations() >= OFFLINE_ANNOTATIONS
+    assert job.token not in run.stdout + run.stderr
+
+
+def test_suggest_mode_outside_a_pull_request_annotates(job: Job) -> None:
+    event = Path(job.env["GITHUB_EVENT_PATH"])
+    event.write_text(json.dumps({"ref": "refs/heads/main"}))
+    run = run_action(job, {"offline": "true", "mode": "suggest"})
+    assert run.returncode == 1
+    notice = "::warning title=basepin::no pull-request suggestions: the workflow event is not a"
+    assert f"{notice} pull request" in run.stdout
+    assert run.annotations() >= OFFLINE_ANNOTATIONS
+
+
+def test_the_docker_hub_token_is_masked_and_kept_from_the_log(job: Job) -> None:
+    secret = "dckr_pat_0123456789abcdef"
+    run = run_action(job, {"offline": "true", "dockerhub-token": secret})
+    assert run.stdout.splitlines()[0] == f"::add-mask::{secret}"
+    assert secret not in run.stdout.split("\n", 1)[1] + run.stderr + run.summary
+
+
+def test_without_python_the_step_says_what_to_do(tmp_path: Path, github_api: FakeGitHub) -> None:
+    job = make_job(tmp_path, github_api, python=None)
+    old = tmp_path / "old-python"
+    old.mkdir()
+    for name in ("python3", "python"):
+        (old / name).write_text("#!/bin/sh\nexit 1\n")  # answers like a Python 3.8
+        (old / name).chmod(0o755)
+    job.env["PATH"] = f"{old}{os.pathsep}{job.env['PATH']}"
+    run = run_action(job, {"offline": "true"})
+    assert run.returncode == 2
+    assert run.steps_run == ["setup"]
+    assert "::error title=basepin::basepin needs Python 3.10 or newer" in run.stdout
+
+
+def test_the_real_set_up_installs_this_checkout(tmp_path: Path, github_api: FakeGitHub) -> None:
+    wheelhouse = Path(os.environ.get("BASEPIN_TEST_WHEELHOUSE", REPO / ".venv" / "wheelhouse"))
+    if not any(wheelhouse.glob("hatchling-*.whl")):
+        pytest.fail(f"no wheels in {wheelhouse}: run scripts/test, which builds them")
+    job = make_job(tmp_path, github_api, python=None)
+    base = Path(getattr(sys, "_base_executable", sys.executable)).parent
+    job.env.update(
+        PATH=f"{base}{os.pathsep}{job.env['PATH']}",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    run = run_action(job, {"offline": "true"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    venv = job.temp / "basepin-venv"
+    assert (venv / ".basepin-source").read_text().strip() == str(REPO)
+    assert run.annotations() >= OFFLINE_ANNOTATIONS
+
+    # A second use in the same job reuses the environment.
+    sentinel = venv / "kept"
+    sentinel.touch()
+    again = run_action(job, {"offline": "true"})
+    assert again.returncode == 1
+    assert sentinel.exists()
+    assert shutil.which("python", path=str(venv / "bin"))
