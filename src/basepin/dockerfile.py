@@ -1,0 +1,554 @@
+"""The images a Dockerfile builds from, read the way BuildKit reads them.
+
+`parse_dockerfile` finds every external image a build pulls: FROM operands, COPY --from and
+RUN --mount from= sources that name no stage, ONBUILD triggers run by a later stage of the same
+file, and the `# syntax=` frontend. FROM operands are expanded with the ARGs declared before the
+first FROM (and --build-arg values), following BuildKit's shell lexer; what cannot be known
+before the build stays unresolved, with the reason in words.
+
+Pure: no I/O, standard library only (an offline check imports this on every run).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from basepin.dockerfile_lex import (
+    Command,
+    Env,
+    EnvValue,
+    Expansion,
+    ExpansionError,
+    ShellLexer,
+    Unknown,
+    Unset,
+    csv_fields,
+    parse_words,
+    whitespace_words,
+)
+from basepin.dockerfile_lines import Instruction, Reading, detect_syntax, read_dockerfile
+from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span, UseKind
+
+__all__ = ["parse_dockerfile"]
+
+INSTRUCTIONS = frozenset(
+    {
+        "add",
+        "arg",
+        "cmd",
+        "copy",
+        "entrypoint",
+        "env",
+        "expose",
+        "from",
+        "healthcheck",
+        "label",
+        "maintainer",
+        "onbuild",
+        "run",
+        "shell",
+        "stopsignal",
+        "user",
+        "volume",
+        "workdir",
+    }
+)
+# Set by BuildKit for every build (dockerfile2llb defaultArgs), with their linux/amd64 values.
+AUTOMATIC_ARGS = {
+    "BUILDPLATFORM": "linux/amd64",
+    "BUILDOS": "linux",
+    "BUILDOSVERSION": "",
+    "BUILDARCH": "amd64",
+    "BUILDVARIANT": "",
+    "TARGETPLATFORM": "linux/amd64",
+    "TARGETOS": "linux",
+    "TARGETOSVERSION": "",
+    "TARGETARCH": "amd64",
+    "TARGETVARIANT": "",
+    "TARGETSTAGE": "",
+}
+EMPTY_IMAGE = "scratch"
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
+_STAGE_INDEX = re.compile(r"[+-]?[0-9]+")
+_INT64_MAX = (1 << 63) - 1
+_IGNORE = re.compile(r"#\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?")
+_RULES = frozenset(RULE_IDS)
+
+
+def parse_dockerfile(
+    data: bytes, path: str, build_args: Mapping[str, str] | None = None
+) -> ParsedDockerfile:
+    """Read one Dockerfile; never raises. Problems with the file come back as `problems`.
+
+    Each `ImageUse` keeps the reference as written after ARG substitution (quotes removed, not
+    normalised) and the span of its source text: the operand itself, or the ARG default it
+    came from (when the value came from --build-arg and that ARG line has no default, the
+    span is the ARG's name).
+    """
+    try:
+        text = data.decode("utf-8")
+        problems = []
+    except UnicodeDecodeError as err:
+        text = data.decode("utf-8", "surrogateescape")
+        problems = [_not_utf8(data, err.start, path)]
+    if b"\0" in data:
+        problems.append(_binary(data, path))
+        return ParsedDockerfile(path, text, (), tuple(problems))
+    extractor = _Extractor(path, read_dockerfile(text), dict(build_args or {}))
+    uses = extractor.run(empty=not data)
+    problems.extend(extractor.problems)
+    problems.sort(key=lambda problem: (problem.line, problem.column))
+    return ParsedDockerfile(path, text, uses, tuple(problems))
+
+
+def _not_utf8(data: bytes, start: int, path: str) -> Problem:
+    line = data.count(b"\n", 0, start) + 1
+    line_start = data.rfind(b"\n", 0, start) + 1
+    column = len(data[line_start:start].decode("utf-8", "surrogateescape")) + 1
+    return Problem(
+        path,
+        line,
+        column,
+        f"not valid UTF-8: byte 0x{data[start]:02x} at line {line}, column {column} "
+        "(BuildKit reads Dockerfiles as UTF-8)",
+    )
+
+
+def _binary(data: bytes, path: str) -> Problem:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Problem(path, 1, 1, "UTF-16 text: BuildKit reads Dockerfiles as UTF-8 only")
+    line = data.count(b"\n", 0, data.index(b"\0")) + 1
+    return Problem(path, line, 1, f"binary file (NUL byte on line {line}), not a Dockerfile")
+
+
+def _unquote_range(text: str, start: int, end: int) -> tuple[int, int]:
+    """The inside of a word that is one quoted string; the word itself otherwise."""
+    if end - start >= 2 and text[start] in "'\"" and text[end - 1] == text[start]:
+        return start + 1, end - 1
+    return start, end
+
+
+def _variable_in(value: str) -> bool:
+    """BuildKit's test for a variable in COPY --from / mount from= (a `$` before the end)."""
+    return "$" in value[:-1]
+
+
+@dataclass
+class _Stage:
+    index: int
+    order: int
+    instruction: Instruction
+    name: str  # lowercased, "" when unnamed
+    operand: tuple[int, int] | None
+    commands: list[tuple[int, Instruction]] = field(default_factory=list)
+    # A later stage is built FROM this one, so it runs this stage's ONBUILD triggers.
+    derived: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.index)
+
+
+@dataclass
+class _GlobalArgs:
+    """The ARGs declared before the first FROM, as FROM sees them (buildMetaArgs)."""
+
+    fallback: Callable[[str], EnvValue]
+    values: dict[str, EnvValue] = field(default_factory=dict)
+    # File range of each value's source: the default (inside quotes), or the name.
+    sources: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> EnvValue:
+        return self.values[name] if name in self.values else self.fallback(name)
+
+
+class _Extractor:
+    def __init__(self, path: str, reading: Reading, build_args: dict[str, str]) -> None:
+        self.path = path
+        self.reading = reading
+        self.build_args = build_args
+        self.problems: list[Problem] = []
+        self.uses: list[tuple[int, ImageUse]] = []
+        self.stages: list[_Stage] = []
+        self.global_args: list[Instruction] = []
+        self.ignores: dict[int, frozenset[str]] = {}
+        for offset, message in reading.issues:
+            self._problem(offset, message)
+
+    def run(self, *, empty: bool) -> tuple[ImageUse, ...]:
+        self._syntax()
+        self._structure()
+        if not self.reading.instructions:
+            what = "empty file" if empty else "no instructions: only comments and blank lines"
+            self.problems.append(Problem(self.path, 1, 1, f"{what}; BuildKit has nothing to build"))
+        elif not self.stages:
+            self.problems.append(
+                Problem(self.path, 1, 1, "no FROM instruction: BuildKit has no stage to build")
+            )
+        target = self.stages[-1].name if self.stages else ""
+        env = self._declare(self._unknown_automatic, report=True)
+        amd64 = self._declare(self._amd64_automatic(target), report=False)
+        names: dict[str, _Stage] = {}
+        for stage in self.stages:
+            if stage.operand is not None:
+                self._from(stage, stage.operand, names, env, amd64)
+            if stage.name:
+                names[stage.name] = stage
+        for stage in self.stages:
+            for order, instruction in stage.commands:
+                self._command(stage, order, instruction, names)
+        self.uses.sort(key=lambda entry: entry[0])
+        return tuple(use for _, use in self.uses)
+
+    # --- where things are --------------------------------------------------------------------
+
+    def _span(self, start: int, end: int) -> Span:
+        return self.reading.index.span(start, end)
+
+    def _problem(self, offset: int, message: str) -> None:
+        line, column = self.reading.index.position(offset)
+        self.problems.append(Problem(self.path, line, column, message))
+
+    def _use(
+        self,
+        order: int,
+        instruction: Instruction,
+        kind: UseKind,
+        reference: str,
+        span: Span,
+        stage: str,
+        *,
+        unresolved: str | None = None,
+        via: str | None = None,
+        platform: str | None = None,
+    ) -> None:
+        use = ImageUse(
+            path=self.path,
+            kind=kind,
+            reference=reference,
+            resolved=unresolved is None,
+            span=span,
+            instruction_line=instruction.line,
+            via_arg=via,
+            stage=stage,
+            platform=platform,
+            unresolved_reason=unresolved,
+            ignored_rules=self.ignores.get(order, frozenset()),
+        )
+        self.uses.append((order, use))
+
+    # --- the file's shape --------------------------------------------------------------------
+
+    def _syntax(self) -> None:
+        directive = detect_syntax(self.reading.text)
+        if directive is None:
+            return
+        span = self._span(directive.offset, directive.offset + len(directive.value))
+        use = ImageUse(self.path, "syntax", directive.value, True, span, span.line)
+        self.uses.append((-1, use))
+
+    def _structure(self) -> None:
+        """instructions.Parse: global ARGs, stages, and the commands of each stage."""
+        for order, instruction in enumerate(self.reading.instructions):
+            command = instruction.command
+            if instruction.comments:
+                self._ignores(order, instruction)
+            word = instruction.text[command.word_start : command.word_end]
+            if command.keyword not in INSTRUCTIONS:
+                hint = ""
+                if len(instruction.chunk_starts) > 1:
+                    hint = " (continuation lines are joined with no space in between)"
+                self._problem(instruction.offset(0), f"unknown instruction {word!r}{hint}")
+            elif command.keyword == "from":
+                self.stages.append(self._stage(order, instruction))
+            elif not self.stages and command.keyword == "arg":
+                self.global_args.append(instruction)
+            elif not self.stages:
+                self._problem(
+                    instruction.offset(0),
+                    f"{word} before the first FROM: only ARG may come before FROM",
+                )
+            elif command.keyword in ("copy", "run", "onbuild"):
+                self.stages[-1].commands.append((order, instruction))
+
+    def _ignores(self, order: int, instruction: Instruction) -> None:
+        """`# basepin: ignore[...]` in the comment lines right above an instruction."""
+        rules: set[str] = set()
+        for line, comment in instruction.comments:
+            match = _IGNORE.match(comment)
+            if match is None:
+                continue
+            if match.group(1) is None:
+                rules.add("*")
+                continue
+            named = {part.strip() for part in match.group(1).split(",")} - {""}
+            unknown = named - _RULES - {"*"}
+            if unknown or not named:
+                what = f"unknown rule {', '.join(sorted(unknown))}" if unknown else "no rule"
+                self.problems.append(
+                    Problem(
+                        self.path,
+                        line,
+                        1,
+                        f"{what} in basepin: ignore[...]; rules are {', '.join(RULE_IDS)}",
+                    )
+                )
+            rules |= named & (_RULES | {"*"})
+        if rules:
+            self.ignores[order] = frozenset(rules)
+
+    def _stage(self, order: int, instruction: Instruction) -> _Stage:
+        """parseFrom: `FROM [--platform=...] <image> [AS <name>]`."""
+        text, command = instruction.text, instruction.command
+        seen: set[str] = set()
+        for flag in command.flags:
+            if flag.name != "platform":
+                self._problem(instruction.offset(flag.start), f"unknown flag {flag.word!r} on FROM")
+            elif flag.name in seen or not flag.has_value:
+                problem = "duplicate flag --platform" if seen else "--platform needs a value"
+                self._problem(instruction.offset(flag.start), problem)
+            seen.add(flag.name)
+        words = whitespace_words(text, command.args_start, command.args_end)
+        name = ""
+        if len(words) == 3 and text[slice(*words[1])].lower() == "as":
+            written = text[slice(*words[2])]
+            name = written.lower()
+            if not _STAGE_NAME.fullmatch(name):
+                self._problem(
+                    instruction.offset(words[2][0]),
+                    f"invalid stage name {written!r}: it must start with a letter and hold only "
+                    "letters, digits, '-', '_' and '.'",
+                )
+        elif len(words) != 1:
+            found = f"{len(words)} words" if words else "nothing"
+            self._problem(
+                instruction.offset(command.word_start),
+                f"FROM takes an image and optionally AS <name>; found {found}",
+            )
+        return _Stage(len(self.stages), order, instruction, name, words[0] if words else None)
+
+    # --- global ARGs -------------------------------------------------------------------------
+
+    def _unknown_automatic(self, name: str) -> EnvValue:
+        if name in AUTOMATIC_ARGS:
+            if name in self.build_args:
+                return self.build_args[name]
+            return Unknown(f"{name} is set per platform at build time")
+        return Unset(f"{name} is not an ARG declared before the first FROM, so FROM cannot see it")
+
+    def _amd64_automatic(self, target: str) -> Callable[[str], EnvValue]:
+        def lookup(name: str) -> EnvValue:
+            if name in AUTOMATIC_ARGS:
+                default = target if name == "TARGETSTAGE" else AUTOMATIC_ARGS[name]
+                return self.build_args.get(name, default)
+            return self._unknown_automatic(name)
+
+        return lookup
+
+    def _declare(self, fallback: Callable[[str], EnvValue], *, report: bool) -> _GlobalArgs:
+        """buildMetaArgs: a --build-arg replaces a declared ARG's value, a default is expanded
+        with the ARGs before it, a bare declaration keeps an earlier value."""
+        args = _GlobalArgs(fallback)
+        escape = self.reading.escape
+        for instruction in self.global_args:
+            text, command = instruction.text, instruction.command
+            words = parse_words(text, command.args_start, command.args_end, escape)
+            if not words and report:
+                self._problem(instruction.offset(0), "ARG needs at least one name")
+            for start, end in words:
+                key, equals, default = text[start:end].partition("=")
+                if equals and not key:
+                    if report:
+                        self._problem(instruction.offset(start), "ARG names can not be blank")
+                    continue
+                value_range = _unquote_range(text, start + len(key) + 1, end)
+                source = instruction.file_range(*(value_range if equals else (start, end)))
+                if key in self.build_args:
+                    args.values[key] = self.build_args[key]
+                elif equals:
+                    args.values[key] = self._default(key, default, args.lookup, instruction, report)
+                elif key not in args.values and key not in AUTOMATIC_ARGS:
+                    args.values[key] = Unset(f"ARG {key} has no value; pass --build-arg {key}=...")
+                else:
+                    continue
+                args.sources[key] = source
+        return args
+
+    def _default(
+        self, key: str, default: str, env: Env, instruction: Instruction, report: bool
+    ) -> EnvValue:
+        try:
+            expansion = ShellLexer(self.reading.escape, env).expand(default)
+        except ExpansionError as err:
+            if report:
+                self._problem(instruction.offset(0), f"cannot read the default of ARG {key}: {err}")
+            return Unknown(f"the default of ARG {key} cannot be read: {err}")
+        return expansion.text if expansion.unknown is None else Unknown(expansion.unknown)
+
+    # --- references --------------------------------------------------------------------------
+
+    def _expand(self, word: str, env: _GlobalArgs) -> Expansion:
+        try:
+            return ShellLexer(self.reading.escape, env.lookup).expand(word)
+        except ExpansionError as err:
+            return Expansion(unknown=str(err))
+
+    def _from(
+        self,
+        stage: _Stage,
+        operand: tuple[int, int],
+        names: dict[str, _Stage],
+        env: _GlobalArgs,
+        amd64: _GlobalArgs,
+    ) -> None:
+        """The base of one stage: an earlier stage (as written), scratch, or an image."""
+        instruction, order = stage.instruction, stage.order
+        start, end = operand
+        raw = instruction.text[start:end]
+        expansion = self._expand(raw, env)
+        platform = self._platform(instruction.command, env)
+        if expansion.unknown is not None:
+            probe = self._expand(raw, amd64)  # a stage chosen per platform is still a stage
+            if probe.unknown is None and probe.text in names:
+                names[probe.text].derived = True
+                return
+            inside = _unquote_range(instruction.text, start, end)
+            self._use(
+                order,
+                instruction,
+                "from",
+                instruction.text[slice(*inside)],
+                self._span(*instruction.file_range(*inside)),
+                stage.label,
+                unresolved=expansion.unknown,
+                platform=platform,
+            )
+            return
+        reference = expansion.text
+        if not reference:
+            self._problem(instruction.offset(start), f"FROM {raw} expands to an empty image name")
+        elif reference in names:
+            names[reference].derived = True
+        elif reference != EMPTY_IMAGE:
+            via = expansion.via if expansion.via in env.sources else None
+            source = (
+                env.sources[via]
+                if via is not None
+                else instruction.file_range(*_unquote_range(instruction.text, start, end))
+            )
+            self._use(
+                order,
+                instruction,
+                "from",
+                reference,
+                self._span(*source),
+                stage.label,
+                via=via,
+                platform=platform,
+            )
+
+    def _platform(self, command: Command, env: _GlobalArgs) -> str | None:
+        values = [flag.value for flag in command.flags if flag.name == "platform"]
+        if not values:
+            return None
+        expansion = self._expand(values[0], env)
+        return values[0] if expansion.unknown is not None else expansion.text
+
+    def _command(
+        self, stage: _Stage, order: int, instruction: Instruction, names: dict[str, _Stage]
+    ) -> None:
+        command = instruction.command
+        if command.keyword == "onbuild":
+            trigger = command.sub
+            if trigger is None or trigger.keyword in ("onbuild", "from", "maintainer"):
+                what = f"{trigger.keyword.upper()} is not allowed" if trigger else "it needs"
+                self._problem(instruction.offset(0), f"ONBUILD: {what} as a trigger")
+                return
+            if not stage.derived:  # the trigger only runs in a stage built FROM this one
+                return
+            command = trigger
+        if command.keyword == "copy":
+            self._copy_from(stage, order, instruction, command, names)
+        elif command.keyword == "run":
+            self._mounts(stage, order, instruction, command, names)
+
+    def _copy_from(
+        self,
+        stage: _Stage,
+        order: int,
+        instruction: Instruction,
+        command: Command,
+        names: dict[str, _Stage],
+    ) -> None:
+        flags = [flag for flag in command.flags if flag.name == "from"]
+        if not flags:
+            return
+        flag = flags[0]
+        if len(flags) > 1:
+            self._problem(instruction.offset(flags[1].start), "duplicate flag --from on COPY")
+        if not flag.has_value:
+            self._problem(
+                instruction.offset(flag.start),
+                "COPY --from needs a value: write --from=<stage or image>",
+            )
+            return
+        self._source(
+            stage, order, instruction, "copy-from", flag.value, flag.value_positions, names
+        )
+
+    def _mounts(
+        self,
+        stage: _Stage,
+        order: int,
+        instruction: Instruction,
+        command: Command,
+        names: dict[str, _Stage],
+    ) -> None:
+        """Every --mount of a RUN; the last from= of a mount names its source."""
+        for flag in command.flags:
+            if flag.name != "mount":
+                continue
+            if not flag.has_value:
+                self._problem(instruction.offset(flag.start), "--mount needs a value")
+                continue
+            try:
+                fields = csv_fields(flag.value, flag.value_positions)
+            except ValueError as err:
+                self._problem(instruction.offset(flag.start), f"cannot read --mount: {err}")
+                continue
+            source: tuple[str, tuple[int, ...]] | None = None
+            for text, places in fields:
+                key, equals, value = text.partition("=")
+                if equals and key.lower() == "from":
+                    source = (value, places[len(key) + 1 :])
+            if source is not None:
+                self._source(stage, order, instruction, "mount-from", *source, names)
+
+    def _source(
+        self,
+        stage: _Stage,
+        order: int,
+        instruction: Instruction,
+        kind: UseKind,
+        value: str,
+        places: tuple[int, ...],
+        names: dict[str, _Stage],
+    ) -> None:
+        """A COPY --from / mount from= value: a stage (looked up lowercased), a stage index
+        (COPY only), scratch, or an image. BuildKit rejects variables here."""
+        if not value:
+            return
+        span = self._span(*instruction.file_range(places[0], places[-1] + 1))
+        where = "COPY --from" if kind == "copy-from" else "RUN --mount from="
+        if _variable_in(value):
+            reason = f"BuildKit does not expand variables in {where}; name a stage built FROM it"
+            self._use(order, instruction, kind, value, span, stage.label, unresolved=reason)
+        elif (
+            kind == "copy-from" and _STAGE_INDEX.fullmatch(value) and abs(int(value)) <= _INT64_MAX
+        ):
+            if not 0 <= int(value) < len(self.stages):
+                self._problem(span.start, f"COPY --from={value}: no stage has that index")
+        elif value.lower() not in names and value != EMPTY_IMAGE:
+            self._use(order, instruction, kind, value, span, stage.label)

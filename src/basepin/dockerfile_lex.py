@@ -1,0 +1,631 @@
+"""BuildKit's word-level rules for one Dockerfile instruction, with source positions kept.
+
+Each function mirrors one piece of moby/buildkit's frontend/dockerfile: the instruction
+splitter (parser/split_command.go: splitCommand, extractBuilderFlags), the word splitters
+(parser/line_parsers.go: parseWords, parseStringsWhitespaceDelimited), the CSV reading of
+`--mount` values, and the shell lexer that expands `$VAR` words (shell/lex.go). Positions are
+indices into the instruction's joined text, so callers can map every value back to the file.
+
+Only the standard library is used: `basepin check --offline` imports this on every run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f, which Go does not).
+GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+_GO_SPACE_SET = frozenset(GO_SPACE)
+# parser.reWhitespace / tokenWhitespace: the separators of the command word and FROM's words.
+_SEPARATOR = re.compile(r"[\t\v\f\r ]+")
+_NON_SEPARATOR = re.compile(r"[^\t\v\f\r ]+")
+# The longest value any expansion may produce: ARG defaults can double in length at every
+# line (ARG B=$A$A), and a file must never make basepin run out of memory.
+MAX_EXPANSION = 1 << 16
+# Deepest nesting of ${...} inside ${...} followed before giving up.
+MAX_NESTING = 64
+
+
+def is_space(ch: str) -> bool:
+    return ch in _GO_SPACE_SET
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One leading `--name[=value]` word, quotes and escapes removed.
+
+    `positions[i]` is where `word[i]` stands in the instruction text.
+    """
+
+    word: str
+    positions: tuple[int, ...]
+    start: int
+    end: int
+
+    @property
+    def name(self) -> str:
+        return self.word[2:].partition("=")[0]
+
+    @property
+    def has_value(self) -> bool:
+        return "=" in self.word
+
+    @property
+    def value(self) -> str:
+        return self.word.partition("=")[2]
+
+    @property
+    def value_positions(self) -> tuple[int, ...]:
+        return self.positions[self.word.index("=") + 1 :]
+
+
+@dataclass(frozen=True)
+class Command:
+    """An instruction split as BuildKit splits it: command word, flags, arguments."""
+
+    keyword: str  # lowercased
+    word_start: int
+    word_end: int
+    flags: tuple[Flag, ...]
+    args_start: int
+    args_end: int
+    # The trigger of an ONBUILD instruction.
+    sub: Command | None = None
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """strings.TrimSpace on text[start:end], as a range."""
+    while start < end and text[start] in _GO_SPACE_SET:
+        start += 1
+    while end > start and text[end - 1] in _GO_SPACE_SET:
+        end -= 1
+    return start, end
+
+
+def split_command(text: str, escape: str, start: int = 0, end: int | None = None) -> Command:
+    """splitCommand: the command word, the leading `--` flags, the trimmed arguments."""
+    start, stop = _trim(text, start, len(text) if end is None else end)
+    gap = _SEPARATOR.search(text, start, stop)
+    if gap is None:
+        return Command(text[start:stop].lower(), start, stop, (), stop, stop)
+    flags, rest = extract_flags(text, gap.end(), stop, escape)
+    args_start, args_end = _trim(text, rest, stop)
+    keyword = text[start : gap.start()].lower()
+    sub = split_command(text, escape, args_start, args_end) if keyword == "onbuild" else None
+    return Command(keyword, start, gap.start(), tuple(flags), args_start, args_end, sub)
+
+
+def extract_flags(text: str, pos: int, end: int, escape: str) -> tuple[list[Flag], int]:
+    """extractBuilderFlags: leading words that start with `--`; returns them and where the rest
+    of the line starts. Quotes group and are removed, the escape character escapes."""
+    flags: list[Flag] = []
+    while True:
+        while pos < end and text[pos] in _GO_SPACE_SET:
+            pos += 1
+        if pos >= end or not text.startswith("--", pos) or pos + 1 >= end:
+            return flags, min(pos, end)
+        start = pos
+        chars: list[str] = []
+        places: list[int] = []
+        quote = ""
+        blank_ok = False
+        while pos < end:
+            ch = text[pos]
+            if not quote and ch in _GO_SPACE_SET:
+                break
+            if not quote and ch in "'\"":
+                quote, blank_ok = ch, True
+                pos += 1
+                continue
+            if quote and ch == quote:
+                quote = ""
+                pos += 1
+                continue
+            if ch == escape:
+                pos += 1
+                if pos == end:  # an escape at the very end is dropped
+                    quote = ""
+                    continue
+                ch = text[pos]
+            chars.append(ch)
+            places.append(pos)
+            pos += 1
+        word = "".join(chars)
+        if word == "--":
+            return flags, pos if pos < end else end
+        if blank_ok or word:
+            flags.append(Flag(word, tuple(places), start, pos))
+        if pos >= end:
+            return flags, end
+
+
+def whitespace_words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """parseStringsWhitespaceDelimited (FROM's arguments): ranges of the words."""
+    return [m.span() for m in _NON_SEPARATOR.finditer(text, start, end)]
+
+
+def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int, int]]:
+    """parseWords (ARG's arguments): ranges of the words, quotes and escapes kept in them."""
+    words: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        while pos < end and text[pos] in _GO_SPACE_SET:
+            pos += 1
+        if pos >= end:
+            break
+        first = pos
+        last = pos  # just after the last character taken into the word
+        quote = ""
+        blank_ok = False
+        while pos < end:
+            ch = text[pos]
+            if not quote and ch in _GO_SPACE_SET:
+                break
+            if not quote and ch in "'\"":
+                quote, blank_ok = ch, True
+            elif quote and ch == quote:
+                quote = ""
+            elif ch == escape and quote != "'":
+                if pos + 1 == end:  # an escape at the very end is dropped
+                    pos += 1
+                    continue
+                pos += 1
+            pos += 1
+            last = pos
+        if blank_ok or last > first:
+            words.append((first, last))
+    return words
+
+
+class CsvError(ValueError):
+    pass
+
+
+def csv_fields(chars: str, places: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
+    """One CSV record as Go's encoding/csv reads it (default settings), positions kept."""
+    fields: list[tuple[str, tuple[int, ...]]] = []
+    if not chars:
+        return fields
+    pos, n = 0, len(chars)
+    while True:
+        out: list[str] = []
+        where: list[int] = []
+        if pos < n and chars[pos] == '"':
+            pos += 1
+            while True:
+                if pos >= n:
+                    raise CsvError('extraneous or missing " in quoted-field')
+                if chars[pos] == '"':
+                    if pos + 1 < n and chars[pos + 1] == '"':
+                        out.append('"')
+                        where.append(places[pos])
+                        pos += 2
+                        continue
+                    pos += 1
+                    break
+                out.append(chars[pos])
+                where.append(places[pos])
+                pos += 1
+            if pos < n and chars[pos] != ",":
+                raise CsvError('extraneous or missing " in quoted-field')
+        else:
+            while pos < n and chars[pos] != ",":
+                if chars[pos] == '"':
+                    raise CsvError('bare " in non-quoted-field')
+                out.append(chars[pos])
+                where.append(places[pos])
+                pos += 1
+        fields.append(("".join(out), tuple(where)))
+        if pos >= n:
+            return fields
+        pos += 1  # the comma
+
+
+# --- the shell lexer -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unset:
+    """A variable without a value; `reason` says why, for the user."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A variable whose value only the build knows (a platform ARG, or one built from such)."""
+
+    reason: str
+
+
+EnvValue = str | Unset | Unknown
+Env = Callable[[str], EnvValue]
+
+
+class ExpansionError(ValueError):
+    """A word BuildKit's lexer rejects (unbalanced quotes, bad ${...}); the message says how."""
+
+
+@dataclass
+class Expansion:
+    """A word after expansion.
+
+    `via` is the right-most variable whose non-empty value is part of `text`; `unknown` says
+    why `text` cannot be known before the build, when it cannot.
+    """
+
+    text: str = ""
+    via: str | None = None
+    unknown: str | None = None
+    # Off only where the text is split into words and thrown away (heredoc detection).
+    limited: bool = True
+    _parts: list[str] = field(default_factory=list, repr=False)
+    _size: int = 0
+
+    def add(self, text: str, via: str | None = None) -> None:
+        self._size += len(text)
+        if self._size > MAX_EXPANSION and self.limited:
+            raise ExpansionError(f"expands to more than {MAX_EXPANSION} characters")
+        self._parts.append(text)
+        if via is not None and text:
+            self.via = via
+
+    def extend(self, other: Expansion) -> None:
+        self.add(other.text, other.via)
+        if self.unknown is None:
+            self.unknown = other.unknown
+
+    def done(self) -> Expansion:
+        self.text = "".join(self._parts)
+        self._parts = [self.text]
+        return self
+
+
+def _value(text: str, via: str | None = None) -> Expansion:
+    result = Expansion()
+    result.add(text, via)
+    return result.done()
+
+
+def _unknown(reason: str) -> Expansion:
+    return Expansion(unknown=reason)
+
+
+class _Words:
+    """shell/lex.go wordsStruct: splits the lexer's output into words like a shell."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.parts: list[str] = []
+        self.in_word = False
+
+    def add_char(self, ch: str) -> None:
+        if ch not in _GO_SPACE_SET:
+            self.add_raw(ch)
+        elif self.in_word and any(self.parts):
+            self.words.append("".join(self.parts))
+            self.parts = []
+            self.in_word = False
+
+    def add_string(self, text: str) -> None:
+        for ch in text:
+            self.add_char(ch)
+
+    def add_raw(self, text: str) -> None:
+        self.parts.append(text)
+        self.in_word = True
+
+    def result(self) -> list[str]:
+        if any(self.parts):
+            self.words.append("".join(self.parts))
+        return self.words
+
+
+class ShellLexer:
+    """shell/lex.go for one word: quotes, escapes and $VAR / ${VAR...} forms.
+
+    `raw_quotes` and `raw_escapes` keep quote and escape characters in the output (as the
+    heredoc detection asks); `skip_unset` leaves unset variables as written.
+    """
+
+    def __init__(
+        self,
+        escape: str,
+        env: Env,
+        *,
+        raw_quotes: bool = False,
+        raw_escapes: bool = False,
+        skip_unset: bool = False,
+    ) -> None:
+        self.escape = escape
+        self.env = env
+        self.raw_quotes = raw_quotes
+        self.raw_escapes = raw_escapes
+        self.skip_unset = skip_unset
+        self._src = ""
+        self._pos = 0
+        self._depth = 0
+        self._plain: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+    def expand(self, word: str) -> Expansion:
+        """ProcessWord: the word with quotes removed and variables expanded."""
+        self._src, self._pos, self._depth = word, 0, 0
+        return self._until("", self.raw_escapes, None)
+
+    def words(self, line: str) -> list[str]:
+        """ProcessWords: the line split into shell words; an error yields no words."""
+        self._src, self._pos, self._depth = line, 0, 0
+        words = _Words()
+        try:
+            self._until("", self.raw_escapes, words)
+        except ExpansionError:
+            return []
+        return words.result()
+
+    def _plain_run(self, stop: str, split: bool) -> re.Pattern[str]:
+        key = (stop, split)
+        if key not in self._plain:
+            special = "$'\"" + self.escape + stop + (GO_SPACE if split else "")
+            self._plain[key] = re.compile("[^" + re.escape(special) + "]+")
+        return self._plain[key]
+
+    def _until(self, stop: str, raw_escapes: bool, words: _Words | None) -> Expansion:
+        """processStopOn: read to `stop` (consumed) or, when stop is "", to the end."""
+        result = Expansion(limited=words is None)
+        src, n = self._src, len(self._src)
+        plain = self._plain_run(stop, words is not None)
+        while self._pos < n:
+            ch = src[self._pos]
+            if stop and ch == stop:
+                self._pos += 1
+                return result.done()
+            if ch == "$":
+                part = self._dollar()
+                result.extend(part)
+                if words is not None:
+                    words.add_string(part.text)
+            elif ch == "'":
+                text = self._single_quoted()
+                result.add(text)
+                if words is not None:
+                    words.add_raw(text)
+            elif ch == '"':
+                part = self._double_quoted()
+                result.extend(part)
+                if words is not None:
+                    words.add_raw(part.text)
+            elif ch == self.escape:
+                self._pos += 1
+                if raw_escapes:
+                    result.add(ch)
+                    if words is not None:
+                        words.add_raw(ch)
+                if self._pos >= n:
+                    break
+                escaped = src[self._pos]
+                self._pos += 1
+                result.add(escaped)
+                if words is not None:
+                    words.add_raw(escaped)
+            else:
+                run = plain.match(src, self._pos)
+                text = run.group() if run else ch
+                self._pos += len(text)
+                result.add(text)
+                if words is not None:
+                    if run:
+                        words.add_raw(text)
+                    else:
+                        words.add_char(text)
+        if stop:
+            raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
+        return result.done()
+
+    def _single_quoted(self) -> str:
+        close = self._src.find("'", self._pos + 1)
+        if close < 0:
+            raise ExpansionError(
+                "unexpected end of statement while looking for matching single-quote"
+            )
+        start = self._pos if self.raw_quotes else self._pos + 1
+        self._pos = close + 1
+        return self._src[start : self._pos if self.raw_quotes else close]
+
+    def _double_quoted(self) -> Expansion:
+        result = Expansion()
+        if self.raw_quotes:
+            result.add('"')
+        src, n = self._src, len(self._src)
+        plain = self._plain_run('"', False)
+        self._pos += 1
+        while True:
+            if self._pos >= n:
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
+            ch = src[self._pos]
+            if ch == '"':
+                self._pos += 1
+                if self.raw_quotes:
+                    result.add('"')
+                return result.done()
+            if ch == "$":
+                result.extend(self._dollar())
+                continue
+            if ch == self.escape:
+                self._pos += 1
+                if self._pos >= n:
+                    continue  # the end-of-word error follows
+                if src[self._pos] in ('"', "$", self.escape):
+                    if self.raw_escapes:
+                        result.add(ch)
+                    ch = src[self._pos]
+                    self._pos += 1
+                result.add(ch)
+                continue
+            run = plain.match(src, self._pos)
+            text = run.group() if run else ch
+            self._pos += len(text)
+            result.add(text)
+
+    def _name(self) -> str:
+        """processName: a run of letters, digits and `_`, a run of digits, or one of `@*#?-$!`."""
+        src, n, start = self._src, len(self._src), self._pos
+        if start < n and src[start].isdecimal():
+            while self._pos < n and src[self._pos].isdecimal():
+                self._pos += 1
+        elif start < n and src[start] in "@*#?-$!":
+            self._pos += 1
+        else:
+            while self._pos < n and (
+                src[self._pos].isalpha() or src[self._pos].isdecimal() or src[self._pos] == "_"
+            ):
+                self._pos += 1
+        return src[start : self._pos]
+
+    def _dollar(self) -> Expansion:
+        """processDollar, with set/unset/unknown values instead of plain strings."""
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise ExpansionError("variables are nested too deeply")
+        try:
+            return self._dollar_form()
+        finally:
+            self._depth -= 1
+
+    def _dollar_form(self) -> Expansion:
+        src, n = self._src, len(self._src)
+        self._pos += 1
+        if self._pos >= n or src[self._pos] != "{":
+            name = self._name()
+            if not name:
+                return _value("$")
+            return self._plain_value(name, "$" + name)
+        self._pos += 1
+        if self._pos >= n:
+            raise ExpansionError("syntax error: missing '}'")
+        if src[self._pos] in "{}:":
+            raise ExpansionError("syntax error: bad substitution")
+        name = self._name()
+        if self._pos >= n:
+            raise ExpansionError("syntax error: missing '}'")
+        modifier = src[self._pos]
+        self._pos += 1
+        if modifier == "}":
+            return self._plain_value(name, "${" + name + "}")
+        if modifier == "/":
+            return self._replace(name)
+        null_is_unset = modifier == ":"
+        if null_is_unset:
+            if self._pos >= n:
+                raise ExpansionError("syntax error: missing '}'")
+            modifier += src[self._pos]
+            self._pos += 1
+        op = modifier[-1]
+        if null_is_unset and op in "#%":
+            raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
+        word = self._until("}", op in "#%", None)
+        value = self.env(name)
+        if isinstance(value, Unset) and self.skip_unset:
+            return _value("${" + name + modifier + word.text + "}")
+        if op not in "-+?#%":
+            raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
+        if isinstance(value, Unknown):
+            return _unknown(value.reason)
+        empty = isinstance(value, Unset) or (null_is_unset and value == "")
+        if op == "-":
+            return word if empty else _value(str(value), name)
+        if op == "+":
+            return _value("") if empty else word
+        if isinstance(value, Unset):
+            return _unknown(value.reason)
+        if op == "?":
+            if empty:
+                raise ExpansionError(f"{name}: {word.text or 'is not allowed to be empty'}")
+            return _value(value, name)
+        if word.unknown is not None:
+            return word
+        return _value(_trim_pattern(value, word.text, op), name)
+
+    def _plain_value(self, name: str, written: str) -> Expansion:
+        value = self.env(name)
+        if isinstance(value, Unset):
+            return _value(written) if self.skip_unset else _unknown(value.reason)
+        if isinstance(value, Unknown):
+            return _unknown(value.reason)
+        return _value(value, name)
+
+    def _replace(self, name: str) -> Expansion:
+        every = self._pos < len(self._src) and self._src[self._pos] == "/"
+        if every:
+            self._pos += 1
+        pattern = self._until("/", True, None)
+        replacement = self._until("}", True, None)
+        value = self.env(name)
+        if isinstance(value, Unset) and self.skip_unset:
+            return _value("${" + name + "/" + pattern.text + "/" + replacement.text + "}")
+        if isinstance(value, Unset | Unknown):
+            return _unknown(value.reason)
+        for part in (pattern, replacement):
+            if part.unknown is not None:
+                return part
+        regex = _shell_pattern(pattern.text, greedy=True, anchored=False)
+        text = regex.sub(lambda _: replacement.text, value, count=0 if every else 1)
+        return _value(text, name)
+
+
+def _shell_pattern(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
+    """convertShellPatternToRegex: `*` and `?` wildcards, `\\` escapes, nothing else."""
+    out = ["^"] if anchored else []
+    pos, n = 0, len(pattern)
+    while pos < n:
+        ch = pattern[pos]
+        pos += 1
+        if ch == "*":
+            out.append(".*" if greedy else ".*?")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "\\":
+            if pos < n and pattern[pos] in "}/":
+                continue  # only escapes the ${} syntax
+            if pos >= n or pattern[pos] not in "*?\\":
+                shown = pattern[pos] if pos < n else ""
+                raise ExpansionError(f"invalid pattern ({pattern}): invalid escape '\\{shown}'")
+            out.append(re.escape(pattern[pos]))
+            pos += 1
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out))
+
+
+def _reverse_pattern(pattern: str) -> str:
+    """Reverse a pattern, keeping each `\\x` escape in order."""
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(pattern):
+        step = 2 if pattern[pos] == "\\" and pos + 1 < len(pattern) else 1
+        pieces.append(pattern[pos : pos + step])
+        pos += step
+    return "".join(reversed(pieces))
+
+
+def _trim_pattern(value: str, word: str, op: str) -> str:
+    """${V#p}, ${V##p}, ${V%p}, ${V%%p}: drop the shortest/longest match at the start/end."""
+    greedy = word.startswith(op)
+    if greedy:
+        word = word[1:]
+    if op == "#":
+        return _drop_prefix(value, word, greedy)
+    # The shortest suffix is the shortest prefix of the reversed text.
+    return _drop_prefix(value[::-1], _reverse_pattern(word), greedy)[::-1]
+
+
+def _drop_prefix(value: str, pattern: str, greedy: bool) -> str:
+    match = _shell_pattern(pattern, greedy=greedy, anchored=True).match(value)
+    return value[match.end() :] if match else value

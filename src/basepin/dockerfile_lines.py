@@ -1,0 +1,289 @@
+"""From file text to the instructions BuildKit's parser sees.
+
+Mirrors moby/buildkit frontend/dockerfile/parser (parser.go Parse, directives.go): parser
+directives in the leading comment block, continuation lines joined with no separator, comment
+and empty lines inside a continuation dropped, heredoc bodies read as data. Every instruction
+keeps where each of its pieces came from, so a value found in it maps back to the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from itertools import accumulate
+
+from basepin.dockerfile_lex import GO_SPACE, Command, ShellLexer, Unset, split_command
+from basepin.model import Span
+
+DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
+# parser/directives.go reDirective (Go's \s is [\t\n\f\r ]); the value is trimmed below.
+_DIRECTIVE = {
+    prefix: re.compile(re.escape(prefix) + r"[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=(.*)")
+    for prefix in ("#", "//")
+}
+_GO_RE_SPACE = "\t\n\f\r "
+# parser.reHeredoc: an optional file descriptor, <<, an optional -, the name.
+_HEREDOC = re.compile(r"[0-9]*<<(-?)([^<]*)\Z")
+_HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
+
+
+class LineIndex:
+    """Maps offsets in the text to 1-based lines and columns."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.starts = [0, *accumulate(len(line) + 1 for line in lines[:-1])]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+    def span(self, start: int, end: int) -> Span:
+        line, column = self.position(start)
+        end_line, end_column = self.position(end)
+        return Span(line, column, end_line, end_column, start, end)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction, its continuation lines joined as BuildKit joins them."""
+
+    text: str
+    line: int  # first physical line
+    command: Command
+    # Piece k of `text` starts at chunk_starts[k] and came from file offset chunk_offsets[k].
+    chunk_starts: tuple[int, ...]
+    chunk_offsets: tuple[int, ...]
+    # The comment lines right above the first line, as (line number, text).
+    comments: tuple[tuple[int, str], ...]
+
+    def offset(self, index: int) -> int:
+        """The file offset of text[index] (or just past the end for index == len(text))."""
+        k = bisect_right(self.chunk_starts, index) - 1
+        return self.chunk_offsets[k] + index - self.chunk_starts[k]
+
+    def file_range(self, start: int, end: int) -> tuple[int, int]:
+        """The file range of text[start:end]; it crosses lines if the text did."""
+        first = self.offset(start)
+        return (first, self.offset(end - 1) + 1) if end > start else (first, first)
+
+
+@dataclass(frozen=True)
+class Directive:
+    name: str
+    value: str
+    offset: int  # of the value's first character
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    index: LineIndex
+    instructions: tuple[Instruction, ...]
+    escape: str
+    # What BuildKit's parser would reject, as (file offset, message).
+    issues: tuple[tuple[int, str], ...]
+
+
+def _match_directive(line: str, prefix: str) -> tuple[str, str, int] | None:
+    """Key, value and the value's index in `line`, for a `#key=value` line."""
+    match = _DIRECTIVE[prefix].fullmatch(line)
+    if match is None:
+        return None
+    rest, at = match.group(2), match.start(2)
+    value = rest.lstrip(_GO_RE_SPACE)
+    if value:
+        return match.group(1).lower(), value.rstrip(_GO_RE_SPACE), at + len(rest) - len(value)
+    if not rest:  # `(.+?)` needs one character; with only blanks left it takes the last one
+        return None
+    return match.group(1).lower(), rest[-1], at + len(rest) - 1
+
+
+def detect_syntax(text: str) -> Directive | None:
+    """parser.DetectSyntax: the frontend image, from `# syntax=` (or `//syntax=`) lines.
+
+    Only the leading run of directive lines counts, read without trimming indentation; a BOM
+    and a first `#!` line are skipped. The reference is the value up to the first space.
+    """
+    start = 1 if text.startswith("\ufeff") else 0
+    if text.startswith("#!", start):
+        newline = text.find("\n", start)
+        if newline < 0:
+            return None
+        start = newline + 1
+    for prefix in _DIRECTIVE:
+        offset = start
+        while offset <= len(text):
+            newline = text.find("\n", offset)
+            end = len(text) if newline < 0 else newline
+            line = text[offset : end - 1] if text.endswith("\r", offset, end) else text[offset:end]
+            found = _match_directive(line, prefix)
+            if found is None or found[0] not in DIRECTIVE_NAMES:
+                break
+            name, value, at = found
+            if name == "syntax":
+                image = value.split(" ", 1)[0]
+                return Directive(name, image, offset + at) if image else None
+            if newline < 0:
+                break
+            offset = newline + 1
+    return None
+
+
+def _no_value(name: str) -> Unset:
+    return Unset(name)
+
+
+def _heredoc_names(line: str) -> list[tuple[str, bool]]:
+    """heredocsFromLine: (name, chomp) of each heredoc an instruction line opens, in order."""
+    found: list[tuple[str, bool]] = []
+    words = ShellLexer("\\", _no_value, raw_quotes=True, raw_escapes=True).words(line)
+    for word in words:
+        match = _HEREDOC.match(word)
+        if match is None or not match.group(2):
+            continue
+        names = ShellLexer("\\", _no_value, skip_unset=True).words(match.group(2))
+        if len(names) == 1:
+            found.append((names[0], match.group(1) == "-"))
+    return found
+
+
+def _may_hold_heredoc(text: str, command: Command) -> bool:
+    """Node.canContainHeredoc: ADD, COPY or RUN (also as ONBUILD trigger), not in JSON form."""
+    if command.keyword == "onbuild" and command.sub is not None:
+        command = command.sub
+    if command.keyword not in _HEREDOC_COMMANDS:
+        return False
+    args = text[command.args_start : command.args_end]
+    if not args.startswith("["):
+        return True
+    try:
+        parsed = json.loads(args)
+    except ValueError:
+        return True
+    return not (isinstance(parsed, list) and all(isinstance(item, str) for item in parsed))
+
+
+def _without_continuation(line: str, escape: str) -> tuple[str, bool]:
+    """trimContinuationCharacter: drop a trailing escape (and blanks after it)."""
+    trimmed = line.rstrip(" \t")
+    if trimmed.endswith(escape):
+        return trimmed[:-1], True
+    return line, False
+
+
+class _Reader:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = text.split("\n")
+        self.index = LineIndex(self.lines)
+        self.escape = "\\"
+        self.issues: list[tuple[int, str]] = []
+        self.instructions: list[Instruction] = []
+        self._directives_open = True
+        self._seen_directives: set[str] = set()
+
+    def read(self) -> Reading:
+        lines, starts = self.lines, self.index.starts
+        comments: list[tuple[int, str]] = []
+        i, count = 0, len(lines)
+        while i < count:
+            base = starts[i]
+            raw = lines[i]
+            if i == 0 and raw.startswith("\ufeff"):
+                raw, base = raw[1:], base + 1
+            content = raw.rstrip("\r")
+            body = content.lstrip(GO_SPACE)
+            base += len(content) - len(body)
+            if self._directives_open:
+                self._directive(body, base)
+            i += 1
+            if body.startswith("#"):
+                comments.append((i, body))
+                continue
+            first, continued = _without_continuation(body, self.escape)
+            if not continued and not first:
+                comments.clear()
+                continue
+            pieces, offsets = [first], [base]
+            while continued and i < count:
+                content = lines[i].rstrip("\r")
+                base = starts[i]
+                i += 1
+                stripped = content.lstrip(GO_SPACE)
+                if not stripped or stripped.startswith("#"):
+                    continue
+                piece, continued = _without_continuation(content, self.escape)
+                pieces.append(piece)
+                offsets.append(base)
+            if continued:
+                self.issues.append(
+                    (offsets[-1] + len(pieces[-1]), "the file ends inside a line continuation")
+                )
+            i = self._add(pieces, offsets, comments, i)
+            comments = []
+        return Reading(
+            self.text, self.index, tuple(self.instructions), self.escape, tuple(self.issues)
+        )
+
+    def _add(
+        self,
+        pieces: list[str],
+        offsets: list[int],
+        comments: list[tuple[int, str]],
+        i: int,
+    ) -> int:
+        """Record one instruction; skip the heredoc bodies it opens; return the next line."""
+        text = "".join(pieces)
+        command = split_command(text, self.escape)
+        line = self.index.position(offsets[0])[0]
+        chunk_starts = tuple(accumulate((len(piece) for piece in pieces[:-1]), initial=0))
+        self.instructions.append(
+            Instruction(text, line, command, chunk_starts, tuple(offsets), tuple(comments))
+        )
+        if "<<" not in text or not _may_hold_heredoc(text, command):
+            return i
+        for name, chomp in _heredoc_names(text):
+            while i < len(self.lines):
+                candidate = self.lines[i].rstrip("\r\n")
+                i += 1
+                if (candidate.lstrip("\t") if chomp else candidate) == name:
+                    break
+            else:
+                opener = "<<-" if chomp else "<<"
+                self.issues.append(
+                    (
+                        offsets[0],
+                        f"unterminated heredoc {opener}{name} opened on line {line}: "
+                        f"no line after it reads exactly {name!r}",
+                    )
+                )
+                break
+        return i
+
+    def _directive(self, body: str, offset: int) -> None:
+        """DirectiveParser.ParseLine on a left-trimmed line (the parser's view; see also
+        detect_syntax, which does not trim)."""
+        found = _match_directive(body, "#")
+        if found is None or found[0] not in DIRECTIVE_NAMES:
+            self._directives_open = False
+            return
+        name, value, at = found
+        if name in self._seen_directives:
+            self.issues.append((offset, f"only one {name} parser directive can be used"))
+            return
+        self._seen_directives.add(name)
+        if name != "escape":
+            return
+        if value in ("\\", "`"):
+            self.escape = value
+        else:
+            self.issues.append(
+                (offset + at, f"invalid escape token {value!r}: use ` or \\ (the default)")
+            )
+
+
+def read_dockerfile(text: str) -> Reading:
+    """Split the text into instructions the way BuildKit's parser does."""
+    return _Reader(text).read()
