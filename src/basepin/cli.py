@@ -6,14 +6,23 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from basepin import __version__
 from basepin.config import Config, find_config, load_config
 from basepin.errors import BasepinError, UsageError
-from basepin.model import SEVERITY_RANK, ParsedDockerfile, Problem, Report
+from basepin.model import SEVERITY_RANK, Finding, ParsedDockerfile, Problem, Report
+
+if TYPE_CHECKING:
+    from basepin.resolve import ResolveOptions
 
 FORMATS = ("text", "json", "sarif", "github", "markdown")
+_EXIT_HELP = (
+    "Exit 0: nothing at or above --fail-on; 1: findings at or above it (fix: files changed); "
+    "2: usage or configuration error; 3: some reference could not be checked."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,33 +51,48 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
-        "check", help="check Dockerfiles (the default job)", description=_CHECK_HELP
+        "check",
+        help="check Dockerfiles (the default job)",
+        description="Find every image the Dockerfiles under PATH build from and report "
+        "references that float (no digest, 'latest'), have gone stale or are old. " + _EXIT_HELP,
     )
-    _add_check_options(check)
+    _add_source_options(check)
+    _add_registry_options(check)
+    _add_report_options(check)
     check.set_defaults(run=_run_check)
+
+    fix = commands.add_parser(
+        "fix",
+        help="pin, refresh (and with --bump upgrade) references in place",
+        description="Rewrite only the reference text of each fixable finding: pin unpinned "
+        "references, refresh stale digests, name the version of 'latest'; with --bump also "
+        "move to the newest version of the same variant. " + _EXIT_HELP,
+    )
+    _add_source_options(fix)
+    _add_registry_options(fix)
+    fix.add_argument("--bump", action="store_true", help="also apply outdated upgrades")
+    fix.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    fix.set_defaults(run=_run_fix, offline=False, format="text", output=None, color="auto")
+
+    resolve = commands.add_parser(
+        "resolve", help="print the digest each reference points to now (REF DIGEST)"
+    )
+    resolve.add_argument("references", nargs="+", metavar="REF")
+    _add_registry_options(resolve)
+    resolve.set_defaults(run=_run_resolve)
+
+    tags = commands.add_parser(
+        "tags", help="list an image's tags with digest, push date and size, newest first"
+    )
+    tags.add_argument("image", metavar="IMAGE")
+    tags.add_argument("--format", choices=("text", "json"), default="text")
+    _add_registry_options(tags)
+    tags.set_defaults(run=_run_tags)
     return parser
 
 
-_CHECK_HELP = (
-    "Find every image the Dockerfiles under PATH build from and report references that "
-    "float (no digest, 'latest') or have gone stale. Exit 0: nothing at or above --fail-on; "
-    "1: findings at or above it; 2: usage or configuration error; 3: some reference could "
-    "not be checked."
-)
-
-
-def _add_check_options(parser: argparse.ArgumentParser) -> None:
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
-    parser.add_argument(
-        "--offline", action="store_true", help="only the rules that need no registry"
-    )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
-    parser.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "note"),
-        help="lowest severity that fails the check (default: error)",
-    )
     parser.add_argument("--config", metavar="FILE", help="configuration file to use")
     parser.add_argument(
         "--build-arg",
@@ -78,6 +102,49 @@ def _add_check_options(parser: argparse.ArgumentParser) -> None:
         help="value for a global ARG, as docker build takes it (repeatable)",
     )
     parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "note"),
+        help="lowest severity that fails the check (default: error)",
+    )
+    parser.add_argument("--max-age", type=int, metavar="DAYS", help="old-image limit (90)")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        dest="platforms",
+        metavar="OS/ARCH",
+        help="a platform every pinned image must cover (repeatable)",
+    )
+
+
+def _add_registry_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry-mirror",
+        action="append",
+        default=[],
+        metavar="HOST=URL",
+        help="send HOST's lookups to a mirror or pull-through cache (repeatable)",
+    )
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow plain HTTP for HOST (repeatable)",
+    )
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per request (10)")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="cache folder (default: $BASEPIN_CACHE_DIR, user cache)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--offline", action="store_true", help="only the rules that need no registry"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
@@ -85,20 +152,71 @@ def _add_check_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# -- configuration ----------------------------------------------------------------------------
+
+
 def _load_config(args: argparse.Namespace) -> Config:
-    if args.config:
+    if getattr(args, "config", None):
         config = load_config(Path(args.config))
     else:
-        start = Path(args.paths[0]) if args.paths else Path.cwd()
+        paths = getattr(args, "paths", None)
+        start = Path(paths[0]) if paths else Path.cwd()
         found = find_config(start if start.exists() else Path.cwd())
         config = load_config(found) if found else Config()
     build_args = dict(config.build_args)
-    for item in args.build_arg:
+    for name, value in _pairs(getattr(args, "build_arg", []), "--build-arg", "NAME=VALUE"):
+        build_args[name] = value
+    mirrors = dict(config.registry_mirrors)
+    mirrors.update(_pairs(args.registry_mirror, "--registry-mirror", "HOST=URL"))
+    platforms = getattr(args, "platforms", None)
+    if getattr(args, "max_age", None) is not None and args.max_age < 0:
+        raise UsageError("--max-age takes a number of days >= 0")
+    return config.merged(
+        fail_on=getattr(args, "fail_on", None),
+        build_args=build_args,
+        registry_mirrors=mirrors,
+        insecure_registries=(*config.insecure_registries, *args.insecure_registry),
+        max_age=getattr(args, "max_age", None),
+        platforms=tuple(platforms) if platforms else None,
+        timeout=args.timeout,
+    )
+
+
+def _pairs(items: Sequence[str], flag: str, shape: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise UsageError(f"--build-arg takes NAME=VALUE, not {item!r}")
-        build_args[name] = value
-    return config.merged(fail_on=args.fail_on, build_args=build_args)
+            raise UsageError(f"{flag} takes {shape}, not {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
+def _resolve_options(args: argparse.Namespace, config: Config) -> ResolveOptions:
+    from basepin.registry.cache import default_folder
+    from basepin.registry.hub import HUB_URL
+    from basepin.resolve import ResolveOptions
+
+    cache_dir: Path | None = None
+    if not args.no_cache:
+        chosen = args.cache_dir or os.environ.get("BASEPIN_CACHE_DIR")
+        cache_dir = Path(chosen) if chosen else default_folder()
+    return ResolveOptions(
+        mirrors=config.registry_mirrors,
+        insecure=config.insecure_registries,
+        timeout=config.timeout,
+        cache_dir=cache_dir,
+        cache_ttl=float(config.cache_ttl),
+        hub_url=os.environ.get("BASEPIN_HUB_URL") or HUB_URL,
+        hub_username=os.environ.get("DOCKERHUB_USERNAME") or None,
+        hub_token=os.environ.get("DOCKERHUB_TOKEN") or None,
+        want_facts=any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
+        want_tags=any(config.severity_of(r) != "off" for r in ("outdated", "latest")),
+        bump_scope=config.bump,
+    )
+
+
+# -- check and fix ----------------------------------------------------------------------------
 
 
 def _read_dockerfiles(paths: Sequence[str], config: Config) -> list[ParsedDockerfile]:
@@ -117,23 +235,79 @@ def _read_dockerfiles(paths: Sequence[str], config: Config) -> list[ParsedDocker
     return parsed
 
 
-def _run_check(args: argparse.Namespace) -> int:
+def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, Config]:
+    """Discover, extract, resolve (unless offline) and judge."""
     from basepin.files import discover
-    from basepin.rules import judge_offline
 
     config = _load_config(args)
-    if not args.offline:
-        raise UsageError("online checks are not available in this version; run with --offline")
     paths = discover(args.paths, exclude=config.exclude)
     parsed = _read_dockerfiles(paths, config)
-    findings = judge_offline(parsed, config)
+    uses = tuple(use for p in parsed for use in p.uses)
+    if args.offline:
+        from basepin.rules import judge_offline
+
+        findings = judge_offline(parsed, config)
+        return Report(tuple(paths), uses, tuple(findings)), config
+
+    from basepin.resolve import resolve
+    from basepin.rules import judge
+
+    result = resolve((u.reference for u in uses if u.resolved), _resolve_options(args, config))
+    for warning in result.warnings:
+        print(f"basepin: warning: {warning}", file=sys.stderr)
+    verdict = judge(parsed, result.lookups, config, now=datetime.now(timezone.utc), bump=bump)
     report = Report(
-        files=tuple(paths),
-        uses=tuple(use for p in parsed for use in p.uses),
-        findings=tuple(findings),
+        tuple(paths),
+        uses,
+        tuple(verdict.findings),
+        tuple(verdict.incomplete),
+        result.lookups,
+        offline=False,
     )
+    return report, config
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    report, config = _examine(args)
     _emit(report, args)
-    return _exit_code(report, config)
+    return _exit_code(report.findings, report, config)
+
+
+def _run_fix(args: argparse.Namespace) -> int:
+    from basepin.fix import plan_changes, unified_diff, write_change
+    from basepin.report import text
+
+    report, config = _examine(args, bump=args.bump)
+    edits = [f.fix for f in report.findings if f.fix is not None]
+    changes = [c for c in plan_changes(edits, _read_bytes) if c.changed]
+    for change in changes:
+        for edit, reason in change.refused:
+            print(f"{edit.path}:{edit.line}:{edit.column}: not fixed: {reason}", file=sys.stderr)
+    if args.diff:
+        sys.stdout.write("".join(unified_diff(change) for change in changes))
+        return 1 if changes else _exit_code(report.findings, report, config)
+    root = _tree_root(args.paths)
+    for change in changes:
+        write_change(change, root=root)
+        print(f"basepin: fixed {change.path} ({len(change.applied)} edits)", file=sys.stderr)
+    applied = {edit for change in changes for edit in change.applied}
+    left = tuple(f for f in report.findings if f.fix is None or f.fix not in applied)
+    rest = Report(report.files, report.uses, left, report.incomplete, report.lookups, False)
+    sys.stdout.write(text.render(rest, color=False))
+    print(text.summary(rest), file=sys.stderr)
+    return 1 if changes else _exit_code(left, report, config)
+
+
+def _read_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def _tree_root(paths: Sequence[str]) -> Path:
+    """The checked tree: fixes are not written through symlinks that leave it."""
+    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+    if not folders:
+        return Path.cwd().resolve()
+    return Path(os.path.commonpath(folders))
 
 
 def _emit(report: Report, args: argparse.Namespace) -> None:
@@ -163,8 +337,6 @@ def _render(report: Report, args: argparse.Namespace) -> str:
 
         return github.render(report)
     if fmt == "markdown":
-        from datetime import datetime, timezone
-
         from basepin.report import markdown
 
         return markdown.render(report, now=datetime.now(timezone.utc))
@@ -181,10 +353,50 @@ def _use_color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
-def _exit_code(report: Report, config: Config) -> int:
+def _exit_code(findings: Sequence[Finding], report: Report, config: Config) -> int:
     threshold = SEVERITY_RANK[config.fail_on]
-    if any(SEVERITY_RANK[f.severity] >= threshold for f in report.findings):
+    if any(SEVERITY_RANK[f.severity] >= threshold for f in findings):
         return 1
     if report.incomplete:
         return 3
+    return 0
+
+
+# -- resolve and tags -------------------------------------------------------------------------
+
+
+def _run_resolve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from basepin.model import Missing, Resolution
+    from basepin.reference import parse_reference
+    from basepin.resolve import resolve
+
+    for text in args.references:
+        parse_reference(text)  # InvalidReference: exit 2 with the reason
+    config = _load_config(args)
+    options = replace(_resolve_options(args, config), want_facts=False, want_tags=False)
+    result = resolve(args.references, options)
+    code = 0
+    for text in args.references:
+        lookup = result.lookups[text]
+        if isinstance(lookup, Resolution):
+            known = lookup.current or lookup.pinned
+            print(f"{text} {known.digest if known else '?'}")
+        else:
+            reason = lookup.message if isinstance(lookup, Missing) else lookup.reason
+            print(f"basepin: {text}: {reason}", file=sys.stderr)
+            code = max(code, 1 if isinstance(lookup, Missing) else 3)
+    return code
+
+
+def _run_tags(args: argparse.Namespace) -> int:
+    from basepin.reference import parse_reference
+    from basepin.report.tags import render_tags
+    from basepin.resolve import list_tags
+
+    ref = parse_reference(args.image)
+    config = _load_config(args)
+    tags = list_tags(ref, _resolve_options(args, config))
+    sys.stdout.write(render_tags(tags, args.format))
     return 0

@@ -12,6 +12,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from basepin.errors import InvalidReference
@@ -23,7 +24,7 @@ from basepin.registry.errors import NotFound, RegistryError
 from basepin.registry.http import Endpoints, new_http_client
 from basepin.registry.hub import HUB_URL, HubClient, HubTag
 from basepin.registry.oci import RegistryClient
-from basepin.versions import Scope, newer_tags, parse_tag
+from basepin.versions import Scope, newer_tags, parse_tag, sort_newest_first
 
 # Lookups in flight at once per registry host: enough to hide latency, polite to the server.
 PER_REGISTRY = 16
@@ -296,6 +297,31 @@ class _Resolver:
         }
         known.setdefault(tag, digest)
         return tuple(TagInfo(t.name, known.get(t.name, t.digest), t.pushed, t.size) for t in tags)
+
+
+def list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+    """The repository's tags, newest first: Docker Hub with dates and sizes, elsewhere
+    tags/list in version order (newest version first, then the other tags by name)."""
+    return asyncio.run(_list_tags(ref, options))
+
+
+async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+    credentials = options.credentials or CredentialStore.from_environment()
+    async with new_http_client(timeout=options.timeout) as http:
+        if ref.is_docker_hub and ref.registry not in options.mirrors:
+            hub = HubClient(
+                http,
+                options.hub_url,
+                username=options.hub_username,
+                token=options.hub_token,
+                timeout=options.timeout,
+            )
+            found = await hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
+            epoch = datetime.min.replace(tzinfo=timezone.utc)
+            return sorted(found, key=lambda t: t.pushed or epoch, reverse=True)
+        registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        listing = await registry.list_tags(ref)
+    return [TagInfo(name) for name in sort_newest_first(listing.tags)]
 
 
 def _specificity(tag: str) -> tuple[int, bool]:

@@ -235,3 +235,18 @@ def _natural_key(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(
         (letters, int(digits) if digits else -1) for letters, digits in _NATURAL_RUN.findall(text)
     )
+
+
+def sort_newest_first(tags: Iterable[str]) -> list[str]:
+    """A listing order for tags without dates: versions by release numbers (stable before
+    prerelease at equal numbers, more specific first), then every other tag by name."""
+    versions: list[TagVersion] = []
+    others: list[str] = []
+    for tag in tags:
+        version = parse_tag(tag)
+        if version is None:
+            others.append(tag)
+        else:
+            versions.append(version)
+    versions.sort(key=lambda v: (v.release, v.is_stable, not v.suffix, v.text), reverse=True)
+    return [v.text for v in versions] + sorted(others)
