@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -394,12 +396,17 @@ def test_unified_diff_names_the_path_like_git() -> None:
         pytest.param(b"\xef\xbb\xbfFROM a:1\nFROM b:2\n", id="bom"),
     ],
 )
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_unified_diff_applies_with_git(before: bytes, tmp_path: Path) -> None:
     edits = [edit_at(before, "a:1", "a:1@" + D1), edit_at(before, "b:2", "b:2@" + D2)]
     change = plan_one(before, edits)
     (tmp_path / "Dockerfile").write_bytes(before)
     (tmp_path / "fix.diff").write_text(unified_diff(change), encoding="utf-8", newline="")
-    subprocess.run(["git", "apply", "fix.diff"], cwd=tmp_path, check=True, capture_output=True)
+    # Outside any work tree, `git apply` patches files as `patch` does.
+    outside = {**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}
+    subprocess.run(
+        ["git", "apply", "fix.diff"], cwd=tmp_path, env=outside, check=True, capture_output=True
+    )
     assert (tmp_path / "Dockerfile").read_bytes() == change.after
 
 
