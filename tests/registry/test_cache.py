@@ -341,3 +341,17 @@ def test_cache_does_not_import_the_http_stack() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
 
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_index_children_are_kept(tmp_path: Path) -> None:
+    cache = Cache.open(tmp_path)
+    index = DigestInfo(
+        "sha256:" + "a" * 64,
+        "application/vnd.oci.image.index.v1+json",
+        (Platform("linux", "amd64"), Platform("linux", "arm64", "v8")),
+        is_index=True,
+        children=("sha256:" + "b" * 64, "sha256:" + "c" * 64),
+    )
+    cache.put_digest("ghcr.io", "acme/app", index)
+    cache.close()
+    assert Cache.open(tmp_path).get_digest("ghcr.io", "acme/app", index.digest) == index

@@ -25,7 +25,7 @@ from basepin.model import DigestInfo, Platform, TagInfo
 
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change; a file with another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -38,7 +38,7 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS digests (
         registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
         media_type TEXT NOT NULL, is_index INTEGER NOT NULL, platforms TEXT NOT NULL,
-        created TEXT, size INTEGER,
+        children TEXT NOT NULL DEFAULT '[]', created TEXT, size INTEGER,
         PRIMARY KEY (registry, repository, digest))""",
     """CREATE TABLE IF NOT EXISTS tag_lists (
         registry TEXT NOT NULL, repository TEXT NOT NULL,
@@ -157,7 +157,7 @@ class Cache:
 
     def get_digest(self, registry: str, repository: str, digest: str) -> DigestInfo | None:
         row = self._fetch(
-            "SELECT media_type, is_index, platforms, created, size FROM digests"
+            "SELECT media_type, is_index, platforms, created, size, children FROM digests"
             " WHERE registry = ? AND repository = ? AND digest = ?",
             (registry, repository, digest),
         )
@@ -170,6 +170,7 @@ class Cache:
                 media_type=row[0],
                 platforms=platforms,
                 is_index=bool(row[1]),
+                children=tuple(str(child) for child in json.loads(row[5])),
                 created=_parse_time(row[3]),
                 size=row[4],
             )
@@ -180,10 +181,11 @@ class Cache:
         platforms = json.dumps([[p.os, p.architecture, p.variant] for p in info.platforms])
         self._write(
             "INSERT INTO digests (registry, repository, digest, media_type, is_index, platforms,"
-            " created, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " children, created, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (registry, repository, digest) DO UPDATE SET"
             " media_type = excluded.media_type, is_index = excluded.is_index,"
-            " platforms = excluded.platforms, created = excluded.created, size = excluded.size",
+            " platforms = excluded.platforms, children = excluded.children,"
+            " created = excluded.created, size = excluded.size",
             (
                 registry,
                 repository,
@@ -191,6 +193,7 @@ class Cache:
                 info.media_type,
                 int(info.is_index),
                 platforms,
+                json.dumps(list(info.children)),
                 _format_time(info.created),
                 info.size,
             ),
