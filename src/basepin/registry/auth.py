@@ -212,9 +212,10 @@ def _load_json(source: str, text: str) -> Mapping[str, Any]:
 
 
 def _parse_config(source: str, document: Mapping[str, Any]) -> _DockerConfig:
-    auths = document.get("auths") or {}
-    helpers = document.get("credHelpers") or {}
-    store = document.get("credsStore") or None
+    auths, helpers, store = (document.get(name) for name in ("auths", "credHelpers", "credsStore"))
+    auths = {} if auths is None else auths
+    helpers = {} if helpers is None else helpers
+    store = store or None
     if not isinstance(auths, dict) or not isinstance(helpers, dict):
         raise ConfigError(f"{source}: 'auths' and 'credHelpers' must be JSON objects")
     if store is not None and not isinstance(store, str):
