@@ -195,7 +195,13 @@ class RegistryClient:
             if child.media_type in IMAGE_TYPES:
                 created, size, _ = await self._image_facts(ref, child)
         return DigestInfo(
-            digest, manifest.media_type, platforms, is_index=True, created=created, size=size
+            digest,
+            manifest.media_type,
+            platforms,
+            is_index=True,
+            children=tuple(child_digest for child_digest, _ in children),
+            created=created,
+            size=size,
         )
 
     async def list_tags(
