@@ -79,9 +79,7 @@ def test_named_files_are_taken_whatever_their_name_and_only_once(tmp_path: Path)
 
 def test_folder_named_dockerfile_is_searched_not_read(tmp_path: Path) -> None:
     _tree(tmp_path, ["Dockerfile/Dockerfile"])
-    assert discover([str(tmp_path / "Dockerfile")]) == [
-        str(tmp_path / "Dockerfile" / "Dockerfile")
-    ]
+    assert discover([str(tmp_path / "Dockerfile")]) == [str(tmp_path / "Dockerfile" / "Dockerfile")]
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:

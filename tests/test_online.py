@@ -8,6 +8,7 @@ import socket
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def _dockerfile(tmp_path: Path, text: str, name: str = "Dockerfile") -> Path:
     return path
 
 
-def _json_check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+def _json_check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     code = main(["check", "--format", "json", *argv])
     return code, json.loads(capsys.readouterr().out)
 
@@ -59,9 +60,9 @@ def test_unpinned_reference_gets_the_index_digest_as_fix(
     path = _dockerfile(tmp_path, f"FROM {image.reference} AS base\n")
     code, report = _json_check(capsys, str(path))
     assert code == 1
-    (use,) = report["uses"]  # type: ignore[misc]
+    (use,) = report["uses"]
     assert use["digest_now"] == image.digest
-    (finding,) = report["findings"]  # type: ignore[misc]
+    (finding,) = report["findings"]
     assert finding["rule"] == "unpinned"
     assert finding["fix"]["replacement"] == f"{image.reference}@{image.digest}"
     assert report["incomplete"] == []
@@ -113,7 +114,7 @@ def test_moved_tag_makes_the_pin_stale(
     path = _dockerfile(tmp_path, f"FROM {old.reference}@{old.digest}\n")
     code, report = _json_check(capsys, str(path))
     assert code == 1
-    (finding,) = [f for f in report["findings"] if f["rule"] == "stale-digest"]  # type: ignore[attr-defined]
+    (finding,) = [f for f in report["findings"] if f["rule"] == "stale-digest"]
     assert finding["fix"]["replacement"] == f"{new.reference}@{new.digest}"
 
 
@@ -124,10 +125,10 @@ def test_child_pin_is_judged_against_the_same_platform(
     child = image.manifest("linux/arm64").digest
     path = _dockerfile(tmp_path, f"FROM {image.reference}@{child}\n")
     code, report = _json_check(capsys, str(path))
-    rules = [f["rule"] for f in report["findings"]]  # type: ignore[attr-defined]
+    rules = [f["rule"] for f in report["findings"]]
     assert rules == ["platforms"]
     assert code == 0  # a warning
-    assert report["findings"][0]["fix"]["replacement"].endswith(image.digest)  # type: ignore[index]
+    assert report["findings"][0]["fix"]["replacement"].endswith(image.digest)
 
 
 def test_unknown_tag_and_digest(
@@ -144,7 +145,7 @@ def test_unknown_tag_and_digest(
     )
     code, report = _json_check(capsys, str(path))
     assert code == 1
-    unknown = sorted(f["line"] for f in report["findings"] if f["rule"] == "unknown")  # type: ignore[attr-defined]
+    unknown = sorted(f["line"] for f in report["findings"] if f["rule"] == "unknown")
     assert unknown == [1, 2, 3]
     assert report["incomplete"] == []
 
@@ -171,7 +172,7 @@ def test_old_image_and_outdated_from_the_registry(
     push_image(plain_registry, repo, "3.14.0b1-slim")
     path = _dockerfile(tmp_path, f"FROM {old.reference}@{old.digest}\n")
     code, report = _json_check(capsys, str(path))
-    by_rule = {f["rule"]: f for f in report["findings"]}  # type: ignore[attr-defined]
+    by_rule = {f["rule"]: f for f in report["findings"]}
     assert set(by_rule) == {"old-image", "outdated"}
     assert "400 days" in by_rule["old-image"]["message"]
     assert "3.11-slim -> 3.13-slim" in by_rule["outdated"]["message"]
@@ -201,7 +202,7 @@ def test_latest_is_named_by_its_version(
     push_image(plain_registry, repo, "2.3.9")
     path = _dockerfile(tmp_path, f"FROM {plain_registry.reference(repo)}\n")
     code, report = _json_check(capsys, str(path))
-    latest = next(f for f in report["findings"] if f["rule"] == "latest")  # type: ignore[attr-defined]
+    latest = next(f for f in report["findings"] if f["rule"] == "latest")
     assert f"{plain_registry.reference(repo, '2.4.1')} today" in latest["message"]
     assert (
         latest["fix"]["replacement"] == f"{plain_registry.reference(repo, '2.4.1')}@{image.digest}"
@@ -231,11 +232,11 @@ def test_docker_hub_through_a_mirror_with_dates_from_the_hub_api(
     code, report = _json_check(
         capsys, "--registry-mirror", f"docker.io={plain_registry.url}", str(path)
     )
-    rules = sorted(f["rule"] for f in report["findings"])  # type: ignore[attr-defined]
+    rules = sorted(f["rule"] for f in report["findings"])
     assert rules == ["old-image", "unpinned"]
-    unpinned = next(f for f in report["findings"] if f["rule"] == "unpinned")  # type: ignore[attr-defined]
+    unpinned = next(f for f in report["findings"] if f["rule"] == "unpinned")
     assert unpinned["fix"]["replacement"] == f"python:3.12@{image.digest}"
-    assert report["uses"][0]["pushed"].startswith(pushed.strftime("%Y-%m-%d"))  # type: ignore[index]
+    assert report["uses"][0]["pushed"].startswith(pushed.strftime("%Y-%m-%d"))
     assert code == 1
     # Docker Hub's pull quota: the registry is asked with HEAD only.
     assert all(r.path.startswith("/v2/repositories/") for r in hub_server.requests)
@@ -337,5 +338,5 @@ def test_tls_registry_trusted_through_ssl_cert_file(
     path = _dockerfile(tmp_path, f"FROM {image.reference}@{image.digest}\n")
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_registry.ca_file))
     code, report = _json_check(capsys, "--platform", "linux/s390x", str(path))
-    assert [f["rule"] for f in report["findings"]] == ["platforms"]  # type: ignore[attr-defined]
+    assert [f["rule"] for f in report["findings"]] == ["platforms"]
     assert code == 0
