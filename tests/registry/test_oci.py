@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 import ssl
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -14,7 +15,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from basepin.errors import ConfigError
 from basepin.model import Platform
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.auth import CredentialStore
@@ -26,6 +30,7 @@ from basepin.registry.oci import (
     OCI_INDEX,
     OCI_MANIFEST,
     RegistryClient,
+    parse_created,
 )
 from fixtures.registry import (
     ImageFormat,
@@ -384,3 +389,87 @@ def test_a_mirror_answers_for_docker_hub(plain_registry: Registry) -> None:
             return (await client.head_digest(parse_reference("python:3.12-mirrored"))).digest
 
     assert run(check()) == image.digest
+
+
+@pytest.mark.parametrize(
+    ("registry", "urls"),
+    [
+        pytest.param("docker.io", ("https://registry-1.docker.io",), id="hub"),
+        pytest.param("index.docker.io", ("https://registry-1.docker.io",), id="hub-index"),
+        pytest.param("ghcr.io", ("https://ghcr.io",), id="remote"),
+        pytest.param("GHCR.io", ("https://ghcr.io",), id="case"),
+        pytest.param(
+            "localhost:5000", ("https://localhost:5000", "http://localhost:5000"), id="localhost"
+        ),
+        pytest.param(
+            "127.0.0.2:5000", ("https://127.0.0.2:5000", "http://127.0.0.2:5000"), id="loopback"
+        ),
+        pytest.param("[::1]:5000", ("https://[::1]:5000", "http://[::1]:5000"), id="ipv6"),
+        pytest.param("registry.lan:5000", ("http://registry.lan:5000",), id="insecure"),
+        pytest.param("quay.io", ("https://quay.example/prefix",), id="mirror"),
+    ],
+)
+def test_endpoints(registry: str, urls: tuple[str, ...]) -> None:
+    endpoints = Endpoints(
+        mirrors={"quay.io": "https://quay.example/prefix/"}, insecure=["registry.lan:5000"]
+    )
+    assert endpoints.base_urls(registry) == urls
+
+
+@pytest.mark.parametrize(
+    ("mirror", "words"),
+    [
+        pytest.param("ftp://mirror.example", "not an http(s) URL", id="scheme"),
+        pytest.param("https://user:pw@mirror.example", "credentials", id="userinfo"),
+    ],
+)
+def test_bad_mirrors_are_configuration_errors(mirror: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)) as caught:
+        Endpoints(mirrors={"docker.io": mirror})
+    assert "pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(
+            "2024-02-03T04:05:06.123456789Z",
+            datetime(2024, 2, 3, 4, 5, 6, 123456, tzinfo=timezone.utc),
+            id="nanoseconds",
+        ),
+        pytest.param(
+            "2024-02-03T04:05:06.5Z",
+            datetime(2024, 2, 3, 4, 5, 6, 500000, tzinfo=timezone.utc),
+            id="one-digit",
+        ),
+        pytest.param(
+            "2024-02-03T04:05:06+02:00",
+            datetime(2024, 2, 3, 2, 5, 6, tzinfo=timezone.utc),
+            id="offset",
+        ),
+        pytest.param(
+            "2024-02-03T04:05:06", datetime(2024, 2, 3, 4, 5, 6, tzinfo=timezone.utc), id="naive"
+        ),
+        pytest.param("1970-01-01T00:00:00Z", None, id="epoch"),
+        pytest.param("1980-01-01T00:00:01Z", None, id="zip-epoch"),
+        pytest.param("0001-01-01T00:00:00Z", None, id="go-zero"),
+        pytest.param("yesterday", None, id="garbage"),
+        pytest.param(1700000000, None, id="number"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_created_dates(value: object, expected: datetime | None) -> None:
+    assert parse_created(value) == expected
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1990, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.just(timezone.utc),
+    ),
+    st.integers(min_value=0, max_value=999),
+)
+def test_created_dates_round_trip_to_the_microsecond(when: datetime, nanos: int) -> None:
+    text = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{nanos:03d}Z"
+    assert parse_created(text) == when

@@ -70,8 +70,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
 _HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _LINK = re.compile(r"<([^>]*)>([^<]*)")
-_REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";,]*(?:\s[^";,]*)*)"?', re.IGNORECASE)
-_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -413,7 +412,7 @@ class RegistryClient:
         layer_sizes = [_descriptor(layer, ref, manifest)[1] for layer in layers]
         config = _json_object(await self._blob(ref, config_digest), ref, _what(ref, config_digest))
         size = len(manifest.body) + config_size + sum(layer_sizes)
-        return _created(config.get("created")), size, _platform(config)
+        return parse_created(config.get("created")), size, _platform(config)
 
     async def _blob(self, ref: ImageReference, digest: str) -> bytes:
         what = f"{ref.registry}/{ref.repository} blob {digest}"
@@ -566,18 +565,21 @@ def _matches(platform: Platform, wanted: Platform) -> bool:
     return wanted.variant is None or platform.variant == wanted.variant
 
 
-def _created(value: Any) -> datetime | None:
+def parse_created(value: Any) -> datetime | None:
     """The config's `created` (RFC 3339, nanoseconds allowed); None if unknown or an epoch."""
     if not isinstance(value, str) or not value:
         return None
-    text = _FRACTION.sub(r"\1", value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Go writes nanoseconds; fromisoformat (3.10) wants exactly 3 or 6 digits.
+    text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), text, count=1)
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return None if when.astimezone(timezone.utc).date() in UNKNOWN_DATES else when
+    when = (
+        when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    )
+    return None if when.date() in UNKNOWN_DATES else when
 
 
 def _page_tags(reply: Reply, ref: ImageReference, what: str) -> list[str]:
@@ -595,7 +597,8 @@ def _next_link(headers: httpx.Headers) -> str | None:
     """The target of `Link: <...>; rel="next"`, where there is one."""
     for value in headers.get_list("link"):
         for target, params in _LINK.findall(value):
-            rel = _REL_NEXT.search(params)
-            if rel and "next" in rel.group(1).lower().split():
-                return str(target)
+            for param in params.split(";"):
+                name, _, rel = param.partition("=")
+                if name.strip().lower() == "rel" and "next" in rel.strip(" \t\"',").split():
+                    return str(target)
     return None
