@@ -23,6 +23,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not installed
 
 from fixtures.github import FakeGitHub
+from fixtures.hub import HubServer
+from fixtures.registry import PushedImage, Registry, add_tag, push_image
 
 REPO = Path(__file__).resolve().parents[2]
 ACTION: dict[str, Any] = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
@@ -267,7 +270,7 @@ def test_check_mode_annotates_summarises_and_fails_on_errors(job: Job) -> None:
     assert Path(run.outputs["sarif"]) == job.workspace / "reports" / "basepin.sarif"
     assert sarif["version"] == "2.1.0"
     assert run.summary.startswith("## basepin\n")
-    assert "| Dockerfile | 2 |" in run.summary
+    assert "| `Dockerfile` | 2 | `python` | `3.12-slim` |" in run.summary
     assert "services/api/Dockerfile" in run.summary
 
 
@@ -392,3 +395,103 @@ def test_the_real_set_up_installs_this_checkout(tmp_path: Path, github_api: Fake
     assert again.returncode == 1
     assert sentinel.exists()
     assert shutil.which("python", path=str(venv / "bin"))
+
+
+# --- online, against a real registry standing in for Docker Hub ----------------------------
+
+ONLINE_DOCKERFILE = (
+    "FROM actiontest/python:3.12-slim AS build\n"
+    "RUN make\n"
+    "  FROM --platform=linux/amd64 actiontest/node:latest\n"
+    "COPY --from=build /w /w\n"
+)
+
+
+@pytest.fixture
+def online_job(
+    tmp_path: Path, github_api: FakeGitHub, plain_registry: Registry, hub_server: HubServer
+) -> Job:
+    job = make_job(tmp_path, github_api)
+    (job.workspace / "Dockerfile").write_text(ONLINE_DOCKERFILE)
+    (job.workspace / "services" / "api" / "Dockerfile").write_text(
+        "FROM actiontest/python:3.12-slim\n"
+    )
+    _git(job.workspace, "commit", "-q", "-am", "online images")
+    head = _git(job.workspace, "rev-parse", "HEAD")
+    event = Path(job.env["GITHUB_EVENT_PATH"])
+    event.write_text(json.dumps({"pull_request": {"number": 12, "head": {"sha": head}}}))
+    patch = "@@ -0,0 +1,4 @@\n" + "".join(f"+{line}\n" for line in ONLINE_DOCKERFILE.splitlines())
+    github_api.add_pull(
+        "octo/app", 12, head, [{"filename": "Dockerfile", "status": "added", "patch": patch}]
+    )
+    # Docker Hub's API (push dates, tag lists) answers from loopback too.
+    job.env["BASEPIN_HUB_URL"] = hub_server.url
+    return job
+
+
+def _push_images(registry: Registry, hub: HubServer) -> tuple[PushedImage, PushedImage]:
+    """python:3.12-slim, and node:latest with the same digest as node:22 and node:22.11.0."""
+    python = push_image(registry, "actiontest/python", "3.12-slim", platforms=["linux/amd64"])
+    node = push_image(registry, "actiontest/node", "22.11.0", platforms=["linux/amd64"])
+    add_tag(node, "22")
+    add_tag(node, "latest")
+    now = datetime.now(timezone.utc)
+    hub.add_tag("actiontest/python", "3.12-slim", digest=python.digest, pushed=now)
+    for tag in ("22.11.0", "22", "latest"):
+        hub.add_tag("actiontest/node", tag, digest=node.digest, pushed=now)
+    return python, node
+
+
+def test_online_suggestions_pin_the_exact_lines(
+    online_job: Job, github_api: FakeGitHub, plain_registry: Registry, hub_server: HubServer
+) -> None:
+    python, node = _push_images(plain_registry, hub_server)
+    mirror = f"docker.io={plain_registry.url}"
+    run = run_action(online_job, {"mode": "suggest", "registry-mirrors": mirror})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.outputs["incomplete"] == "0", run.stdout + run.stderr
+    assert len(github_api.accepted_reviews) == 1, run.stdout + run.stderr
+    review = github_api.accepted_reviews[0]
+    comments = {(c["path"], c["line"]): c["body"] for c in review["comments"]}
+    assert set(comments) == {("Dockerfile", 1), ("Dockerfile", 3)}
+    assert (
+        f"```suggestion\nFROM actiontest/python:3.12-slim@{python.digest} AS build\n```"
+        in comments[("Dockerfile", 1)]
+    )
+    assert (
+        "```suggestion\n"
+        f"  FROM --platform=linux/amd64 actiontest/node:22.11.0@{node.digest}\n```"
+        in comments[("Dockerfile", 3)]
+    )
+    assert "basepin/latest" in comments[("Dockerfile", 3)]
+    assert "`services/api/Dockerfile` line 1: **basepin/unpinned**" in review["body"]
+    # The summary shows what the registry answered.
+    assert python.digest[:15] in run.summary
+    again = run_action(online_job, {"mode": "suggest", "registry-mirrors": mirror})
+    assert again.returncode == 1
+    assert len(github_api.accepted_reviews) == 1
+
+
+def test_fix_mode_rewrites_the_workspace_and_passes(
+    online_job: Job, plain_registry: Registry, hub_server: HubServer
+) -> None:
+    python, node = _push_images(plain_registry, hub_server)
+    run = run_action(
+        online_job, {"mode": "fix", "registry-mirrors": f"docker.io={plain_registry.url}"}
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["changed"] == "true"
+    assert run.outputs["findings"] == "0"
+    text = (online_job.workspace / "Dockerfile").read_text()
+    assert f"FROM actiontest/python:3.12-slim@{python.digest} AS build\n" in text
+    assert f"actiontest/node:22.11.0@{node.digest}\n" in text
+
+
+def test_an_unreachable_registry_makes_the_check_incomplete(online_job: Job) -> None:
+    pinned = f"FROM actiontest/python:3.12-slim@{DIGEST}\n"
+    (online_job.workspace / "Dockerfile").write_text(pinned)
+    (online_job.workspace / "services" / "api" / "Dockerfile").write_text(pinned)
+    run = run_action(online_job, {"registry-mirrors": "docker.io=http://127.0.0.1:9"})
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "::error title=basepin::the check is incomplete: 1 reference could not" in run.stdout
+    assert run.outputs["incomplete"] == "1"
