@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+
+from basepin.files import is_dockerfile_name
+from fixtures.registry import Registry, push_image
 
 REPO = Path(__file__).resolve().parent.parent
 FLOATING = "FROM alpine:3.20\n"
@@ -122,10 +127,12 @@ def pre_commit_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     shutil.rmtree(home, ignore_errors=True)
 
 
-def _try_repo(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _try_repo(
+    repo: Path, env: dict[str, str], hook: str = "basepin"
+) -> subprocess.CompletedProcess[str]:
     pre_commit = Path(sys.executable).parent / "pre-commit"
     return subprocess.run(
-        [str(pre_commit), "try-repo", str(REPO), "basepin", "--all-files", "--color", "never"],
+        [str(pre_commit), "try-repo", str(REPO), hook, "--all-files", "--color", "never"],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -167,3 +174,50 @@ def test_framework_hook_fails_floating_and_passes_pinned(
     passed = _try_repo(repo, pre_commit_env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout
+
+
+def test_framework_fix_hook_pins_against_a_registry(
+    tmp_path: Path, pre_commit_env: dict[str, str], plain_registry: Registry
+) -> None:
+    image = push_image(plain_registry, "acme/hooked", "1.0")
+    repo = tmp_path / "work"
+    repo.mkdir()
+    _git(repo, "init", "-q", env=pre_commit_env)
+    (repo / "Containerfile").write_text(f"FROM {image.reference}\n")
+    _git(repo, "add", ".", env=pre_commit_env)
+    env = dict(
+        pre_commit_env,
+        BASEPIN_CACHE_DIR=str(tmp_path / "cache"),
+        BASEPIN_HUB_URL="http://127.0.0.1:9",
+        DOCKER_CONFIG=str(tmp_path / "docker"),
+    )
+    fixed = _try_repo(repo, env, "basepin-fix")
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert (repo / "Containerfile").read_text() == f"FROM {image.reference}@{image.digest}\n"
+    _git(repo, "add", ".", env=env)
+    again = _try_repo(repo, env, "basepin-online")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "Dockerfile",
+        "a/b/Containerfile",
+        "svc/api.Dockerfile",
+        "svc/api.dockerfile",
+        "Dockerfile.prod",
+        "x/Containerfile.arm64",
+        "Dockerfile-dev",
+        "Dockerfile.dockerignore",
+        "README.md",
+        "dockerfiles/readme",
+        "notDockerfile",
+    ],
+)
+def test_hook_filters_agree_with_discovery(path: str) -> None:
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    expected = is_dockerfile_name(path.rsplit("/", 1)[-1])
+    for hook in hooks:
+        chosen = bool(re.search(hook["files"], path)) and not re.search(hook["exclude"], path)
+        assert chosen is expected, (hook["id"], path)

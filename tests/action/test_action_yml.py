@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not installed
+import yaml
 
 from basepin.action.inputs import DEFAULTS, env_name
 
