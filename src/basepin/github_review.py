@@ -211,13 +211,13 @@ def suggested_line(text: str, edits: Iterable[Edit]) -> str | None:
 
 
 def _comment_body(group: list[_Item], text: str) -> str:
-    lines = [_describe(item.finding) for item in group]
+    parts = [_describe(item.finding) for item in group]
     new = suggested_line(text, (item.finding.fix for item in group if item.finding.fix))
     if new is not None and new != text:
         fence = "`" * max(3, _longest_backtick_run(new) + 1)
-        lines += ["", f"{fence}suggestion", new, fence]
-    lines += [f"<!-- basepin:{item.key} -->" for item in group]
-    return "\n".join(lines)
+        parts.append(f"{fence}suggestion\n{new}\n{fence}")
+    markers = "\n".join(f"<!-- basepin:{item.key} -->" for item in group)
+    return "\n\n".join(parts) + "\n" + markers
 
 
 def _review_body(comments: int, outside: list[_Item]) -> str:

@@ -260,7 +260,7 @@ def test_check_mode_annotates_summarises_and_fails_on_errors(job: Job) -> None:
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.steps_run == ["setup", "check"]
     assert run.annotations() >= OFFLINE_ANNOTATIONS
-    assert "::error title=basepin::4 findings in base images" in run.stdout
+    assert "::error title=basepin::4 errors in 2 files" in run.stdout
     report = _report(run)
     assert run.outputs["findings"] == str(len(report["findings"])) == "4"
     assert run.outputs["errors"] == "4"

@@ -24,7 +24,7 @@ from basepin.action.paths import relative_report
 from basepin.action.workflow import append, command, format_outputs
 from basepin.errors import UsageError
 from basepin.model import Report
-from basepin.report import plural
+from basepin.report import plural, tally
 
 
 @dataclass(frozen=True)
@@ -228,12 +228,10 @@ def _verdict(code: int, report: Report, inputs: Inputs) -> int:
         _say(f"basepin: {plural(len(report.findings), 'finding')} left after fixing.")
         return 0
     if code == 1:
-        level = inputs.fail_on or "the configured fail-on level"
         _say(
             command(
                 "error",
-                f"{plural(len(report.findings), 'finding')} in base images, some at or above "
-                f"{level}: see the annotations and the job summary.",
+                f"{tally(report)}: see the annotations and the job summary.",
                 title="basepin",
             )
         )
