@@ -155,9 +155,9 @@ def _wanted_reference(
     if bump_to is not None:
         tag, digest = bump_to.name, bump_to.digest
     pin = ref.digest is not None or config.severity_of("unpinned") != "off"
-    if tag is None or (pin and digest is None):
+    if pin and digest is None:
         return None
-    if tag == ref.tag:
+    if tag is None or tag == ref.tag:
         return ref.with_digest(digest) if pin and digest else ref.text
     return ref.with_tag(tag, digest if pin else None)
 
@@ -325,11 +325,27 @@ def _replacement(use: ImageUse, wanted: str, source: str) -> str | None:
         return source
     at = use.reference.find(source)
     if at < 0:
-        return None
+        return _tail_replacement(use, wanted, source)
     prefix, suffix = use.reference[:at], use.reference[at + len(source) :]
     if not wanted.startswith(prefix) or not wanted.endswith(suffix):
         return None
     return wanted[len(prefix) : len(wanted) - len(suffix)]
+
+
+def _tail_replacement(use: ImageUse, wanted: str, source: str) -> str | None:
+    """For an operand with variables in it (`nginx:1.20${patch}`): the fix may only touch
+    the literal tail of its text, where the wanted reference differs from the current one."""
+    if use.via_arg is not None:
+        return None
+    shared = 0
+    while shared < min(len(wanted), len(use.reference)) and (
+        wanted[shared] == use.reference[shared]
+    ):
+        shared += 1
+    removed, added = use.reference[shared:], wanted[shared:]
+    if not source.endswith(removed):
+        return None
+    return source[: len(source) - len(removed)] + added
 
 
 def offline_candidates(use: ImageUse, config: Config) -> Iterator[Candidate]:
