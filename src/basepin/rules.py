@@ -307,9 +307,14 @@ def _edit_for(
     new_texts = set()
     for other in sharing:
         new_text = _replacement(other, wanted_by_use.get(other, other.reference), source)
+        if new_text is None and other is not use:
+            return (
+                f"not fixed: ARG {use.via_arg} is also used by {other.reference}, "
+                "which the change would break"
+            )
         if new_text is None:
-            arg = f"ARG {use.via_arg}" if use.via_arg else "the reference text"
-            return f"not fixed: {arg} is used by {other.reference}, which would not stay valid"
+            where = f"ARG {use.via_arg}'s value" if use.via_arg else "the literal text"
+            return f"not fixed: the change to {wanted} falls outside {where}"
         new_texts.add(new_text)
     if len(new_texts) != 1:
         return f"not fixed: the uses of ARG {use.via_arg} want different values"
