@@ -545,3 +545,20 @@ def test_errors_never_show_credentials(status: int, caplog: pytest.LogCaptureFix
     for text in (str(caught.value), repr(caught.value), caplog.text):
         assert SECRET not in text
         assert encoded not in text
+
+
+def test_a_refusal_at_the_redirect_target_is_no_challenge_of_the_registry() -> None:
+    cdn = f"https://cdn.test/blobs/{digest_of(CONFIG)}"
+    challenge = 'Bearer realm="https://cdn.test/token",service="cdn"'
+    registry = basic_registry(
+        {
+            GET_BY_DIGEST: ok_manifest(),
+            GET_CONFIG: httpx.Response(307, headers={"Location": cdn}),
+            "GET cdn.test/blobs/" + digest_of(CONFIG): httpx.Response(
+                401, headers={"WWW-Authenticate": challenge}
+            ),
+        }
+    )
+    with pytest.raises(ProtocolError, match="HTTP 401"):
+        run(ask(registry, lambda client: client.digest_info(REF, MANIFEST_DIGEST)))
+    assert not any(r.url.path == "/token" for r in registry.requests)

@@ -118,6 +118,8 @@ def test_head_digest_and_facts_match_what_was_pushed(
         assert info.is_index == (platforms is not None)
         expected_platforms = platforms or ["linux/amd64"]
         assert [str(platform) for platform in info.platforms] == expected_platforms
+        children = tuple(manifest.digest for manifest in image.manifests) if platforms else ()
+        assert info.children == children
         assert info.created == KNOWN_DATE
         assert info.size == image.manifest("linux/amd64").size
 

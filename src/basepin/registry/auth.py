@@ -492,7 +492,7 @@ class Authenticator:
 
     async def credentials_note(self, origin: str, destination: httpx.URL) -> str:
         """Words for a refusal: whether credentials went to `destination`, and if not, why."""
-        host = httpx.URL(origin).netloc.decode()
+        host = credential_key(httpx.URL(origin).netloc.decode())
         if await self._credentials.lookup(host) is None:
             problem = self._credentials.problem(host)
             return f"without credentials ({problem or f'none configured for {host}'})"

@@ -298,14 +298,15 @@ class RegistryClient:
         url = httpx.URL(f"{origin}{target}") if isinstance(target, str) else target
         sent = await self._auth.authorization(origin, ref.registry, ref.repository)
         reply = await self._follow(method, url, sent, accept, ref, what)
-        if reply.status == 401:
+        # A 401 from a redirect target (a CDN) is no challenge of the registry's.
+        if reply.status == 401 and same_origin(reply.url, url):
             retry = await self._auth.after_refusal(
                 origin, ref.registry, ref.repository, reply, sent
             )
             if retry is not None:
                 sent = retry
                 reply = await self._follow(method, url, sent, accept, ref, what)
-        if reply.status == 401:
+        if reply.status == 401 and same_origin(reply.url, url):
             note = await self._auth.credentials_note(origin, httpx.URL(origin))
             raise Unauthorized(
                 f"{what}: the registry refused access {note}; the repository may not exist "
