@@ -111,7 +111,11 @@ def _online(
         else:
             found.append(cand)
     if ref.digest is not None and res.pin_now is not None and ref.digest != res.pin_now:
-        since = f" (the tag was pushed again {_date(res.pushed)})" if res.pushed else ""
+        since = ""
+        if res.pushed:
+            since = f" (the tag was pushed again {_date(res.pushed)})"
+        elif res.current is not None and res.current.created:
+            since = f" (the image it points to now was built {_date(res.current.created)})"
         found.append(
             _candidate(
                 "stale-digest",
