@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -370,14 +369,23 @@ def test_without_python_the_step_says_what_to_do(tmp_path: Path, github_api: Fak
     assert "::error title=basepin::basepin needs Python 3.10 or newer" in run.stdout
 
 
-def test_the_real_set_up_installs_this_checkout(tmp_path: Path, github_api: FakeGitHub) -> None:
+@pytest.mark.parametrize("runner_pip", [True, False], ids=["runner-pip", "own-pip"])
+def test_the_real_set_up_installs_this_checkout(
+    tmp_path: Path, github_api: FakeGitHub, runner_pip: bool
+) -> None:
     wheelhouse = Path(os.environ.get("BASEPIN_TEST_WHEELHOUSE", REPO / ".venv" / "wheelhouse"))
     if not any(wheelhouse.glob("hatchling-*.whl")):
         pytest.fail(f"no wheels in {wheelhouse}: run scripts/test, which builds them")
     job = make_job(tmp_path, github_api, python=None)
-    base = Path(getattr(sys, "_base_executable", sys.executable)).parent
+    base = Path(getattr(sys, "_base_executable", sys.executable))
+    bin_dir = tmp_path / "runner-bin"
+    bin_dir.mkdir()
+    # The runner's python3; without runner_pip, one whose pip is missing.
+    no_pip = "" if runner_pip else 'if [ "$1 $2" = "-m pip" ]; then exit 1; fi\n'
+    (bin_dir / "python3").write_text(f'#!/bin/sh\n{no_pip}exec "{base}" "$@"\n')
+    (bin_dir / "python3").chmod(0o755)
     job.env.update(
-        PATH=f"{base}{os.pathsep}{job.env['PATH']}",
+        PATH=f"{bin_dir}{os.pathsep}{job.env['PATH']}",
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheelhouse),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
@@ -387,6 +395,8 @@ def test_the_real_set_up_installs_this_checkout(tmp_path: Path, github_api: Fake
     venv = job.temp / "basepin-venv"
     assert (venv / ".basepin-source").read_text().strip() == str(REPO)
     assert run.annotations() >= OFFLINE_ANNOTATIONS
+    # The environment has its own pip only where the runner's could not install into it.
+    assert any(venv.glob("lib/python*/site-packages/pip")) is not runner_pip
 
     # A second use in the same job reuses the environment.
     sentinel = venv / "kept"
@@ -394,7 +404,6 @@ def test_the_real_set_up_installs_this_checkout(tmp_path: Path, github_api: Fake
     again = run_action(job, {"offline": "true"})
     assert again.returncode == 1
     assert sentinel.exists()
-    assert shutil.which("python", path=str(venv / "bin"))
 
 
 # --- online, against a real registry standing in for Docker Hub ----------------------------
