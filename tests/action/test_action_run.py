@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not installed
+import yaml
 
 from fixtures.github import FakeGitHub
 from fixtures.hub import HubServer
