@@ -30,8 +30,9 @@ from typing import Any
 import httpx
 
 from basepin.errors import ConfigError
+from basepin.reference import DOCKER_HUB
 from basepin.registry.errors import ProtocolError, RegistryError, Unauthorized
-from basepin.registry.http import DOCKER_HUB, Endpoints, Reply, Sender, normalise_host
+from basepin.registry.http import Endpoints, Reply, Sender, normalise_host
 
 logger = logging.getLogger(__name__)
 

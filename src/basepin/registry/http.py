@@ -27,12 +27,11 @@ import httpx
 
 from basepin import __version__
 from basepin.errors import ConfigError
+from basepin.reference import DOCKER_HUB, DOCKER_HUB_HOSTS
 from basepin.registry.errors import ProtocolError, RateLimited, Unavailable
 
 logger = logging.getLogger(__name__)
 
-DOCKER_HUB = "docker.io"
-DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 # Manifests are at most 4 MiB on every registry we know; configs are smaller still.
 MAX_BODY_BYTES = 16 * 1024 * 1024
