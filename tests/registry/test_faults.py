@@ -562,3 +562,25 @@ def test_a_refusal_at_the_redirect_target_is_no_challenge_of_the_registry() -> N
     with pytest.raises(ProtocolError, match="HTTP 401"):
         run(ask(registry, lambda client: client.digest_info(REF, MANIFEST_DIGEST)))
     assert not any(r.url.path == "/token" for r in registry.requests)
+
+
+def test_a_token_server_that_refuses_batches_is_asked_per_repository() -> None:
+    registry = token_registry("https://auth.test/token")
+    answer_single = registry.__call__
+
+    def refuse_batches(request: httpx.Request) -> httpx.Response:
+        if len(request.url.params.get_list("scope")) > 1:
+            registry.requests.append(request)
+            return httpx.Response(400, json={"details": "one scope at a time"})
+        return answer_single(request)
+
+    async def prefetch_then_head(client: RegistryClient) -> str:
+        await client.prefetch_tokens("registry.test", ["team/app", "team/other"])
+        return (await client.head_digest(REF)).digest
+
+    assert run(ask(refuse_batches, prefetch_then_head)) == MANIFEST_DIGEST
+    scopes = [r.url.params.get_list("scope") for r in registry.requests if r.url.path == "/token"]
+    assert scopes == [
+        ["repository:team/app:pull", "repository:team/other:pull"],
+        ["repository:team/app:pull"],
+    ]
