@@ -49,7 +49,7 @@ def test_every_input_is_read_from_its_variable() -> None:
             paths="docker/Dockerfile\n'my app/Containerfile' api.Dockerfile\n\n",
             mode="fix",
             fail_on="warning",
-            offline="True",
+            offline="false",
             max_age="30",
             config=".ci/basepin.toml",
             bump="true",
@@ -67,7 +67,6 @@ def test_every_input_is_read_from_its_variable() -> None:
         "json",
         "--output",
         "r.json",
-        "--offline",
         "--fail-on",
         "warning",
         "--max-age",
@@ -110,6 +109,15 @@ def test_every_input_is_read_from_its_variable() -> None:
 def test_bad_input_names_the_input(name: str, value: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         read_inputs({env_name(name): value})
+
+
+def test_fix_mode_cannot_be_offline() -> None:
+    with pytest.raises(UsageError, match="input offline: fix mode asks the registry"):
+        read_inputs(env(mode="fix", offline="TRUE"))
+
+
+def test_offline_check_arguments() -> None:
+    assert "--offline" in check_arguments(read_inputs(env(offline="true")), Path("r"))
 
 
 def test_defaults_cover_every_input() -> None:

@@ -496,6 +496,22 @@ def test_fix_mode_rewrites_the_workspace_and_passes(
     assert f"actiontest/node:22.11.0@{node.digest}\n" in text
 
 
+def test_fix_mode_with_nothing_to_fix_changes_nothing(
+    online_job: Job, plain_registry: Registry, hub_server: HubServer
+) -> None:
+    _push_images(plain_registry, hub_server)
+    # A repository the registry does not have: an error, and nothing to fix.
+    for path in ("Dockerfile", "services/api/Dockerfile"):
+        (online_job.workspace / path).write_text(f"FROM actiontest/missing:1.0@{DIGEST}\n")
+    run = run_action(
+        online_job, {"mode": "fix", "registry-mirrors": f"docker.io={plain_registry.url}"}
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["changed"] == "false"
+    assert ("error", "Dockerfile", "1", "basepin/unknown") in run.annotations()
+    assert "basepin: 2 findings left after fixing." in run.stdout
+
+
 def test_an_unreachable_registry_makes_the_check_incomplete(online_job: Job) -> None:
     pinned = f"FROM actiontest/python:3.12-slim@{DIGEST}\n"
     (online_job.workspace / "Dockerfile").write_text(pinned)

@@ -75,12 +75,17 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
     max_age = raw("max-age")
     if not max_age.isdigit() or int(max_age) < 1:
         raise UsageError(f"input max-age: expected a whole number of days, got {max_age!r}")
+    offline = _flag("offline", raw("offline"))
+    if offline and raw("mode") == "fix":
+        raise UsageError(
+            "input offline: fix mode asks the registry for digests; set offline: false"
+        )
     return Inputs(
         paths=_paths(raw("paths")),
         mode=_mode(raw("mode")),
         fail_on=None if fail_on == DEFAULTS["fail-on"] else fail_on,
         max_age=None if int(max_age) == int(DEFAULTS["max-age"]) else int(max_age),
-        offline=_flag("offline", raw("offline")),
+        offline=offline,
         config=raw("config"),
         sarif=raw("sarif"),
         summary=_flag("summary", raw("summary")),

@@ -9,6 +9,7 @@ step can still propose the change.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from basepin import __version__
 from basepin.action.inputs import Inputs, read_inputs
 from basepin.action.paths import relative_report
 from basepin.action.workflow import append, command, format_outputs
-from basepin.errors import UsageError
+from basepin.errors import BasepinError, UsageError
 from basepin.model import Report
 from basepin.report import plural, tally
 
@@ -64,11 +65,13 @@ def main(environ: Mapping[str, str] | None = None) -> int:
 
     changed = False
     if inputs.mode == "fix":
+        before = _snapshot(inputs.paths, runner.workspace)
         fixed = _basepin(fix_arguments(inputs), runner, child_env)
-        if fixed not in (0, 1):
+        # 1 and 3 may still have written fixes; the check below gives the verdict.
+        if fixed not in (0, 1, 3):
             _say(command("error", "basepin fix did not finish: see the log above", title="basepin"))
             return fixed
-        changed = fixed == 1
+        changed = _snapshot(inputs.paths, runner.workspace) != before
 
     report_dir = runner.temp / "basepin"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +162,22 @@ def _basepin(arguments: Sequence[str], runner: Runner, env: Mapping[str, str]) -
     sys.stdout.flush()
     command_line = [sys.executable, "-m", "basepin", *arguments]
     return subprocess.run(command_line, cwd=runner.workspace, env=env, check=False).returncode
+
+
+def _snapshot(paths: Sequence[str], workspace: Path) -> dict[str, bytes]:
+    """The bytes of the Dockerfiles under `paths` (the exit code of fix cannot tell whether
+    it wrote anything: 1 also means findings it could not fix)."""
+    from basepin.files import discover
+
+    try:
+        files = discover([str(workspace / path) for path in paths])
+    except BasepinError:
+        return {}  # fix reports the problem itself
+    snapshot = {}
+    for name in files:
+        with contextlib.suppress(OSError):
+            snapshot[name] = Path(name).read_bytes()
+    return snapshot
 
 
 def _load(path: Path) -> Report | None:
