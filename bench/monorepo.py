@@ -1,0 +1,338 @@
+"""Monorepo benchmark: `basepin check` on 200 (and 2,000) multi-stage Dockerfiles against a
+real registry 30 ms away, next to the floor any online checker has to pay.
+
+    .venv/bin/python bench/monorepo.py [--runs 5] [--delay 0.03]
+
+What it sets up, all on loopback:
+- Debian's docker-registry (distribution 2.8) with token auth from the test token server
+  (tests/fixtures), both behind a TCP proxy that adds `--delay` seconds each way (and one
+  round trip per new connection) and counts the HTTP requests by kind; the registry's token
+  realm points at the proxy's port for the token server;
+- 60 repositories with five tags each (OCI indexes, Docker manifest lists, single manifests,
+  some with attestations, some built 400 days ago);
+- a git work tree of multi-stage Dockerfiles using 60 unique references (plain tags, tags
+  pinned to their digest, references built from global ARGs), with a `.basepin.toml`.
+
+What it measures, each a median of `--runs` subprocess runs of `python -m basepin check
+--format json` (BASEPIN_CACHE_DIR fresh per cold run, BASEPIN_HUB_URL at a closed port,
+DOCKER_CONFIG empty): cold (empty cache), warm (cache filled) and offline checks, their peak
+memory (the child's ru_maxrss) and the requests per unique reference seen at the proxy; for
+the default rules and with `old-image`, `outdated` and `platforms` off; for 200 and 2,000
+Dockerfiles. The floor is `python -c pass` plus one batched token request and one HEAD per
+reference, all concurrent over one pool (bench/floor_client.py through the same proxy).
+
+Prints one table and exits 0 (1 when a check fails or leaves references unchecked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent / "tests"))
+
+from latency_proxy import KINDS, LatencyProxy, RequestCounter, registry_kind, token_kind  # noqa: E402
+from monorepo_tree import ImageSpec, image_specs, reference_text, write_monorepo  # noqa: E402
+
+from fixtures.registry import (  # noqa: E402
+    Registry,
+    _PushAuth,
+    add_tag,
+    push_image,
+    running_registry,
+)
+from fixtures.tokenserver import SigningKey, TokenPolicy, TokenServer  # noqa: E402
+
+SERVICE = "basepin-bench-registry"
+ISSUER = "basepin-bench-issuer"
+PUSHER = "pusher"
+RULES_OFF = '[severity]\nold-image = "off"\noutdated = "off"\nplatforms = "off"\n'
+# GNU time reports a child's own peak RSS (see run_measured).
+TIME = ["/usr/bin/time"] if Path("/usr/bin/time").is_file() else []
+SHOWN_KINDS = ("token", "ping", "HEAD manifest", "GET manifest", "GET blob", "tags/list")
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    cpu_seconds: float
+    max_rss_kib: int
+    requests: Counter[str]
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    samples: list[Sample]
+    references: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    def render(self) -> str:
+        best = min(s.seconds for s in self.samples)
+        cpu = statistics.median(s.cpu_seconds for s in self.samples)
+        rss = statistics.median(s.max_rss_kib for s in self.samples) / 1024
+        counts = {k: statistics.median(s.requests[k] for s in self.samples) for k in KINDS}
+        total = sum(counts[k] for k in KINDS if k != "connections")
+        per_ref = f"{total / self.references:6.2f}" if self.references else "     -"
+        kinds = " ".join(f"{counts[k]:>5g}" for k in SHOWN_KINDS)
+        return (
+            f"{self.label:<34} {self.median:>7.3f} {best:>7.3f} {cpu:>7.3f} {rss:>7.1f} {per_ref} "
+            f"{kinds} {counts['connections']:>5g}"
+        )
+
+
+HEADER = (
+    f"{'run':<34} {'median':>7} {'best':>7} {'CPU':>7} {'RSS MiB':>7} {'req/ref':>6} "
+    + " ".join(f"{label:>5}" for label in ("token", "ping", "HEAD", "GETm", "blob", "tags"))
+    + f" {'conns':>5}"
+)
+
+
+# -- the registry, its images and the proxy ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The running set-up: where basepin sees the registry, and what it holds."""
+
+    host: str  # the proxy's host:port, as references name the registry
+    realm: str  # the token realm behind the proxy
+    digests: Mapping[str, str]  # repository -> digest of the tag the monorepo uses
+    counter: RequestCounter
+
+
+@contextmanager
+def stage(delay: float, folder: Path) -> Iterator[Stage]:
+    counter = RequestCounter()
+    proxy = LatencyProxy(delay, counter)
+    password = os.urandom(16).hex()
+    policy = TokenPolicy(ISSUER, SERVICE, "private", {PUSHER: password}, PUSHER)
+    server = TokenServer(policy, SigningKey.generate())
+    try:
+        realm = f"http://127.0.0.1:{proxy.listen(server.port, token_kind)}/token"
+        auth = {
+            "token": {
+                "realm": realm,
+                "service": SERVICE,
+                "issuer": ISSUER,
+                "rootcertbundle": str(server.write_bundle(folder / "token-ca.pem")),
+            }
+        }
+        with running_registry(folder, auth=auth) as url:
+            push_auth = _PushAuth(PUSHER, password, server.realm, SERVICE)
+            with httpx.Client(base_url=url, auth=push_auth) as pusher:
+                registry = Registry("token", httpx.URL(url).netloc.decode(), url, pusher)
+                digests = push_images(registry, image_specs())
+            port = proxy.listen(httpx.URL(url).port or 80, registry_kind)
+            counter.take()
+            yield Stage(f"127.0.0.1:{port}", realm, digests, counter)
+    finally:
+        proxy.close()
+        server.close()
+
+
+def push_images(registry: Registry, specs: Sequence[ImageSpec]) -> dict[str, str]:
+    """Push every repository's images; the digest of each used tag."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    digests: dict[str, str] = {}
+    for spec in specs:
+        pushed = {}
+        for age, tag in enumerate(reversed(spec.image_tags)):
+            created = now - timedelta(days=spec.age_days + 30 * age)
+            if spec.shape == "single":
+                image = push_image(registry, spec.repository, tag, created=created)
+            else:
+                image = push_image(
+                    registry,
+                    spec.repository,
+                    tag,
+                    platforms=["linux/amd64", "linux/arm64/v8"],
+                    image_format="oci" if spec.shape == "attested" else "docker",
+                    attestations=spec.shape == "attested",
+                    created=created,
+                )
+            pushed[tag] = image
+        for extra, target in spec.shared_tags:
+            pushed[extra] = add_tag(pushed[target], extra)
+        digests[spec.repository] = pushed[spec.used_tag].digest
+    return digests
+
+
+# -- running basepin ----------------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound and released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def run_measured(
+    command: Sequence[str], cwd: Path, env: Mapping[str, str], counter: RequestCounter
+) -> tuple[Sample, int, bytes, bytes]:
+    """Run `command`; its wall time, peak RSS, requests, exit code, stdout and stderr.
+
+    The peak RSS comes from /usr/bin/time where there is one: a child of this (large) process
+    reports at least this process's RSS as its own, as Linux keeps the peak across exec.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        peak_file = Path(folder, "peak")
+        wrapped = [*TIME, "-f", "%M", "-o", str(peak_file), *command] if TIME else command
+        with Path(folder, "out").open("w+b") as out, Path(folder, "err").open("w+b") as err:
+            counter.take()
+            start = time.perf_counter()
+            process = subprocess.Popen(wrapped, cwd=cwd, env=dict(env), stdout=out, stderr=err)
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - start
+            process.returncode = code = os.waitstatus_to_exitcode(status)
+            requests = counter.take()
+            out.seek(0)
+            err.seek(0)
+            output, errors = out.read(), err.read()
+        peak = int(peak_file.read_text().split()[-1]) if TIME else usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(seconds, cpu, peak, requests), code, output, errors
+
+
+class Bench:
+    def __init__(self, stage: Stage, folder: Path, runs: int) -> None:
+        self.stage = stage
+        self.folder = folder
+        self.runs = runs
+        empty_docker_config = folder / "docker-config"
+        empty_docker_config.mkdir()
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("BASEPIN_", "DOCKER", "SSL_CERT"))
+        } | {
+            "BASEPIN_HUB_URL": f"http://127.0.0.1:{closed_port()}",
+            "DOCKER_CONFIG": str(empty_docker_config),
+        }
+        self._caches = 0
+
+    def monorepo(self, name: str, count: int, config: str) -> Path:
+        root = self.folder / name
+        # The registry is plain HTTP on loopback: say so, or basepin tries TLS first.
+        insecure = f'insecure-registries = ["{self.stage.host}"]\n'
+        write_monorepo(root, count, image_specs(), self.stage.host, self.stage.digests,
+                       insecure + config)  # fmt: skip
+        return root
+
+    def new_cache(self) -> Path:
+        self._caches += 1
+        return self.folder / f"cache-{self._caches}"
+
+    def check(self, root: Path, cache: Path | None, *, offline: bool = False) -> Sample:
+        command = [sys.executable, "-m", "basepin", "check", "--format", "json", "."]
+        command += ["--offline"] if offline else []
+        env = dict(self.env, BASEPIN_CACHE_DIR=str(cache or self.new_cache()))
+        sample, code, out, err = run_measured(command, root, env, self.stage.counter)
+        try:
+            report = json.loads(out)
+        except ValueError:
+            report = None
+        if code not in (0, 1) or report is None or report["incomplete"]:
+            sys.stderr.write(err.decode(errors="replace"))
+            problems = report["incomplete"] if report else []
+            raise SystemExit(f"basepin check in {root} exited {code}; incomplete: {problems}")
+        return sample
+
+    def rows(self, label: str, root: Path, references: int, runs: int) -> list[Row]:
+        caches = [self.new_cache() for _ in range(runs)]
+        cold = [self.check(root, cache) for cache in caches]
+        warm = [self.check(root, caches[0]) for _ in range(runs)]
+        offline = [self.check(root, caches[0], offline=True) for _ in range(runs)]
+        return [
+            Row(f"{label}: cold", cold, references),
+            Row(f"{label}: warm", warm, references),
+            Row(f"{label}: offline", offline, references),
+        ]
+
+    def floor(self, references: Sequence[str]) -> tuple[Row, Row, float]:
+        """`python -c pass`, the floor client, and the floor in seconds: `python -c pass`
+        plus the client's time from its token request to its last answer."""
+        python_pass = [sys.executable, "-c", "pass"]
+        passes = [
+            run_measured(python_pass, self.folder, self.env, self.stage.counter)[0]
+            for _ in range(self.runs * 2)
+        ]
+        base_url = f"http://{self.stage.host}"
+        targets = [text.partition("/")[2].partition("@")[0] for text in references]
+        command = [sys.executable, str(BENCH / "floor_client.py"), self.stage.realm, SERVICE,
+                   base_url, *targets]  # fmt: skip
+        samples, network = [], []
+        for _ in range(self.runs):
+            sample, code, out, err = run_measured(
+                command, self.folder, self.env, self.stage.counter
+            )
+            if code != 0:
+                raise SystemExit(f"floor client failed: {err.decode(errors='replace')}")
+            samples.append(sample)
+            network.append(float(out))
+        python = Row("python -c pass", passes, 0)
+        client = Row("floor client (httpx, whole process)", samples, len(references))
+        return python, client, python.median + statistics.median(network)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (5)")
+    parser.add_argument("--delay", type=float, default=0.03, help="one-way latency (0.03 s)")
+    parser.add_argument("--large", type=int, default=2000, help="Dockerfiles in the large tree")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="basepin-bench-") as temporary:
+        folder = Path(temporary)
+        with stage(args.delay, folder) as running:
+            bench = Bench(running, folder, args.runs)
+            references = [reference_text(s, running.host, running.digests) for s in image_specs()]
+            python, client, floor = bench.floor(references)
+            rows = [python, client]
+            cold: dict[str, float] = {}
+            for name, config in (("default", ""), ("rules off", RULES_OFF)):
+                slug = name.replace(" ", "-")
+                for count, runs in ((200, args.runs), (args.large, max(1, args.runs // 2))):
+                    root = bench.monorepo(f"{slug}-{count}", count, config)
+                    found = bench.rows(f"{name}, {count} files", root, len(references), runs)
+                    rows += found
+                    if count == 200:
+                        cold[name] = found[0].median
+    print(f"one-way delay {args.delay * 1000:g} ms; {len(references)} unique references; "
+          f"medians of {args.runs} runs ({max(1, args.runs // 2)} for {args.large} files); "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
+    print(HEADER)
+    for row in rows:
+        print(row.render())
+    print(f"floor = python -c pass + the client's token request and HEADs: {floor:.3f} s")
+    for name, seconds in cold.items():
+        print(
+            f"cold check, {name}, 200 files: {seconds:.3f} s = {seconds / floor:.2f}x the floor,"
+            f" {seconds / client.median:.2f}x the whole floor client"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
