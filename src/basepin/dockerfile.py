@@ -12,12 +12,12 @@ Pure: no I/O, standard library only (an offline check imports this on every run)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from basepin.dockerfile_lex import (
     Command,
-    Env,
     EnvValue,
     Expansion,
     ExpansionError,
@@ -26,6 +26,7 @@ from basepin.dockerfile_lex import (
     Unset,
     csv_fields,
     parse_words,
+    split_command,
     whitespace_words,
 )
 from basepin.dockerfile_lines import Instruction, Reading, detect_syntax, read_dockerfile
@@ -140,9 +141,11 @@ class _Stage:
     index: int
     order: int
     instruction: Instruction
+    command: Command
     name: str  # lowercased, "" when unnamed
     operand: tuple[int, int] | None
-    commands: list[tuple[int, Instruction]] = field(default_factory=list)
+    # The COPY, RUN and ONBUILD instructions that may name a source, with their order.
+    commands: list[tuple[int, Instruction, Command]] = field(default_factory=list)
     # A later stage is built FROM this one, so it runs this stage's ONBUILD triggers.
     derived: bool = False
 
@@ -151,17 +154,30 @@ class _Stage:
         return self.name or str(self.index)
 
 
-@dataclass
 class _GlobalArgs:
     """The ARGs declared before the first FROM, as FROM sees them (buildMetaArgs)."""
 
-    fallback: Callable[[str], EnvValue]
-    values: dict[str, EnvValue] = field(default_factory=dict)
-    # File range of each value's source: the default (inside quotes), or the name.
-    sources: dict[str, tuple[int, int]] = field(default_factory=dict)
+    def __init__(self, escape: str, fallback: Callable[[str], EnvValue]) -> None:
+        self.fallback = fallback
+        self.values: dict[str, EnvValue] = {}
+        # Where each value came from: the default (inside quotes), or the name.
+        self.sources: dict[str, tuple[Instruction, int, int]] = {}
+        self.lexer = ShellLexer(escape, self.lookup)
 
     def lookup(self, name: str) -> EnvValue:
         return self.values[name] if name in self.values else self.fallback(name)
+
+    def source(self, name: str) -> tuple[int, int]:
+        """The file range of the text a global ARG's value came from."""
+        instruction, start, end = self.sources[name]
+        return instruction.file_range(start, end)
+
+    def expand(self, word: str) -> Expansion:
+        """The word as FROM sees it; a word the lexer rejects cannot be known."""
+        try:
+            return self.lexer.expand(word)
+        except ExpansionError as err:
+            return Expansion(unknown=str(err))
 
 
 class _Extractor:
@@ -172,7 +188,7 @@ class _Extractor:
         self.problems: list[Problem] = []
         self.uses: list[tuple[int, ImageUse]] = []
         self.stages: list[_Stage] = []
-        self.global_args: list[Instruction] = []
+        self.global_args: list[tuple[Instruction, Command]] = []
         self.ignores: dict[int, frozenset[str]] = {}
         for offset, message in reading.issues:
             self._problem(offset, message)
@@ -187,18 +203,16 @@ class _Extractor:
             self.problems.append(
                 Problem(self.path, 1, 1, "no FROM instruction: BuildKit has no stage to build")
             )
-        target = self.stages[-1].name if self.stages else ""
         env = self._declare(self._unknown_automatic, report=True)
-        amd64 = self._declare(self._amd64_automatic(target), report=False)
         names: dict[str, _Stage] = {}
         for stage in self.stages:
             if stage.operand is not None:
-                self._from(stage, stage.operand, names, env, amd64)
+                self._from(stage, stage.operand, names, env)
             if stage.name:
                 names[stage.name] = stage
         for stage in self.stages:
-            for order, instruction in stage.commands:
-                self._command(stage, order, instruction, names)
+            for order, instruction, command in stage.commands:
+                self._command(stage, order, instruction, command, names)
         self.uses.sort(key=lambda entry: entry[0])
         return tuple(use for _, use in self.uses)
 
@@ -251,27 +265,30 @@ class _Extractor:
 
     def _structure(self) -> None:
         """instructions.Parse: global ARGs, stages, and the commands of each stage."""
+        escape = self.reading.escape
         for order, instruction in enumerate(self.reading.instructions):
-            command = instruction.command
+            keyword = instruction.keyword
             if instruction.comments:
                 self._ignores(order, instruction)
-            word = instruction.text[command.word_start : command.word_end]
-            if command.keyword not in INSTRUCTIONS:
+            if keyword not in INSTRUCTIONS:
+                command = split_command(instruction.text, escape)
+                word = instruction.text[command.word_start : command.word_end]
                 hint = ""
                 if len(instruction.chunk_starts) > 1:
                     hint = " (continuation lines are joined with no space in between)"
                 self._problem(instruction.offset(0), f"unknown instruction {word!r}{hint}")
-            elif command.keyword == "from":
+            elif keyword == "from":
                 self.stages.append(self._stage(order, instruction))
-            elif not self.stages and command.keyword == "arg":
-                self.global_args.append(instruction)
+            elif not self.stages and keyword == "arg":
+                self.global_args.append((instruction, split_command(instruction.text, escape)))
             elif not self.stages:
                 self._problem(
                     instruction.offset(0),
-                    f"{word} before the first FROM: only ARG may come before FROM",
+                    f"{keyword.upper()} before the first FROM: only ARG may come before FROM",
                 )
-            elif command.keyword in ("copy", "run", "onbuild"):
-                self.stages[-1].commands.append((order, instruction))
+            elif keyword == "onbuild" or (keyword in ("copy", "run") and "--" in instruction.text):
+                command = split_command(instruction.text, escape)
+                self.stages[-1].commands.append((order, instruction, command))
 
     def _ignores(self, order: int, instruction: Instruction) -> None:
         """`# basepin: ignore[...]` in the comment lines right above an instruction."""
@@ -301,7 +318,8 @@ class _Extractor:
 
     def _stage(self, order: int, instruction: Instruction) -> _Stage:
         """parseFrom: `FROM [--platform=...] <image> [AS <name>]`."""
-        text, command = instruction.text, instruction.command
+        text = instruction.text
+        command = split_command(text, self.reading.escape)
         seen: set[str] = set()
         for flag in command.flags:
             if flag.name != "platform":
@@ -310,7 +328,7 @@ class _Extractor:
                 problem = "duplicate flag --platform" if seen else "--platform needs a value"
                 self._problem(instruction.offset(flag.start), problem)
             seen.add(flag.name)
-        words = whitespace_words(text, command.args_start, command.args_end)
+        words = whitespace_words(text, command.args_start, command.args_end, limit=4)
         name = ""
         if len(words) == 3 and text[slice(*words[1])].lower() == "as":
             written = text[slice(*words[2])]
@@ -322,12 +340,14 @@ class _Extractor:
                     "letters, digits, '-', '_' and '.'",
                 )
         elif len(words) != 1:
-            found = f"{len(words)} words" if words else "nothing"
+            found = "more than three words" if len(words) > 3 else f"{len(words)} words"
+            found = found if words else "nothing"
             self._problem(
                 instruction.offset(command.word_start),
                 f"FROM takes an image and optionally AS <name>; found {found}",
             )
-        return _Stage(len(self.stages), order, instruction, name, words[0] if words else None)
+        operand = words[0] if words else None
+        return _Stage(len(self.stages), order, instruction, command, name, operand)
 
     # --- global ARGs -------------------------------------------------------------------------
 
@@ -338,22 +358,24 @@ class _Extractor:
             return Unknown(f"{name} is set per platform at build time")
         return Unset(f"{name} is not an ARG declared before the first FROM, so FROM cannot see it")
 
-    def _amd64_automatic(self, target: str) -> Callable[[str], EnvValue]:
-        def lookup(name: str) -> EnvValue:
-            if name in AUTOMATIC_ARGS:
-                default = target if name == "TARGETSTAGE" else AUTOMATIC_ARGS[name]
-                return self.build_args.get(name, default)
-            return self._unknown_automatic(name)
+    def _amd64_automatic(self, name: str) -> EnvValue:
+        if name in AUTOMATIC_ARGS:
+            target = self.stages[-1].name if name == "TARGETSTAGE" else AUTOMATIC_ARGS[name]
+            return self.build_args.get(name, target)
+        return self._unknown_automatic(name)
 
-        return lookup
+    @cached_property
+    def _amd64(self) -> _GlobalArgs:
+        """The global ARGs of a linux/amd64 build, to tell per-platform stage names apart."""
+        return self._declare(self._amd64_automatic, report=False)
 
     def _declare(self, fallback: Callable[[str], EnvValue], *, report: bool) -> _GlobalArgs:
         """buildMetaArgs: a --build-arg replaces a declared ARG's value, a default is expanded
         with the ARGs before it, a bare declaration keeps an earlier value."""
-        args = _GlobalArgs(fallback)
         escape = self.reading.escape
-        for instruction in self.global_args:
-            text, command = instruction.text, instruction.command
+        args = _GlobalArgs(escape, fallback)
+        for instruction, command in self.global_args:
+            text = instruction.text
             words = parse_words(text, command.args_start, command.args_end, escape)
             if not words and report:
                 self._problem(instruction.offset(0), "ARG needs at least one name")
@@ -363,24 +385,23 @@ class _Extractor:
                     if report:
                         self._problem(instruction.offset(start), "ARG names can not be blank")
                     continue
-                value_range = _unquote_range(text, start + len(key) + 1, end)
-                source = instruction.file_range(*(value_range if equals else (start, end)))
                 if key in self.build_args:
                     args.values[key] = self.build_args[key]
                 elif equals:
-                    args.values[key] = self._default(key, default, args.lookup, instruction, report)
+                    args.values[key] = self._default(key, default, args, instruction, report)
                 elif key not in args.values and key not in AUTOMATIC_ARGS:
                     args.values[key] = Unset(f"ARG {key} has no value; pass --build-arg {key}=...")
                 else:
                     continue
-                args.sources[key] = source
+                source = _unquote_range(text, start + len(key) + 1, end) if equals else (start, end)
+                args.sources[key] = (instruction, *source)
         return args
 
     def _default(
-        self, key: str, default: str, env: Env, instruction: Instruction, report: bool
+        self, key: str, default: str, env: _GlobalArgs, instruction: Instruction, report: bool
     ) -> EnvValue:
         try:
-            expansion = ShellLexer(self.reading.escape, env).expand(default)
+            expansion = env.lexer.expand(default)
         except ExpansionError as err:
             if report:
                 self._problem(instruction.offset(0), f"cannot read the default of ARG {key}: {err}")
@@ -389,28 +410,21 @@ class _Extractor:
 
     # --- references --------------------------------------------------------------------------
 
-    def _expand(self, word: str, env: _GlobalArgs) -> Expansion:
-        try:
-            return ShellLexer(self.reading.escape, env.lookup).expand(word)
-        except ExpansionError as err:
-            return Expansion(unknown=str(err))
-
     def _from(
         self,
         stage: _Stage,
         operand: tuple[int, int],
         names: dict[str, _Stage],
         env: _GlobalArgs,
-        amd64: _GlobalArgs,
     ) -> None:
         """The base of one stage: an earlier stage (as written), scratch, or an image."""
         instruction, order = stage.instruction, stage.order
         start, end = operand
         raw = instruction.text[start:end]
-        expansion = self._expand(raw, env)
-        platform = self._platform(instruction.command, env)
+        expansion = env.expand(raw)
+        platform = self._platform(stage.command, env)
         if expansion.unknown is not None:
-            probe = self._expand(raw, amd64)  # a stage chosen per platform is still a stage
+            probe = self._amd64.expand(raw)  # a stage chosen per platform is still a stage
             if probe.unknown is None and probe.text in names:
                 names[probe.text].derived = True
                 return
@@ -434,7 +448,7 @@ class _Extractor:
         elif reference != EMPTY_IMAGE:
             via = expansion.via if expansion.via in env.sources else None
             source = (
-                env.sources[via]
+                env.source(via)
                 if via is not None
                 else instruction.file_range(*_unquote_range(instruction.text, start, end))
             )
@@ -453,13 +467,17 @@ class _Extractor:
         values = [flag.value for flag in command.flags if flag.name == "platform"]
         if not values:
             return None
-        expansion = self._expand(values[0], env)
+        expansion = env.expand(values[0])
         return values[0] if expansion.unknown is not None else expansion.text
 
     def _command(
-        self, stage: _Stage, order: int, instruction: Instruction, names: dict[str, _Stage]
+        self,
+        stage: _Stage,
+        order: int,
+        instruction: Instruction,
+        command: Command,
+        names: dict[str, _Stage],
     ) -> None:
-        command = instruction.command
         if command.keyword == "onbuild":
             trigger = command.sub
             if trigger is None or trigger.keyword in ("onbuild", "from", "maintainer"):
@@ -518,7 +536,7 @@ class _Extractor:
             except ValueError as err:
                 self._problem(instruction.offset(flag.start), f"cannot read --mount: {err}")
                 continue
-            source: tuple[str, tuple[int, ...]] | None = None
+            source: tuple[str, Sequence[int]] | None = None
             for text, places in fields:
                 key, equals, value = text.partition("=")
                 if equals and key.lower() == "from":
@@ -533,7 +551,7 @@ class _Extractor:
         instruction: Instruction,
         kind: UseKind,
         value: str,
-        places: tuple[int, ...],
+        places: Sequence[int],
         names: dict[str, _Stage],
     ) -> None:
         """A COPY --from / mount from= value: a stage (looked up lowercased), a stage index

@@ -12,8 +12,10 @@ Only the standard library is used: `basepin check --offline` imports this on eve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
 
 # Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f, which Go does not).
 GO_SPACE = (
@@ -23,17 +25,13 @@ GO_SPACE = (
 )
 _GO_SPACE_SET = frozenset(GO_SPACE)
 # parser.reWhitespace / tokenWhitespace: the separators of the command word and FROM's words.
-_SEPARATOR = re.compile(r"[\t\v\f\r ]+")
+SEPARATOR = re.compile(r"[\t\v\f\r ]+")
 _NON_SEPARATOR = re.compile(r"[^\t\v\f\r ]+")
-# The longest value any expansion may produce: ARG defaults can double in length at every
+# The most text variables may put into one word: ARG defaults can double in length at every
 # line (ARG B=$A$A), and a file must never make basepin run out of memory.
 MAX_EXPANSION = 1 << 16
 # Deepest nesting of ${...} inside ${...} followed before giving up.
 MAX_NESTING = 64
-
-
-def is_space(ch: str) -> bool:
-    return ch in _GO_SPACE_SET
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class Flag:
     """
 
     word: str
-    positions: tuple[int, ...]
+    positions: Sequence[int]
     start: int
     end: int
 
@@ -61,7 +59,7 @@ class Flag:
         return self.word.partition("=")[2]
 
     @property
-    def value_positions(self) -> tuple[int, ...]:
+    def value_positions(self) -> Sequence[int]:
         return self.positions[self.word.index("=") + 1 :]
 
 
@@ -91,7 +89,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def split_command(text: str, escape: str, start: int = 0, end: int | None = None) -> Command:
     """splitCommand: the command word, the leading `--` flags, the trimmed arguments."""
     start, stop = _trim(text, start, len(text) if end is None else end)
-    gap = _SEPARATOR.search(text, start, stop)
+    gap = SEPARATOR.search(text, start, stop)
     if gap is None:
         return Command(text[start:stop].lower(), start, stop, (), stop, stop)
     flags, rest = extract_flags(text, gap.end(), stop, escape)
@@ -101,57 +99,73 @@ def split_command(text: str, escape: str, start: int = 0, end: int | None = None
     return Command(keyword, start, gap.start(), tuple(flags), args_start, args_end, sub)
 
 
+@lru_cache(maxsize=4)
+def _runs(escape: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Runs of characters with no special meaning: outside quotes, in "...", in '...'."""
+    outside = re.compile("[^" + re.escape(GO_SPACE + "'\"" + escape) + "]+")
+    return outside, re.compile("[^" + re.escape('"' + escape) + "]+"), re.compile("[^']+")
+
+
 def extract_flags(text: str, pos: int, end: int, escape: str) -> tuple[list[Flag], int]:
     """extractBuilderFlags: leading words that start with `--`; returns them and where the rest
     of the line starts. Quotes group and are removed, the escape character escapes."""
     flags: list[Flag] = []
+    outside = _runs(escape)[0]
     while True:
         while pos < end and text[pos] in _GO_SPACE_SET:
             pos += 1
         if pos >= end or not text.startswith("--", pos) or pos + 1 >= end:
             return flags, min(pos, end)
         start = pos
-        chars: list[str] = []
-        places: list[int] = []
-        quote = ""
-        blank_ok = False
-        while pos < end:
-            ch = text[pos]
-            if not quote and ch in _GO_SPACE_SET:
-                break
-            if not quote and ch in "'\"":
-                quote, blank_ok = ch, True
-                pos += 1
-                continue
-            if quote and ch == quote:
-                quote = ""
-                pos += 1
-                continue
-            if ch == escape:
-                pos += 1
-                if pos == end:  # an escape at the very end is dropped
-                    quote = ""
-                    continue
-                ch = text[pos]
-            chars.append(ch)
-            places.append(pos)
-            pos += 1
-        word = "".join(chars)
+        places: Sequence[int]
+        plain = outside.match(text, pos, end)
+        if plain and (plain.end() == end or text[plain.end()] in _GO_SPACE_SET):
+            # The usual flag: no quotes or escapes, so every character stands where it is.
+            word, places, pos = plain.group(), range(start, plain.end()), plain.end()
+        else:
+            word, places, pos = _quoted_flag(text, pos, end, escape)
         if word == "--":
-            return flags, pos if pos < end else end
-        if blank_ok or word:
-            flags.append(Flag(word, tuple(places), start, pos))
+            return flags, pos
+        flags.append(Flag(word, places, start, pos))
         if pos >= end:
             return flags, end
 
 
-def whitespace_words(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """parseStringsWhitespaceDelimited (FROM's arguments): ranges of the words."""
-    return [m.span() for m in _NON_SEPARATOR.finditer(text, start, end)]
+def _quoted_flag(text: str, pos: int, end: int, escape: str) -> tuple[str, list[int], int]:
+    chars: list[str] = []
+    places: list[int] = []
+    quote = ""
+    while pos < end:
+        ch = text[pos]
+        if not quote and ch in _GO_SPACE_SET:
+            break
+        if not quote and ch in "'\"":
+            quote = ch
+            pos += 1
+            continue
+        if quote and ch == quote:
+            quote = ""
+            pos += 1
+            continue
+        if ch == escape:
+            pos += 1
+            if pos == end:  # an escape at the very end is dropped
+                continue
+            ch = text[pos]
+        chars.append(ch)
+        places.append(pos)
+        pos += 1
+    return "".join(chars), places, pos
+
+
+def whitespace_words(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """parseStringsWhitespaceDelimited (FROM's arguments): ranges of the first `limit` words."""
+    return [m.span() for m in islice(_NON_SEPARATOR.finditer(text, start, end), limit)]
 
 
 def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int, int]]:
     """parseWords (ARG's arguments): ranges of the words, quotes and escapes kept in them."""
+    outside, in_double, in_single = _runs(escape)
     words: list[tuple[int, int]] = []
     pos = start
     while pos < end:
@@ -162,13 +176,18 @@ def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int,
         first = pos
         last = pos  # just after the last character taken into the word
         quote = ""
-        blank_ok = False
         while pos < end:
+            run = (in_double if quote == '"' else in_single if quote else outside).match(
+                text, pos, end
+            )
+            if run:
+                pos = last = run.end()
+                continue
             ch = text[pos]
             if not quote and ch in _GO_SPACE_SET:
                 break
             if not quote and ch in "'\"":
-                quote, blank_ok = ch, True
+                quote = ch
             elif quote and ch == quote:
                 quote = ""
             elif ch == escape and quote != "'":
@@ -178,7 +197,7 @@ def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int,
                 pos += 1
             pos += 1
             last = pos
-        if blank_ok or last > first:
+        if last > first:  # not only an escape at the very end
             words.append((first, last))
     return words
 
@@ -187,10 +206,16 @@ class CsvError(ValueError):
     pass
 
 
-def csv_fields(chars: str, places: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
+def csv_fields(chars: str, places: Sequence[int]) -> list[tuple[str, Sequence[int]]]:
     """One CSV record as Go's encoding/csv reads it (default settings), positions kept."""
-    fields: list[tuple[str, tuple[int, ...]]] = []
+    fields: list[tuple[str, Sequence[int]]] = []
     if not chars:
+        return fields
+    if '"' not in chars:
+        at = 0
+        for piece in chars.split(","):
+            fields.append((piece, places[at : at + len(piece)]))
+            at += len(piece) + 1
         return fields
     pos, n = 0, len(chars)
     while True:
@@ -252,7 +277,7 @@ class ExpansionError(ValueError):
     """A word BuildKit's lexer rejects (unbalanced quotes, bad ${...}); the message says how."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Expansion:
     """A word after expansion.
 
@@ -263,34 +288,32 @@ class Expansion:
     text: str = ""
     via: str | None = None
     unknown: str | None = None
-    # Off only where the text is split into words and thrown away (heredoc detection).
-    limited: bool = True
-    _parts: list[str] = field(default_factory=list, repr=False)
-    _size: int = 0
 
-    def add(self, text: str, via: str | None = None) -> None:
-        self._size += len(text)
-        if self._size > MAX_EXPANSION and self.limited:
-            raise ExpansionError(f"expands to more than {MAX_EXPANSION} characters")
-        self._parts.append(text)
-        if via is not None and text:
-            self.via = via
+
+class _Builder:
+    """Collects the pieces of one expansion."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.via: str | None = None
+        self.unknown: str | None = None
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
 
     def extend(self, other: Expansion) -> None:
-        self.add(other.text, other.via)
+        self.parts.append(other.text)
+        if other.via is not None:
+            self.via = other.via
         if self.unknown is None:
             self.unknown = other.unknown
 
     def done(self) -> Expansion:
-        self.text = "".join(self._parts)
-        self._parts = [self.text]
-        return self
+        return Expansion("".join(self.parts), self.via, self.unknown)
 
 
 def _value(text: str, via: str | None = None) -> Expansion:
-    result = Expansion()
-    result.add(text, via)
-    return result.done()
+    return Expansion(text, via if text else None)
 
 
 def _unknown(reason: str) -> Expansion:
@@ -351,16 +374,18 @@ class ShellLexer:
         self._src = ""
         self._pos = 0
         self._depth = 0
-        self._plain: dict[tuple[str, bool], re.Pattern[str]] = {}
+        self._inserted = 0
 
     def expand(self, word: str) -> Expansion:
         """ProcessWord: the word with quotes removed and variables expanded."""
-        self._src, self._pos, self._depth = word, 0, 0
+        if _plain_run(self.escape, "", False).fullmatch(word):
+            return Expansion(word)
+        self._src, self._pos, self._depth, self._inserted = word, 0, 0, 0
         return self._until("", self.raw_escapes, None)
 
     def words(self, line: str) -> list[str]:
         """ProcessWords: the line split into shell words; an error yields no words."""
-        self._src, self._pos, self._depth = line, 0, 0
+        self._src, self._pos, self._depth, self._inserted = line, 0, 0, 0
         words = _Words()
         try:
             self._until("", self.raw_escapes, words)
@@ -368,18 +393,18 @@ class ShellLexer:
             return []
         return words.result()
 
-    def _plain_run(self, stop: str, split: bool) -> re.Pattern[str]:
-        key = (stop, split)
-        if key not in self._plain:
-            special = "$'\"" + self.escape + stop + (GO_SPACE if split else "")
-            self._plain[key] = re.compile("[^" + re.escape(special) + "]+")
-        return self._plain[key]
+    def _insert(self, value: str, name: str) -> Expansion:
+        """A variable's value put into the word, within the MAX_EXPANSION budget."""
+        self._inserted += len(value)
+        if self._inserted > MAX_EXPANSION:
+            raise ExpansionError(f"variables expand to more than {MAX_EXPANSION} characters")
+        return _value(value, name)
 
     def _until(self, stop: str, raw_escapes: bool, words: _Words | None) -> Expansion:
         """processStopOn: read to `stop` (consumed) or, when stop is "", to the end."""
-        result = Expansion(limited=words is None)
+        result = _Builder()
         src, n = self._src, len(self._src)
-        plain = self._plain_run(stop, words is not None)
+        plain = _plain_run(self.escape, stop, words is not None)
         while self._pos < n:
             ch = src[self._pos]
             if stop and ch == stop:
@@ -438,11 +463,11 @@ class ShellLexer:
         return self._src[start : self._pos if self.raw_quotes else close]
 
     def _double_quoted(self) -> Expansion:
-        result = Expansion()
+        result = _Builder()
         if self.raw_quotes:
             result.add('"')
         src, n = self._src, len(self._src)
-        plain = self._plain_run('"', False)
+        plain = _plain_run(self.escape, '"', False)
         self._pos += 1
         while True:
             if self._pos >= n:
@@ -540,7 +565,7 @@ class ShellLexer:
             return _unknown(value.reason)
         empty = isinstance(value, Unset) or (null_is_unset and value == "")
         if op == "-":
-            return word if empty else _value(str(value), name)
+            return word if empty else self._insert(str(value), name)
         if op == "+":
             return _value("") if empty else word
         if isinstance(value, Unset):
@@ -548,10 +573,10 @@ class ShellLexer:
         if op == "?":
             if empty:
                 raise ExpansionError(f"{name}: {word.text or 'is not allowed to be empty'}")
-            return _value(value, name)
+            return self._insert(value, name)
         if word.unknown is not None:
             return word
-        return _value(_trim_pattern(value, word.text, op), name)
+        return self._insert(_trim_pattern(value, word.text, op), name)
 
     def _plain_value(self, name: str, written: str) -> Expansion:
         value = self.env(name)
@@ -559,7 +584,7 @@ class ShellLexer:
             return _value(written) if self.skip_unset else _unknown(value.reason)
         if isinstance(value, Unknown):
             return _unknown(value.reason)
-        return _value(value, name)
+        return self._insert(value, name)
 
     def _replace(self, name: str) -> Expansion:
         every = self._pos < len(self._src) and self._src[self._pos] == "/"
@@ -577,7 +602,14 @@ class ShellLexer:
                 return part
         regex = _shell_pattern(pattern.text, greedy=True, anchored=False)
         text = regex.sub(lambda _: replacement.text, value, count=0 if every else 1)
-        return _value(text, name)
+        return self._insert(text, name)
+
+
+@lru_cache(maxsize=32)
+def _plain_run(escape: str, stop: str, split: bool) -> re.Pattern[str]:
+    """Text the lexer copies as it is: no `$`, quote, escape, stop character (or blank)."""
+    special = "$'\"" + escape + stop + (GO_SPACE if split else "")
+    return re.compile("[^" + re.escape(special) + "]+")
 
 
 def _shell_pattern(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:

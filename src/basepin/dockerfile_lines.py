@@ -11,10 +11,19 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
-from basepin.dockerfile_lex import GO_SPACE, Command, ShellLexer, Unset, split_command
+from basepin.dockerfile_lex import (
+    GO_SPACE,
+    SEPARATOR,
+    Command,
+    ShellLexer,
+    Unset,
+    split_command,
+)
 from basepin.model import Span
 
 DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
@@ -26,7 +35,13 @@ _DIRECTIVE = {
 _GO_RE_SPACE = "\t\n\f\r "
 # parser.reHeredoc: an optional file descriptor, <<, an optional -, the name.
 _HEREDOC = re.compile(r"[0-9]*<<(-?)([^<]*)\Z")
+_BLANK = re.escape(GO_SPACE)
+# The same, found in a line with nothing to lex (no quote, `$` or `\`): words are the runs
+# of non-blank characters.
+_HEREDOC_WORD = re.compile(rf"(?<![^{_BLANK}])[0-9]*<<(-?)([^<{_BLANK}]*)(?![^{_BLANK}])")
+_NOTHING_TO_LEX = re.compile(r"[^'\"$\\]*")
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
+_MAY_OPEN_HEREDOC = _HEREDOC_COMMANDS | {"onbuild"}
 
 
 class LineIndex:
@@ -45,17 +60,19 @@ class LineIndex:
         return Span(line, column, end_line, end_column, start, end)
 
 
-@dataclass(frozen=True)
-class Instruction:
-    """One instruction, its continuation lines joined as BuildKit joins them."""
+class Instruction(NamedTuple):
+    """One instruction, its continuation lines joined as BuildKit joins them.
+
+    A light tuple: a large file holds hundreds of thousands of them.
+    """
 
     text: str
     line: int  # first physical line
-    command: Command
+    keyword: str  # the command word, lowercased
     # Piece k of `text` starts at chunk_starts[k] and came from file offset chunk_offsets[k].
     chunk_starts: tuple[int, ...]
     chunk_offsets: tuple[int, ...]
-    # The comment lines right above the first line, as (line number, text).
+    # The `basepin` comments among the comment lines right above, as (line number, text).
     comments: tuple[tuple[int, str], ...]
 
     def offset(self, index: int) -> int:
@@ -135,18 +152,30 @@ def _no_value(name: str) -> Unset:
     return Unset(name)
 
 
-def _heredoc_names(line: str) -> list[tuple[str, bool]]:
+def _heredoc_names(line: str) -> Iterator[tuple[str, bool]]:
     """heredocsFromLine: (name, chomp) of each heredoc an instruction line opens, in order."""
-    found: list[tuple[str, bool]] = []
-    words = ShellLexer("\\", _no_value, raw_quotes=True, raw_escapes=True).words(line)
-    for word in words:
+    if _NOTHING_TO_LEX.fullmatch(line):
+        for found in _HEREDOC_WORD.finditer(line):
+            if found.group(2):
+                yield found.group(2), found.group(1) == "-"
+        return
+    for word in ShellLexer("\\", _no_value, raw_quotes=True, raw_escapes=True).words(line):
         match = _HEREDOC.match(word)
         if match is None or not match.group(2):
             continue
         names = ShellLexer("\\", _no_value, skip_unset=True).words(match.group(2))
         if len(names) == 1:
-            found.append((names[0], match.group(1) == "-"))
-    return found
+            yield names[0], match.group(1) == "-"
+
+
+def _keyword(text: str) -> str:
+    """The command word as splitCommand finds it, without splitting the whole instruction."""
+    space = text.find(" ", 0, 12)
+    if space > 0 and text[:space].isalpha():  # the usual `WORD args`
+        return text[:space].lower()
+    text = text.lstrip(GO_SPACE)
+    gap = SEPARATOR.search(text)
+    return (text[: gap.start()] if gap else text.rstrip(GO_SPACE)).lower()
 
 
 def _may_hold_heredoc(text: str, command: Command) -> bool:
@@ -165,14 +194,6 @@ def _may_hold_heredoc(text: str, command: Command) -> bool:
     return not (isinstance(parsed, list) and all(isinstance(item, str) for item in parsed))
 
 
-def _without_continuation(line: str, escape: str) -> tuple[str, bool]:
-    """trimContinuationCharacter: drop a trailing escape (and blanks after it)."""
-    trimmed = line.rstrip(" \t")
-    if trimmed.endswith(escape):
-        return trimmed[:-1], True
-    return line, False
-
-
 class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -185,7 +206,7 @@ class _Reader:
         self._seen_directives: set[str] = set()
 
     def read(self) -> Reading:
-        lines, starts = self.lines, self.index.starts
+        lines, starts, escape = self.lines, self.index.starts, self.escape
         comments: list[tuple[int, str]] = []
         i, count = 0, len(lines)
         while i < count:
@@ -194,55 +215,69 @@ class _Reader:
             if i == 0 and raw.startswith("\ufeff"):
                 raw, base = raw[1:], base + 1
             content = raw.rstrip("\r")
-            body = content.lstrip(GO_SPACE)
+            body = content if content[:1].isalnum() else content.lstrip(GO_SPACE)
             base += len(content) - len(body)
             if self._directives_open:
                 self._directive(body, base)
+                escape = self.escape
             i += 1
             if body.startswith("#"):
-                comments.append((i, body))
+                if "basepin" in body:
+                    comments.append((i, body))
                 continue
-            first, continued = _without_continuation(body, self.escape)
-            if not continued and not first:
+            # trimContinuationCharacter: a trailing escape (and blanks after it) continues.
+            trimmed = body.rstrip(" \t")
+            continued = trimmed.endswith(escape)
+            if continued:
+                body = trimmed[:-1]
+            elif not body:
                 comments.clear()
                 continue
-            pieces, offsets = [first], [base]
+            line = i
+            pieces, offsets = [body], [base]
             while continued and i < count:
                 content = lines[i].rstrip("\r")
                 base = starts[i]
                 i += 1
                 stripped = content.lstrip(GO_SPACE)
                 if not stripped or stripped.startswith("#"):
-                    continue
-                piece, continued = _without_continuation(content, self.escape)
-                pieces.append(piece)
+                    continue  # empty and comment lines inside a continuation are dropped
+                trimmed = content.rstrip(" \t")
+                continued = trimmed.endswith(escape)
+                pieces.append(trimmed[:-1] if continued else content)
                 offsets.append(base)
             if continued:
                 self.issues.append(
                     (offsets[-1] + len(pieces[-1]), "the file ends inside a line continuation")
                 )
-            i = self._add(pieces, offsets, comments, i)
+            i = self._add(line, pieces, offsets, comments, i)
             comments = []
-        return Reading(
-            self.text, self.index, tuple(self.instructions), self.escape, tuple(self.issues)
-        )
+        return Reading(self.text, self.index, tuple(self.instructions), escape, tuple(self.issues))
 
     def _add(
         self,
+        line: int,
         pieces: list[str],
         offsets: list[int],
         comments: list[tuple[int, str]],
         i: int,
     ) -> int:
         """Record one instruction; skip the heredoc bodies it opens; return the next line."""
-        text = "".join(pieces)
-        command = split_command(text, self.escape)
-        line = self.index.position(offsets[0])[0]
-        chunk_starts = tuple(accumulate((len(piece) for piece in pieces[:-1]), initial=0))
+        chunk_starts: tuple[int, ...]
+        if len(pieces) == 1:
+            text, chunk_starts = pieces[0], (0,)
+        else:
+            text = "".join(pieces)
+            chunk_starts = tuple(accumulate((len(piece) for piece in pieces[:-1]), initial=0))
+        keyword = _keyword(text)
         self.instructions.append(
-            Instruction(text, line, command, chunk_starts, tuple(offsets), tuple(comments))
+            Instruction(text, line, keyword, chunk_starts, tuple(offsets), tuple(comments))
         )
-        if "<<" not in text or not _may_hold_heredoc(text, command):
+        if (
+            "<<" not in text
+            or keyword not in _MAY_OPEN_HEREDOC
+            or not _may_hold_heredoc(text, split_command(text, self.escape))
+        ):
             return i
         for name, chomp in _heredoc_names(text):
             while i < len(self.lines):
