@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from basepin.fix import STALE, FileChange, plan_changes, unified_diff
+from basepin.fix import JOINS_BYTES, STALE, FileChange, plan_changes, unified_diff
 from basepin.model import Edit
 
 D1 = "sha256:" + "1" * 64
@@ -303,6 +303,29 @@ def test_a_refused_edit_does_not_block_one_it_would_overlap() -> None:
     assert change.applied == (good,)
 
 
+@pytest.mark.parametrize(
+    ("data", "spans", "after", "refused"),
+    [
+        pytest.param(
+            b"A\xc2BCD\x80E", [(2, 5)], b"A\xc2BCD\x80E", [0], id="would-read-as-one-character"
+        ),
+        pytest.param(
+            b"A\xc2BCD\x80E", [(2, 3), (3, 5)], b"A\xc2BCD\x80E", [0, 1], id="adjacent-deletions"
+        ),
+        pytest.param(b"A\xc2BCD\x80E", [(2, 3), (4, 5)], b"A\xc2C\x80E", [], id="apart-deletions"),
+        pytest.param(b"A\x80BC\x80E", [(2, 4)], b"A\x80\x80E", [], id="still-not-utf8"),
+        pytest.param(b"A\xc2B\x80E", [(1, 2)], b"AB\x80E", [], id="deleting-the-byte-itself"),
+    ],
+)
+def test_deletion_between_bytes_that_are_not_utf8(
+    data: bytes, spans: list[tuple[int, int]], after: bytes, refused: list[int]
+) -> None:
+    edits = [edit_of(decoded(data), start, end, "") for start, end in spans]
+    change = plan_one(data, edits)
+    assert change.after == after
+    assert change.refused == tuple((edits[i], JOINS_BYTES) for i in refused)
+
+
 def test_edits_are_grouped_by_file_in_first_seen_order() -> None:
     files = {"b/Dockerfile": b"FROM b:1\n", "a/Dockerfile": b"FROM a:1\n"}
     reads: list[str] = []
@@ -442,11 +465,11 @@ def byte_offset(text: str, index: int) -> int:
 def test_only_the_spans_change(case: tuple[bytes, list[Edit]]) -> None:
     data, edits = case
     change = plan_one(data, edits)
-    assert change.refused == ()
+    assert {reason for _, reason in change.refused} <= {JOINS_BYTES}
     text = decoded(data)
     expected = bytearray()
     position = 0
-    for edit in sorted(edits, key=lambda e: e.start):
+    for edit in change.applied:
         expected += data[position : byte_offset(text, edit.start)]
         expected += edit.replacement.encode()
         position = byte_offset(text, edit.end)
@@ -466,9 +489,9 @@ def test_fixing_a_fixed_file_changes_nothing(case: tuple[bytes, list[Edit]]) -> 
         again.append(edit_of(text, start, start + len(edit.replacement), edit.replacement))
         shift += len(edit.replacement) - (edit.end - edit.start)
     assert [e.original for e in again] == [e.replacement for e in first.applied]
-    second = plan_one(first.after, again)
-    assert second.refused == ()
-    assert second.after == first.after
+    for second in plan_changes(again, reader({"Dockerfile": first.after})):
+        assert second.refused == ()
+        assert second.after == first.after
 
 
 @given(FILES, st.data())

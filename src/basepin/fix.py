@@ -21,6 +21,7 @@ from basepin.errors import BasepinError
 from basepin.model import Edit
 
 STALE = "file changed since it was read"
+JOINS_BYTES = "deleting this text would join the bytes around it, which are not UTF-8, into text"
 
 
 class FixError(BasepinError):
@@ -49,8 +50,10 @@ def plan_changes(edits: Iterable[Edit], read: Callable[[str], bytes]) -> list[Fi
 
     Offsets (`start`, `end`) decide where an edit goes; line and column are for people.
     An edit is refused, with a reason, when its `original` is no longer at `[start:end]`, when
-    its replacement is not one line of text, or when it overlaps another edit (then both are
-    refused: which one is right cannot be told). A file `read` cannot open refuses its edits.
+    its replacement is not one line of text, when it overlaps another edit (then both are
+    refused: which one is right cannot be told), or when it deletes the text between two bytes
+    that are not UTF-8 and they would read as one character. A file `read` cannot open
+    refuses its edits.
     """
     by_path: dict[str, list[Edit]] = {}
     for edit in edits:
@@ -73,16 +76,50 @@ def _plan_file(path: str, edits: list[Edit], read: Callable[[str], bytes]) -> Fi
         if reason:
             reasons[edit] = reason
     reasons |= _conflicts([edit for edit in unique if edit not in reasons])
-    applied = sorted((e for e in unique if e not in reasons), key=lambda e: (e.start, e.end))
+    applied = _applicable(unique, reasons)
+    planned = _apply(text, applied)
+    after = planned.encode("utf-8", "surrogateescape")
+    if after.decode("utf-8", "surrogateescape") != planned:
+        reasons |= dict.fromkeys(_joining_deletions(planned, applied), JOINS_BYTES)
+        applied = _applicable(unique, reasons)
+        after = _apply(text, applied).encode("utf-8", "surrogateescape")
+    refused = tuple((edit, reasons[edit]) for edit in unique if edit in reasons)
+    return FileChange(path, before, after, tuple(applied), refused)
+
+
+def _applicable(edits: list[Edit], reasons: dict[Edit, str]) -> list[Edit]:
+    return sorted((e for e in edits if e not in reasons), key=lambda e: (e.start, e.end))
+
+
+def _apply(text: str, applied: list[Edit]) -> str:
     pieces: list[str] = []
     position = 0
     for edit in applied:
         pieces += (text[position : edit.start], edit.replacement)
         position = edit.end
     pieces.append(text[position:])
-    after = "".join(pieces).encode("utf-8", "surrogateescape")
-    refused = tuple((edit, reasons[edit]) for edit in unique if edit in reasons)
-    return FileChange(path, before, after, tuple(applied), refused)
+    return "".join(pieces)
+
+
+def _joining_deletions(new_text: str, applied: list[Edit]) -> list[Edit]:
+    """Deletions that leave two bytes that are not UTF-8 side by side in `new_text`.
+
+    Only these can change how the bytes around an edit decode (`\\xc2` then `\\x80` is one
+    character): valid text never joins with such a byte, so once they are refused the result
+    decodes to exactly the text planned.
+    """
+    joining = []
+    shift = 0
+    for edit in applied:
+        at = edit.start + shift
+        shift += len(edit.replacement) - (edit.end - edit.start)
+        if not edit.replacement and _escaped_byte(new_text, at - 1) and _escaped_byte(new_text, at):
+            joining.append(edit)
+    return joining
+
+
+def _escaped_byte(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and "\udc80" <= text[index] <= "\udcff"
 
 
 def _unfit(edit: Edit, text: str) -> str | None:
