@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sqlite3
 import subprocess
 import sys
@@ -213,22 +212,6 @@ def test_unusable_folder_is_bypassed_with_a_warning(
     assert not cache.enabled
     assert len(cache.warnings) == 1
     assert str(folder) in cache.warnings[0]
-
-
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="permissions do not bind root"
-)
-def test_read_only_folder_is_bypassed(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        cache = open_cache(folder)
-        cache.put_tag("docker.io", "library/python", "3.12", CachedTag(DIGEST_A))
-        assert cache.get_tag("docker.io", "library/python", "3.12") is None
-        assert len(cache.warnings) == 1
-    finally:
-        folder.chmod(0o700)
 
 
 def test_unusable_cache_warns_once(tmp_path: Path) -> None:
