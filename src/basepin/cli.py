@@ -279,10 +279,11 @@ def _run_fix(args: argparse.Namespace) -> int:
 
     report, config = _examine(args, bump=args.bump)
     edits = [f.fix for f in report.findings if f.fix is not None]
-    changes = [c for c in plan_changes(edits, _read_bytes) if c.changed]
-    for change in changes:
-        for edit, reason in change.refused:
+    planned = plan_changes(edits, _read_bytes)
+    for plan in planned:
+        for edit, reason in plan.refused:
             print(f"{edit.path}:{edit.line}:{edit.column}: not fixed: {reason}", file=sys.stderr)
+    changes = [c for c in planned if c.changed]
     if args.diff:
         sys.stdout.write("".join(unified_diff(change) for change in changes))
         return 1 if changes else _exit_code(report.findings, report, config)
