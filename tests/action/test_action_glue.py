@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -217,3 +220,23 @@ def test_relative_report_rewrites_every_path(tmp_path: Path) -> None:
     assert relative.findings[0].path == "Dockerfile"
     assert relative.findings[0].fix is not None
     assert relative.findings[0].fix.path == "Dockerfile"
+
+
+def test_a_check_without_suggestions_does_not_import_the_http_stack(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\n")
+    program = (
+        "import sys\n"
+        "from basepin.action.run import main\n"
+        "code = main()\n"
+        "print('httpx' in sys.modules, code)\n"
+    )
+    environ = {
+        "PATH": os.environ["PATH"],
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "RUNNER_TEMP": str(tmp_path),
+        "INPUT_OFFLINE": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=environ, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.splitlines()[-1] == "False 1", result.stdout + result.stderr
