@@ -80,7 +80,7 @@ def diff_right_lines(patch: str) -> dict[int, str]:
     """The RIGHT-side line numbers of a unified-diff patch (added and context lines), with text."""
     lines: dict[int, str] = {}
     number = 0
-    for text in patch.splitlines():
+    for text in _lines(patch):
         hunk = _HUNK.match(text)
         if hunk:
             number = int(hunk.group(1))
@@ -91,6 +91,13 @@ def diff_right_lines(patch: str) -> dict[int, str]:
             lines[number] = ""
             number += 1
     return lines
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as git counts them: split at LF only (a CR before it is dropped)."""
+    if not text:
+        return []
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
 
 
 def markers_in(text: str) -> set[str]:
@@ -261,7 +268,7 @@ def workspace_reader(workspace: Path) -> Callable[[str, int], str | None]:
             except (OSError, UnicodeDecodeError):
                 cache[path] = None
             else:
-                cache[path] = data.splitlines()
+                cache[path] = _lines(data)
         lines = cache[path]
         return lines[line - 1] if lines is not None and 0 < line <= len(lines) else None
 

@@ -80,6 +80,9 @@ def edit(column: int, end: int, replacement: str) -> Edit:
         ),
         pytest.param("@@ -1,3 +1,3 @@\n a\n\n b", {1: "a", 2: "", 3: "b"}, id="trimmed-context"),
         pytest.param("", {}, id="binary-file-without-patch"),
+        pytest.param(
+            "@@ -0,0 +1,2 @@\n+FROM a\fb\r\n+RUN c\r\n", {1: "FROM a\fb", 2: "RUN c"}, id="crlf"
+        ),
     ],
 )
 def test_diff_right_lines(patch: str, expected: dict[int, str]) -> None:
@@ -277,12 +280,12 @@ def _keys(body: str) -> set[str]:
 
 
 def test_workspace_reader_leaves_out_bom_and_line_endings(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_bytes(b"\xef\xbb\xbfFROM a\r\nFROM b\r\n")
+    (tmp_path / "Dockerfile").write_bytes(b"\xef\xbb\xbfFROM a\r\nFROM b\x0cc\r\n")
     (tmp_path / "binary").write_bytes(b"\xff\xfe")
     read = workspace_reader(tmp_path)
     assert [read("Dockerfile", 1), read("Dockerfile", 2), read("Dockerfile", 3)] == [
         "FROM a",
-        "FROM b",
+        "FROM b\x0cc",
         None,
     ]
     assert read("binary", 1) is None
