@@ -95,8 +95,7 @@ def parse_dockerfile(
         text = data.decode("utf-8", "surrogateescape")
         problems = [_not_utf8(data, err.start, path)]
     if b"\0" in data:
-        problems.append(_binary(data, path))
-        return ParsedDockerfile(path, text, (), tuple(problems))
+        return ParsedDockerfile(path, text, (), (_binary(data, path),))
     extractor = _Extractor(path, read_dockerfile(text), dict(build_args or {}))
     uses = extractor.run(empty=not data)
     problems.extend(extractor.problems)
@@ -339,11 +338,12 @@ class _Extractor:
                     f"invalid stage name {written!r}: it must start with a letter and hold only "
                     "letters, digits, '-', '_' and '.'",
                 )
+        elif not words:
+            self._problem(instruction.offset(command.word_start), "FROM needs an image")
         elif len(words) != 1:
             found = "more than three words" if len(words) > 3 else f"{len(words)} words"
-            found = found if words else "nothing"
             self._problem(
-                instruction.offset(command.word_start),
+                instruction.offset(words[1][0]),
                 f"FROM takes an image and optionally AS <name>; found {found}",
             )
         operand = words[0] if words else None
@@ -421,7 +421,11 @@ class _Extractor:
         instruction, order = stage.instruction, stage.order
         start, end = operand
         raw = instruction.text[start:end]
-        expansion = env.expand(raw)
+        try:
+            expansion = env.lexer.expand(raw)
+        except ExpansionError as err:
+            self._problem(instruction.offset(start), f"cannot read FROM {raw}: {err}")
+            expansion = Expansion(unknown=str(err))
         platform = self._platform(stage.command, env)
         if expansion.unknown is not None:
             probe = self._amd64.expand(raw)  # a stage chosen per platform is still a stage
@@ -480,9 +484,14 @@ class _Extractor:
     ) -> None:
         if command.keyword == "onbuild":
             trigger = command.sub
-            if trigger is None or trigger.keyword in ("onbuild", "from", "maintainer"):
-                what = f"{trigger.keyword.upper()} is not allowed" if trigger else "it needs"
-                self._problem(instruction.offset(0), f"ONBUILD: {what} as a trigger")
+            if trigger is None:
+                self._problem(instruction.offset(0), "ONBUILD needs an instruction to run later")
+                return
+            if trigger.keyword in ("onbuild", "from", "maintainer"):
+                self._problem(
+                    instruction.offset(trigger.word_start),
+                    f"{trigger.keyword.upper()} is not allowed as an ONBUILD trigger",
+                )
                 return
             if not stage.derived:  # the trigger only runs in a stage built FROM this one
                 return
