@@ -24,7 +24,8 @@ import httpx
 
 from basepin.errors import BasepinError
 from basepin.model import Edit, Finding
-from basepin.report.markdown import escape
+from basepin.report import plural
+from basepin.report.markdown import code, escape
 
 API_VERSION = "2022-11-28"
 # The review body stays readable (and far below GitHub's 65,536 characters).
@@ -117,6 +118,7 @@ class Review:
 
     body: str
     comments: tuple[ReviewComment, ...]
+    suggestions: int  # comments that carry a suggestion
     listed: int  # findings listed in the body
     skipped: int  # findings an earlier review already carries
 
@@ -170,9 +172,11 @@ def plan_review(
         ReviewComment(path, line, _comment_body(group, read_line(path, line) or ""))
         for (path, line), group in by_line.items()
     )
+    suggestions = sum(1 for comment in comments if "suggestion\n" in comment.body)
     return Review(
-        body=_review_body(len(comments), outside),
+        body=_review_body(len(comments), suggestions, outside),
         comments=comments,
+        suggestions=suggestions,
         listed=min(len(outside), MAX_LISTED),
         skipped=len(items) - len(fresh),
     )
@@ -227,18 +231,18 @@ def _comment_body(group: list[_Item], text: str) -> str:
     return "\n\n".join(parts) + "\n" + markers
 
 
-def _review_body(comments: int, outside: list[_Item]) -> str:
+def _review_body(comments: int, suggestions: int, outside: list[_Item]) -> str:
     parts = []
     if comments:
         parts.append(
-            f"basepin has {comments} suggestion{'s' if comments != 1 else ''} for the base "
-            "images on lines this pull request changes."
+            f"basepin commented on {plural(comments, 'line')} this pull request changes "
+            f"({suggestions} with a suggested edit you can commit)."
         )
     if outside:
         parts.append("basepin findings on lines this pull request does not change:")
         parts.append(
             "\n".join(
-                f"- `{item.path}` line {item.line}: {_describe(item.finding)} "
+                f"- {code(item.path)} line {item.line}: {_describe(item.finding)} "
                 f"<!-- basepin:{item.key} -->"
                 for item in outside[:MAX_LISTED]
             )
@@ -356,6 +360,7 @@ def _api_message(response: httpx.Response) -> str:
 class Outcome:
     posted: bool
     comments: int
+    suggestions: int
     listed: int
     skipped: int
     url: str | None = None
@@ -383,7 +388,9 @@ def post_review(
             posted |= markers_in(str(review.get("body") or ""))
         review = plan_review(findings, workspace_reader(workspace), diff, posted)
         if review is None:
-            return Outcome(False, 0, 0, len(findings))
+            return Outcome(False, 0, 0, 0, len(findings))
         answer = github.post(f"{prefix}/reviews", review.payload(pull.head_sha))
     url = answer.get("html_url") if isinstance(answer, dict) else None
-    return Outcome(True, len(review.comments), review.listed, review.skipped, url)
+    return Outcome(
+        True, len(review.comments), review.suggestions, review.listed, review.skipped, url
+    )

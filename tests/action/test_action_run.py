@@ -313,7 +313,8 @@ def test_suggest_mode_posts_one_review_and_no_duplicates(job: Job, github_api: F
     # The untouched file's findings are listed in the body.
     assert "`services/api/Dockerfile` line 1: **basepin/latest**" in review["body"]
     assert "`services/api/Dockerfile` line 1: **basepin/unpinned**" in review["body"]
-    assert "Pull-request review: 2 suggestions on changed lines" in run.summary
+    assert "Pull-request review: 2 comments on changed lines (0 with a suggestion)" in run.summary
+    assert "commented on 2 lines this pull request changes (0 with a suggested" in review["body"]
     assert job.token not in run.stdout + run.stderr + run.summary
 
     again = run_action(job, {"offline": "true", "mode": "suggest"})
@@ -473,6 +474,7 @@ def test_online_suggestions_pin_the_exact_lines(
         in comments[("Dockerfile", 3)]
     )
     assert "basepin/latest" in comments[("Dockerfile", 3)]
+    assert "commented on 2 lines this pull request changes (2 with a suggested" in review["body"]
     assert "`services/api/Dockerfile` line 1: **basepin/unpinned**" in review["body"]
     # The summary shows what the registry answered.
     assert python.digest[:15] in run.summary

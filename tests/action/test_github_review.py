@@ -173,8 +173,7 @@ def test_plan_puts_a_suggestion_on_a_diff_line_and_lists_the_rest() -> None:
     assert (
         "- `Dockerfile` line 4: **basepin/unpinned** (error): alpine has no digest" in review.body
     )
-    assert review.listed == 1
-    assert review.skipped == 0
+    assert (review.suggestions, review.listed, review.skipped) == (1, 1, 0)
 
 
 def test_plan_groups_findings_of_one_line_into_one_comment() -> None:
@@ -347,7 +346,12 @@ def test_post_review_sends_one_review_then_nothing_on_a_rerun(
 ) -> None:
     pull = _pull(github_api, tmp_path, extra_files=130)  # the files list takes two pages
     outcome = post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
-    assert (outcome.posted, outcome.comments, outcome.listed) == (True, 1, 1)
+    assert (outcome.posted, outcome.comments, outcome.suggestions, outcome.listed) == (
+        True,
+        1,
+        1,
+        1,
+    )
     assert outcome.url is not None
     assert outcome.url.startswith("https://github.test/octo/app/pull/7#pullrequestreview-")
     [review] = github_api.accepted_reviews

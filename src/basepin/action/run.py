@@ -223,7 +223,8 @@ def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None
         note += "already suggested)."
     else:
         note = (
-            f"Pull-request review: {plural(outcome.comments, 'suggestion')} on changed lines, "
+            f"Pull-request review: {plural(outcome.comments, 'comment')} on changed lines "
+            f"({outcome.suggestions} with a suggestion), "
             f"{plural(outcome.listed, 'finding')} listed in the review"
             + (f" ({outcome.url})." if outcome.url else ".")
         )
