@@ -102,23 +102,30 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         summary = markdown.render(report, now=datetime.now(timezone.utc))
         append(runner.summary, summary + (f"\n{review_note}\n" if review_note else ""))
 
-    outputs = {
+    outputs = _outputs(report, report_path)
+    if inputs.sarif:
+        outputs["sarif"] = str(_write_sarif(report, runner.workspace / inputs.sarif))
+    if inputs.mode == "fix":
+        outputs["changed"] = "true" if changed else "false"
+    append(runner.output, format_outputs(outputs))
+    return _verdict(code, report, inputs)
+
+
+def _outputs(report: Report, report_path: Path) -> dict[str, str]:
+    return {
         "findings": str(len(report.findings)),
         "errors": str(sum(1 for f in report.findings if f.severity == "error")),
         "incomplete": str(len(report.incomplete)),
         "report": str(report_path),
     }
-    if inputs.sarif:
-        from basepin.report import sarif
 
-        sarif_path = runner.workspace / inputs.sarif
-        sarif_path.parent.mkdir(parents=True, exist_ok=True)
-        sarif_path.write_text(sarif.render(report, tool_version=__version__), encoding="utf-8")
-        outputs["sarif"] = str(sarif_path)
-    if inputs.mode == "fix":
-        outputs["changed"] = "true" if changed else "false"
-    append(runner.output, format_outputs(outputs))
-    return _verdict(code, report, inputs)
+
+def _write_sarif(report: Report, path: Path) -> Path:
+    from basepin.report import sarif
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sarif.render(report, tool_version=__version__), encoding="utf-8")
+    return path
 
 
 def check_arguments(inputs: Inputs, report_path: Path) -> list[str]:
