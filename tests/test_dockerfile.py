@@ -33,19 +33,15 @@ def expected_rows(expected: list[dict[str, Any]]) -> list[Row]:
     return [(e["kind"], e["line"], e["reference"], e["resolved"], e["via_arg"]) for e in expected]
 
 
-def position(text: str, offset: int) -> tuple[int, int]:
-    before = text[:offset]
-    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
-
-
 def assert_span_fits(text: str, span: Span) -> None:
     assert 0 <= span.start <= span.end <= len(text)
-    assert (span.line, span.column) == position(text, span.start)
-    assert (span.end_line, span.end_column) == position(text, span.end)
-
-
-def unquoted(text: str) -> str:
-    return text[1:-1] if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0] else text
+    for line, column, offset in (
+        (span.line, span.column, span.start),
+        (span.end_line, span.end_column, span.end),
+    ):
+        line_start = text.rfind("\n", 0, offset) + 1
+        assert column == offset - line_start + 1
+        assert line == text.count("\n", 0, line_start) + 1
 
 
 def assert_span_is_source(parsed: ParsedDockerfile, use: ImageUse) -> None:
@@ -65,7 +61,7 @@ def assert_span_is_source(parsed: ParsedDockerfile, use: ImageUse) -> None:
 
 
 def load_real(entry: dict[str, Any]) -> bytes:
-    return (REAL / "files" / entry["file"]).read_bytes()
+    return (REAL / "files" / str(entry["file"])).read_bytes()
 
 
 # --- the corpora ---------------------------------------------------------------------------
@@ -520,8 +516,7 @@ def test_a_ten_megabyte_file_completes() -> None:
 )
 def test_hostile_input_completes(data: bytes) -> None:
     parsed = parse_dockerfile(data, "D")
-    for use in parsed.uses:
-        assert_span_fits(parsed.text, use.span)
+    assert all(0 <= u.span.start <= u.span.end <= len(parsed.text) for u in parsed.uses)
 
 
 def test_doubling_defaults_stay_bounded() -> None:
