@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from basepin.dockerfile_lex import (
     Command,
@@ -135,22 +135,19 @@ def _variable_in(value: str) -> bool:
     return "$" in value[:-1]
 
 
-@dataclass
-class _Stage:
-    index: int
+class _Stage(NamedTuple):
+    number: int  # its index among the stages
     order: int
     instruction: Instruction
     command: Command
     name: str  # lowercased, "" when unnamed
     operand: tuple[int, int] | None
     # The COPY, RUN and ONBUILD instructions that may name a source, with their order.
-    commands: list[tuple[int, Instruction, Command]] = field(default_factory=list)
-    # A later stage is built FROM this one, so it runs this stage's ONBUILD triggers.
-    derived: bool = False
+    commands: list[tuple[int, Instruction, Command]]
 
     @property
     def label(self) -> str:
-        return self.name or str(self.index)
+        return self.name or str(self.number)
 
 
 class _GlobalArgs:
@@ -189,6 +186,8 @@ class _Extractor:
         self.stages: list[_Stage] = []
         self.global_args: list[tuple[Instruction, Command]] = []
         self.ignores: dict[int, frozenset[str]] = {}
+        # Stages a later stage is built FROM: they run their ONBUILD triggers there.
+        self.derived: set[int] = set()
         for offset, message in reading.issues:
             self._problem(offset, message)
 
@@ -218,10 +217,10 @@ class _Extractor:
     # --- where things are --------------------------------------------------------------------
 
     def _span(self, start: int, end: int) -> Span:
-        return self.reading.index.span(start, end)
+        return self.reading.line_index.span(start, end)
 
     def _problem(self, offset: int, message: str) -> None:
-        line, column = self.reading.index.position(offset)
+        line, column = self.reading.line_index.position(offset)
         self.problems.append(Problem(self.path, line, column, message))
 
     def _use(
@@ -347,7 +346,7 @@ class _Extractor:
                 f"FROM takes an image and optionally AS <name>; found {found}",
             )
         operand = words[0] if words else None
-        return _Stage(len(self.stages), order, instruction, command, name, operand)
+        return _Stage(len(self.stages), order, instruction, command, name, operand, [])
 
     # --- global ARGs -------------------------------------------------------------------------
 
@@ -430,7 +429,7 @@ class _Extractor:
         if expansion.unknown is not None:
             probe = self._amd64.expand(raw)  # a stage chosen per platform is still a stage
             if probe.unknown is None and probe.text in names:
-                names[probe.text].derived = True
+                self.derived.add(names[probe.text].number)
                 return
             inside = _unquote_range(instruction.text, start, end)
             self._use(
@@ -448,7 +447,7 @@ class _Extractor:
         if not reference:
             self._problem(instruction.offset(start), f"FROM {raw} expands to an empty image name")
         elif reference in names:
-            names[reference].derived = True
+            self.derived.add(names[reference].number)
         elif reference != EMPTY_IMAGE:
             via = expansion.via if expansion.via in env.sources else None
             source = (
@@ -493,7 +492,7 @@ class _Extractor:
                     f"{trigger.keyword.upper()} is not allowed as an ONBUILD trigger",
                 )
                 return
-            if not stage.derived:  # the trigger only runs in a stage built FROM this one
+            if stage.number not in self.derived:  # triggers run in a stage built FROM this one
                 return
             command = trigger
         if command.keyword == "copy":

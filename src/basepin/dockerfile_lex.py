@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from typing import NamedTuple
 
 # Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f, which Go does not).
 GO_SPACE = (
@@ -34,8 +34,7 @@ MAX_EXPANSION = 1 << 16
 MAX_NESTING = 64
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """One leading `--name[=value]` word, quotes and escapes removed.
 
     `positions[i]` is where `word[i]` stands in the instruction text.
@@ -63,8 +62,7 @@ class Flag:
         return self.positions[self.word.index("=") + 1 :]
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """An instruction split as BuildKit splits it: command word, flags, arguments."""
 
     keyword: str  # lowercased
@@ -255,18 +253,22 @@ def csv_fields(chars: str, places: Sequence[int]) -> list[tuple[str, Sequence[in
 # --- the shell lexer -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Unset:
     """A variable without a value; `reason` says why, for the user."""
 
-    reason: str
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
-@dataclass(frozen=True)
 class Unknown:
     """A variable whose value only the build knows (a platform ARG, or one built from such)."""
 
-    reason: str
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 EnvValue = str | Unset | Unknown
@@ -277,8 +279,7 @@ class ExpansionError(ValueError):
     """A word BuildKit's lexer rejects (unbalanced quotes, bad ${...}); the message says how."""
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(NamedTuple):
     """A word after expansion.
 
     `via` is the right-most variable whose non-empty value is part of `text`; `unknown` says

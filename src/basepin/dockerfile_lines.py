@@ -8,11 +8,9 @@ keeps where each of its pieces came from, so a value found in it maps back to th
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -86,17 +84,15 @@ class Instruction(NamedTuple):
         return (first, self.offset(end - 1) + 1) if end > start else (first, first)
 
 
-@dataclass(frozen=True)
-class Directive:
+class Directive(NamedTuple):
     name: str
     value: str
     offset: int  # of the value's first character
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     text: str
-    index: LineIndex
+    line_index: LineIndex
     instructions: tuple[Instruction, ...]
     escape: str
     # What BuildKit's parser would reject, as (file offset, message).
@@ -187,6 +183,8 @@ def _may_hold_heredoc(text: str, command: Command) -> bool:
     args = text[command.args_start : command.args_end]
     if not args.startswith("["):
         return True
+    import json  # only for this rare form; an offline run should not pay for it up front
+
     try:
         parsed = json.loads(args)
     except ValueError:
