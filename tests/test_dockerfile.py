@@ -501,6 +501,8 @@ def test_a_ten_megabyte_file_completes() -> None:
         b"FROM " + b"a " * 1_000_000 + b"\n",
         b"#a=" + b" " * 1_000_000 + b"x\nFROM a\n",
         b"FROM a\nRUN x \\\n" + b"  \\\n" * 200_000,
+        b"FROM a\nCOPY --from=" + b"9" * 5000 + b" / /\n",
+        b"FROM a\n" + b"ONBUILD " * 5000 + b"RUN <<EOF\n",
     ],
     ids=[
         "ARG defaults doubling",
@@ -512,6 +514,8 @@ def test_a_ten_megabyte_file_completes() -> None:
         "many FROM words",
         "long directive",
         "long continuation",
+        "huge stage index",
+        "ONBUILD chain",
     ],
 )
 def test_hostile_input_completes(data: bytes) -> None:

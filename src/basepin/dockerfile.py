@@ -72,7 +72,8 @@ AUTOMATIC_ARGS = {
 }
 EMPTY_IMAGE = "scratch"
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
-_STAGE_INDEX = re.compile(r"[+-]?[0-9]+")
+# strconv.Atoi's reach: longer numbers fail there and are looked up as names.
+_STAGE_INDEX = re.compile(r"[+-]?[0-9]{1,19}")
 _INT64_MAX = (1 << 63) - 1
 _IGNORE = re.compile(r"#\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?")
 _RULES = frozenset(RULE_IDS)

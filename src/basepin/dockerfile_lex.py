@@ -84,8 +84,13 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def split_command(text: str, escape: str, start: int = 0, end: int | None = None) -> Command:
-    """splitCommand: the command word, the leading `--` flags, the trimmed arguments."""
+def split_command(
+    text: str, escape: str, start: int = 0, end: int | None = None, *, trigger: bool = True
+) -> Command:
+    """splitCommand: the command word, the leading `--` flags, the trimmed arguments.
+
+    An ONBUILD's trigger is split too, one level deep (ONBUILD ONBUILD is an error anyway).
+    """
     start, stop = _trim(text, start, len(text) if end is None else end)
     gap = SEPARATOR.search(text, start, stop)
     if gap is None:
@@ -93,7 +98,9 @@ def split_command(text: str, escape: str, start: int = 0, end: int | None = None
     flags, rest = extract_flags(text, gap.end(), stop, escape)
     args_start, args_end = _trim(text, rest, stop)
     keyword = text[start : gap.start()].lower()
-    sub = split_command(text, escape, args_start, args_end) if keyword == "onbuild" else None
+    sub = None
+    if keyword == "onbuild" and trigger:
+        sub = split_command(text, escape, args_start, args_end, trigger=False)
     return Command(keyword, start, gap.start(), tuple(flags), args_start, args_end, sub)
 
 
