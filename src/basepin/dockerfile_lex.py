@@ -24,6 +24,7 @@ GO_SPACE = (
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
 _GO_SPACE_SET = frozenset(GO_SPACE)
+_BLANKS = re.compile(f"[{re.escape(GO_SPACE)}]*")
 # parser.reWhitespace / tokenWhitespace: the separators of the command word and FROM's words.
 SEPARATOR = re.compile(r"[\t\v\f\r ]+")
 _NON_SEPARATOR = re.compile(r"[^\t\v\f\r ]+")
@@ -75,12 +76,16 @@ class Command(NamedTuple):
     sub: Command | None = None
 
 
+def _skip_blanks(text: str, pos: int, end: int) -> int:
+    match = _BLANKS.match(text, pos, end)
+    return match.end() if match else pos
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """strings.TrimSpace on text[start:end], as a range."""
-    while start < end and text[start] in _GO_SPACE_SET:
-        start += 1
-    while end > start and text[end - 1] in _GO_SPACE_SET:
-        end -= 1
+    start = _skip_blanks(text, start, end)
+    if end > start and text[end - 1] in _GO_SPACE_SET:
+        end = start + len(text[start:end].rstrip(GO_SPACE))
     return start, end
 
 
@@ -117,8 +122,7 @@ def extract_flags(text: str, pos: int, end: int, escape: str) -> tuple[list[Flag
     flags: list[Flag] = []
     outside = _runs(escape)[0]
     while True:
-        while pos < end and text[pos] in _GO_SPACE_SET:
-            pos += 1
+        pos = _skip_blanks(text, pos, end)
         if pos >= end or not text.startswith("--", pos) or pos + 1 >= end:
             return flags, min(pos, end)
         start = pos
@@ -137,6 +141,7 @@ def extract_flags(text: str, pos: int, end: int, escape: str) -> tuple[list[Flag
 
 
 def _quoted_flag(text: str, pos: int, end: int, escape: str) -> tuple[str, list[int], int]:
+    """A flag word with quotes or escapes in it, read character by character."""
     chars: list[str] = []
     places: list[int] = []
     quote = ""
@@ -174,8 +179,7 @@ def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int,
     words: list[tuple[int, int]] = []
     pos = start
     while pos < end:
-        while pos < end and text[pos] in _GO_SPACE_SET:
-            pos += 1
+        pos = _skip_blanks(text, pos, end)
         if pos >= end:
             break
         first = pos
@@ -208,7 +212,7 @@ def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int,
 
 
 class CsvError(ValueError):
-    pass
+    """A --mount value that is not one CSV record."""
 
 
 def csv_fields(chars: str, places: Sequence[int]) -> list[tuple[str, Sequence[int]]]:

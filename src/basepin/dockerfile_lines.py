@@ -85,7 +85,6 @@ class Instruction(NamedTuple):
 
 
 class Directive(NamedTuple):
-    name: str
     value: str
     offset: int  # of the value's first character
 
@@ -137,7 +136,7 @@ def detect_syntax(text: str) -> Directive | None:
             name, value, at = found
             if name == "syntax":
                 image = value.split(" ", 1)[0]
-                return Directive(name, image, offset + at) if image else None
+                return Directive(image, offset + at) if image else None
             if newline < 0:
                 break
             offset = newline + 1
@@ -196,7 +195,7 @@ class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
         self.lines = text.split("\n")
-        self.index = LineIndex(self.lines)
+        self.line_index = LineIndex(self.lines)
         self.escape = "\\"
         self.issues: list[tuple[int, str]] = []
         self.instructions: list[Instruction] = []
@@ -204,7 +203,7 @@ class _Reader:
         self._seen_directives: set[str] = set()
 
     def read(self) -> Reading:
-        lines, starts, escape = self.lines, self.index.starts, self.escape
+        lines, starts, escape = self.lines, self.line_index.starts, self.escape
         comments: list[tuple[int, str]] = []
         i, count = 0, len(lines)
         while i < count:
@@ -250,7 +249,9 @@ class _Reader:
                 )
             i = self._add(line, pieces, offsets, comments, i)
             comments = []
-        return Reading(self.text, self.index, tuple(self.instructions), escape, tuple(self.issues))
+        return Reading(
+            self.text, self.line_index, tuple(self.instructions), escape, tuple(self.issues)
+        )
 
     def _add(
         self,
@@ -279,7 +280,7 @@ class _Reader:
             return i
         for name, chomp in _heredoc_names(text):
             while i < len(self.lines):
-                candidate = self.lines[i].rstrip("\r\n")
+                candidate = self.lines[i].rstrip("\r")
                 i += 1
                 if (candidate.lstrip("\t") if chomp else candidate) == name:
                     break
