@@ -352,7 +352,7 @@ def test_inline_ignore_covers_every_use_of_the_instruction() -> None:
         (
             b"FROM alpine # base\n",
             1,
-            13,
+            1,
             "FROM takes an image and optionally AS <name>; found 3 words",
         ),
         (b"FROM\n", 1, 1, "FROM needs an image"),

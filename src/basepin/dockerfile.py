@@ -343,7 +343,7 @@ class _Extractor:
         elif len(words) != 1:
             found = "more than three words" if len(words) > 3 else f"{len(words)} words"
             self._problem(
-                instruction.offset(words[1][0]),
+                instruction.offset(command.word_start),
                 f"FROM takes an image and optionally AS <name>; found {found}",
             )
         operand = words[0] if words else None
