@@ -192,9 +192,11 @@ def _pairs(items: Sequence[str], flag: str, shape: str) -> list[tuple[str, str]]
     return pairs
 
 
-def _resolve_options(args: argparse.Namespace, config: Config) -> ResolveOptions:
+def _resolve_options(
+    args: argparse.Namespace, config: Config, *, bump: bool = False
+) -> ResolveOptions:
+    """What to look up; `bump`: also the digests of newer versions (`fix --bump`)."""
     from basepin.registry.cache import default_folder
-    from basepin.registry.hub import HUB_URL
     from basepin.resolve import ResolveOptions
 
     cache_dir: Path | None = None
@@ -207,11 +209,13 @@ def _resolve_options(args: argparse.Namespace, config: Config) -> ResolveOptions
         timeout=config.timeout,
         cache_dir=cache_dir,
         cache_ttl=float(config.cache_ttl),
-        hub_url=os.environ.get("BASEPIN_HUB_URL") or HUB_URL,
+        hub_url=os.environ.get("BASEPIN_HUB_URL") or None,
         hub_username=os.environ.get("DOCKERHUB_USERNAME") or None,
         hub_token=os.environ.get("DOCKERHUB_TOKEN") or None,
         want_facts=any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
         want_tags=any(config.severity_of(r) != "off" for r in ("outdated", "latest")),
+        want_newer=config.severity_of("outdated") != "off",
+        want_newer_digests=bump,
         bump_scope=config.bump,
     )
 
@@ -252,7 +256,8 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
     from basepin.resolve import resolve
     from basepin.rules import judge
 
-    result = resolve((u.reference for u in uses if u.resolved), _resolve_options(args, config))
+    options = _resolve_options(args, config, bump=bump)
+    result = resolve((u.reference for u in uses if u.resolved), options)
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
     verdict = judge(parsed, result.lookups, config, now=datetime.now(timezone.utc), bump=bump)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -40,8 +41,9 @@ DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 # Credential helpers answer this user name when the secret is an identity (refresh) token.
 IDENTITY_TOKEN_USER = "<token>"
 DEFAULT_TOKEN_LIFETIME = 60.0
-# Scopes per batched token request; keeps the URL well under common limits.
-SCOPES_PER_REQUEST = 50
+# The scopes of one batched token request take at most this many bytes of its URL, well
+# under the 8 KiB request line common servers and proxies accept.
+MAX_SCOPE_QUERY_BYTES = 6000
 OAUTH_CLIENT_ID = "basepin"
 
 
@@ -300,6 +302,21 @@ def pull_scope(repository: str) -> str:
     return f"repository:{repository}:pull"
 
 
+def scope_batches(repositories: Sequence[str]) -> list[list[str]]:
+    """`repositories` in order, split where their scopes would outgrow one token URL."""
+    batches: list[list[str]] = []
+    room = 0
+    for repository in repositories:
+        # `&scope=` and the scope percent-encoded as a query value at worst.
+        cost = 7 + len(quote(pull_scope(repository), safe=""))
+        if not batches or cost > room:
+            batches.append([])
+            room = MAX_SCOPE_QUERY_BYTES
+        batches[-1].append(repository)
+        room -= cost
+    return batches
+
+
 @dataclass(frozen=True)
 class _Token:
     value: str
@@ -387,7 +404,8 @@ class Authenticator:
         return header if header != sent else None
 
     async def prefetch(self, origin: str, registry: str, repositories: Sequence[str]) -> None:
-        """One token request for all `repositories` that have no valid token yet."""
+        """One token request for all `repositories` that have no valid token yet (more, at
+        once, only where their scopes would make the URL too long)."""
         challenge = self._challenges.get(origin)
         if challenge is None or challenge.scheme != "bearer":
             return
@@ -396,19 +414,27 @@ class Authenticator:
             for repository in dict.fromkeys(repositories)
             if self._valid_token(self._token_key(challenge, repository)) is None
         ]
-        for start in range(0, len(wanted), SCOPES_PER_REQUEST):
-            chunk = wanted[start : start + SCOPES_PER_REQUEST]
-            scopes = [pull_scope(repository) for repository in chunk]
-            try:
-                token = await self._request_token(origin, registry, None, challenge, scopes)
-            except RegistryError as exc:
-                # Each repository then asks for its own token when it is first used.
-                logger.debug("batched token request for %s refused: %s", registry, exc)
-                continue
-            batched = len(chunk) > 1
-            for repository in chunk:
-                key = self._token_key(challenge, repository)
-                self._tokens[key] = _Token(token.value, token.expires_at, batched)
+        await asyncio.gather(
+            *(
+                self._prefetch_batch(origin, registry, challenge, batch)
+                for batch in scope_batches(wanted)
+            )
+        )
+
+    async def _prefetch_batch(
+        self, origin: str, registry: str, challenge: Challenge, repositories: Sequence[str]
+    ) -> None:
+        scopes = [pull_scope(repository) for repository in repositories]
+        try:
+            token = await self._request_token(origin, registry, None, challenge, scopes)
+        except RegistryError as exc:
+            # Each repository then asks for its own token when it is first used.
+            logger.debug("batched token request for %s refused: %s", registry, exc)
+            return
+        batched = len(repositories) > 1
+        for repository in repositories:
+            key = self._token_key(challenge, repository)
+            self._tokens[key] = _Token(token.value, token.expires_at, batched)
 
     def _token_key(self, challenge: Challenge, repository: str) -> tuple[str, str, str]:
         return (challenge.realm or "", challenge.service or "", pull_scope(repository))

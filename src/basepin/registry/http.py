@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 # Manifests are at most 4 MiB on every registry we know; configs are smaller still.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# Connections open at once over all registries (each registry also bounds its lookups).
+MAX_CONNECTIONS = 32
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_RATE_LIMIT_WAITS = 5
 
@@ -51,7 +53,9 @@ def new_http_client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers={"User-Agent": f"basepin/{__version__}"},
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        # Every connection stays open for reuse: a new one costs a round trip (and a TLS
+        # handshake) more than a request on an open one.
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None),
     )
 
 
@@ -228,15 +232,16 @@ class Sender:
         response = await self.http.send(request, stream=True, follow_redirects=False)
         try:
             body = bytearray()
-            if request.method != "HEAD":
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise ProtocolError(
-                            f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes",
-                            registry=registry,
-                            repository=repository,
-                        )
+            # Read to the end even after a HEAD (no bytes come): an answer left unfinished
+            # closes its connection instead of returning it to the pool.
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise ProtocolError(
+                        f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes",
+                        registry=registry,
+                        repository=repository,
+                    )
         finally:
             await response.aclose()
         logger.debug("%s %s -> %s", request.method, request.url, response.status_code)

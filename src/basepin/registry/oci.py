@@ -94,7 +94,9 @@ class TagList:
 
 
 @dataclass(frozen=True)
-class _Manifest:
+class Manifest:
+    """A manifest as received, its digest checked against the bytes."""
+
     digest: str
     media_type: str
     body: bytes
@@ -174,10 +176,32 @@ class RegistryClient:
         size are those of the child for `platform`, else linux/amd64, else the first child.
         """
         manifest = await self._manifest(ref, digest)
+        return await self.facts_of(ref, manifest, platform=platform)
+
+    async def tag_manifest(self, ref: ImageReference) -> tuple[ManifestHead, Manifest]:
+        """What the tag points to, with the manifest itself: one GET where `head_digest` and
+        `digest_info` take a HEAD and a GET. Not for Docker Hub, where a manifest GET counts
+        against the pull limit and a HEAD does not."""
+        target = ref.effective_tag or ref.digest or ""
+        what = _what(ref, target)
+        path = f"/v2/{ref.repository}/manifests/{target}"
+        reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
+        self._check(reply, ref, what, _subject(target), ManifestNotFound)
+        digest = _verified_digest(reply, ref.digest if target == ref.digest else None, ref, what)
+        manifest = _parsed_manifest(reply, digest, ref, what)
+        head = ManifestHead(
+            digest, manifest.media_type, len(reply.body), reply.rate_limit_remaining
+        )
+        return head, manifest
+
+    async def facts_of(
+        self, ref: ImageReference, manifest: Manifest, *, platform: Platform | None = None
+    ) -> DigestInfo:
+        """Facts of a manifest already received, as `digest_info` gives them."""
         if manifest.media_type not in INDEX_TYPES:
             built, total, own_platform = await self._image_facts(ref, manifest)
             return DigestInfo(
-                digest,
+                manifest.digest,
                 manifest.media_type,
                 (own_platform,) if own_platform else (),
                 is_index=False,
@@ -194,7 +218,7 @@ class RegistryClient:
             if child.media_type in IMAGE_TYPES:
                 created, size, _ = await self._image_facts(ref, child)
         return DigestInfo(
-            digest,
+            manifest.digest,
             manifest.media_type,
             platforms,
             is_index=True,
@@ -379,31 +403,17 @@ class RegistryClient:
 
     # -- manifests and blobs -------------------------------------------------------------------
 
-    async def _manifest(self, ref: ImageReference, digest: str) -> _Manifest:
+    async def _manifest(self, ref: ImageReference, digest: str) -> Manifest:
         what = _what(ref, digest)
         _checked_digest(digest, ref, what)
         path = f"/v2/{ref.repository}/manifests/{digest}"
         reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
         self._check(reply, ref, what, _subject(digest), ManifestNotFound)
         _verified_digest(reply, digest, ref, what)
-        document = _json_object(reply.body, ref, what)
-        declared = document.get("mediaType") or _media_type(reply)
-        if declared in INDEX_TYPES or declared in IMAGE_TYPES:
-            media_type = str(declared)
-        elif document.get("schemaVersion") == 2 and isinstance(document.get("manifests"), list):
-            media_type = OCI_INDEX
-        elif document.get("schemaVersion") == 2 and isinstance(document.get("config"), dict):
-            media_type = OCI_MANIFEST
-        else:
-            raise ProtocolError(
-                f"{what}: unsupported manifest type {declared or 'schema 1'}",
-                registry=ref.registry,
-                repository=ref.repository,
-            )
-        return _Manifest(digest, media_type, reply.body, document)
+        return _parsed_manifest(reply, digest, ref, what)
 
     async def _image_facts(
-        self, ref: ImageReference, manifest: _Manifest
+        self, ref: ImageReference, manifest: Manifest
     ) -> tuple[datetime | None, int | None, Platform | None]:
         """Build date, total size and platform of a single-platform manifest."""
         config_digest, config_size = _descriptor(manifest.document.get("config"), ref, manifest)
@@ -477,6 +487,25 @@ def _verified_digest(reply: Reply, expected: str | None, ref: ImageReference, wh
     return actual
 
 
+def _parsed_manifest(reply: Reply, digest: str, ref: ImageReference, what: str) -> Manifest:
+    """The manifest in a (digest-checked) answer, with its media type made out."""
+    document = _json_object(reply.body, ref, what)
+    declared = document.get("mediaType") or _media_type(reply)
+    if declared in INDEX_TYPES or declared in IMAGE_TYPES:
+        media_type = str(declared)
+    elif document.get("schemaVersion") == 2 and isinstance(document.get("manifests"), list):
+        media_type = OCI_INDEX
+    elif document.get("schemaVersion") == 2 and isinstance(document.get("config"), dict):
+        media_type = OCI_MANIFEST
+    else:
+        raise ProtocolError(
+            f"{what}: unsupported manifest type {declared or 'schema 1'}",
+            registry=ref.registry,
+            repository=ref.repository,
+        )
+    return Manifest(digest, media_type, reply.body, document)
+
+
 def _json_object(body: bytes, ref: ImageReference, what: str) -> Mapping[str, Any]:
     try:
         document = json.loads(body)
@@ -500,7 +529,7 @@ def _error_codes(reply: Reply) -> set[str]:
         return set()
 
 
-def _malformed(ref: ImageReference, manifest: _Manifest, problem: str) -> ProtocolError:
+def _malformed(ref: ImageReference, manifest: Manifest, problem: str) -> ProtocolError:
     return ProtocolError(
         f"{_what(ref, manifest.digest)}: malformed manifest: {problem}",
         registry=ref.registry,
@@ -508,7 +537,7 @@ def _malformed(ref: ImageReference, manifest: _Manifest, problem: str) -> Protoc
     )
 
 
-def _descriptor(entry: Any, ref: ImageReference, manifest: _Manifest) -> tuple[str, int]:
+def _descriptor(entry: Any, ref: ImageReference, manifest: Manifest) -> tuple[str, int]:
     if not isinstance(entry, dict):
         raise _malformed(ref, manifest, "a descriptor is not an object")
     digest, size = entry.get("digest"), entry.get("size")
@@ -538,7 +567,7 @@ def _is_attestation(entry: Mapping[str, Any], platform: Platform | None) -> bool
     return platform is not None and (platform.os, platform.architecture) == ("unknown", "unknown")
 
 
-def _children(manifest: _Manifest, ref: ImageReference) -> list[tuple[str, Platform]]:
+def _children(manifest: Manifest, ref: ImageReference) -> list[tuple[str, Platform]]:
     """(digest, platform) of an index's platform children; attestations left out."""
     entries = manifest.document.get("manifests")
     if not isinstance(entries, list):

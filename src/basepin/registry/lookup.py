@@ -1,0 +1,291 @@
+"""The network side of `basepin.resolve`: look references up in their registries.
+
+Imported only when the cache cannot answer, so a run the cache answers whole never loads
+httpx or asyncio. One HTTP client serves the run; lookups run concurrently, at most
+PER_REGISTRY at once per registry host, after one batched token request per registry.
+Each answer is written to the cache as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
+from basepin.reference import ImageReference
+from basepin.registry.auth import CredentialStore
+from basepin.registry.cache import Cache, CachedTag
+from basepin.registry.errors import NotFound, RegistryError
+from basepin.registry.http import Endpoints, new_http_client
+from basepin.registry.hub import HUB_URL, HubClient, HubTag
+from basepin.registry.oci import RegistryClient
+from basepin.resolve import (
+    Pin,
+    ResolveOptions,
+    pin_from_facts,
+    pin_from_tag,
+    probed_tags,
+    resolution,
+    tag_list_wanted,
+    with_digests,
+)
+from basepin.versions import sort_newest_first
+
+# Lookups in flight at once per registry host: enough to hide latency, polite to the server.
+PER_REGISTRY = 16
+HUB_TAG_PAGES = 10
+
+
+def ask_registries(
+    refs: Sequence[ImageReference], cache: Cache, options: ResolveOptions
+) -> tuple[list[Lookup], list[str]]:
+    """A lookup for each of `refs` (in order), and warnings for the user."""
+    return asyncio.run(_ask(refs, cache, options))
+
+
+async def _ask(
+    refs: Sequence[ImageReference], cache: Cache, options: ResolveOptions
+) -> tuple[list[Lookup], list[str]]:
+    credentials = options.credentials or CredentialStore.from_environment()
+    async with new_http_client(timeout=options.timeout) as http:
+        registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        hub = None
+        if any(ref.is_docker_hub for ref in refs):
+            hub = HubClient(
+                http,
+                options.hub_url or HUB_URL,
+                username=options.hub_username,
+                token=options.hub_token,
+                timeout=options.timeout,
+            )
+        resolver = _Resolver(registry, hub, cache, options)
+        await resolver.prefetch_tokens(refs)
+        answers = await asyncio.gather(*(resolver.one(ref) for ref in refs))
+    return list(answers), resolver.warnings
+
+
+def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+    """See `basepin.resolve.list_tags`."""
+    return asyncio.run(_list_tags(ref, options))
+
+
+async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+    credentials = options.credentials or CredentialStore.from_environment()
+    async with new_http_client(timeout=options.timeout) as http:
+        if ref.is_docker_hub and ref.registry not in options.mirrors:
+            hub = HubClient(
+                http,
+                options.hub_url or HUB_URL,
+                username=options.hub_username,
+                token=options.hub_token,
+                timeout=options.timeout,
+            )
+            found = await hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
+            epoch = datetime.min.replace(tzinfo=timezone.utc)
+            return sorted(found, key=lambda t: t.pushed or epoch, reverse=True)
+        registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        listing = await registry.list_tags(ref)
+    return [TagInfo(name) for name in sort_newest_first(listing.tags)]
+
+
+class _Resolver:
+    def __init__(
+        self,
+        registry: RegistryClient,
+        hub: HubClient | None,
+        cache: Cache,
+        options: ResolveOptions,
+    ) -> None:
+        self.registry = registry
+        self.hub = hub
+        self.cache = cache
+        self.options = options
+        self.warnings: list[str] = []
+        self._limits: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(PER_REGISTRY)
+        )
+        self._hub_tags: dict[str, asyncio.Task[HubTag | None]] = {}
+        self._tag_lists: dict[tuple[str, str], asyncio.Task[tuple[TagInfo, ...] | None]] = {}
+        self._hub_failed = False
+
+    async def prefetch_tokens(self, refs: Iterable[ImageReference]) -> None:
+        repositories: dict[str, set[str]] = defaultdict(set)
+        for ref in refs:
+            repositories[ref.registry].add(ref.repository)
+        await asyncio.gather(
+            *(
+                self.registry.prefetch_tokens(host, sorted(repos))
+                for host, repos in repositories.items()
+            )
+        )
+
+    async def one(self, ref: ImageReference) -> Lookup:
+        async with self._limits[ref.registry]:
+            try:
+                return await self._lookup(ref)
+            except NotFound as exc:
+                return Missing(ref.text, str(exc))
+            except RegistryError as exc:
+                return Unresolved(ref.text, str(exc))
+
+    async def _lookup(self, ref: ImageReference) -> Lookup:
+        wants_tags = tag_list_wanted(ref, self.options)
+        if wants_tags:
+            self._start_tag_list(ref)  # while the digest is looked up
+        head: CachedTag | None = None
+        current: DigestInfo | None = None
+        if ref.effective_tag is not None:
+            head, current = await self._tag(ref)
+        pin: Pin = (None, None, None)
+        if ref.digest is not None:
+            found = pin_from_tag(ref, current)
+            pin = found or pin_from_facts(current, await self._pinned_facts(ref))
+        tags = await self._tags(ref, current) if wants_tags else None
+        rate_limit = self.registry.rate_limit_remaining(ref.registry)
+        return resolution(ref, current, head, pin, tags, rate_limit)
+
+    async def _tag(self, ref: ImageReference) -> tuple[CachedTag, DigestInfo]:
+        """What the tag points to now, and what that digest is."""
+        tag = ref.effective_tag or ""
+        cached = self.cache.get_tag(ref.registry, ref.repository, tag)
+        if cached is not None or ref.is_docker_hub or not self.options.want_facts:
+            head = cached or await self._tag_digest(ref)
+            return head, await self._facts(ref, head.digest)
+        # The facts are wanted: one GET tells the digest and, where not known yet, its facts.
+        answer, manifest = await self.registry.tag_manifest(ref)
+        info = self.cache.get_digest(ref.registry, ref.repository, answer.digest)
+        if info is None:
+            info = await self.registry.facts_of(ref, manifest)
+            self.cache.put_digest(ref.registry, ref.repository, info)
+        head = CachedTag(answer.digest, answer.media_type, None, answer.size)
+        self.cache.put_tag(ref.registry, ref.repository, tag, head)
+        return head, info
+
+    async def _tag_digest(self, ref: ImageReference) -> CachedTag:
+        """What the tag points to now, from a HEAD (and on Docker Hub the Hub API's dates)."""
+        tag = ref.effective_tag or ""
+        cached = self.cache.get_tag(ref.registry, ref.repository, tag)
+        if cached is not None:
+            return cached
+        head = await self.registry.head_digest(ref)
+        hub_tag = await self._hub_tag(ref)
+        pushed = hub_tag.pushed if hub_tag and hub_tag.digest == head.digest else None
+        size = hub_tag.size if hub_tag and hub_tag.digest == head.digest else head.size
+        answer = CachedTag(head.digest, head.media_type, pushed, size)
+        self.cache.put_tag(ref.registry, ref.repository, tag, answer)
+        return answer
+
+    async def _facts(self, ref: ImageReference, digest: str) -> DigestInfo:
+        """What `digest` is. On Docker Hub from the Hub API: a manifest GET costs pull quota."""
+        cached = self.cache.get_digest(ref.registry, ref.repository, digest)
+        if cached is not None:
+            return cached
+        if ref.is_docker_hub:
+            info = _hub_facts(digest, await self._hub_tag(ref))
+            if info.media_type:  # the Hub API knew it; worth keeping
+                self.cache.put_digest(ref.registry, ref.repository, info)
+            return info
+        if not self.options.want_facts:
+            return DigestInfo(digest, "")
+        info = await self.registry.digest_info(ref, digest)
+        self.cache.put_digest(ref.registry, ref.repository, info)
+        return info
+
+    async def _pinned_facts(self, ref: ImageReference) -> DigestInfo:
+        """What the pinned digest is; NotFound when the repository does not hold it (unknown,
+        not stale)."""
+        digest = ref.digest or ""
+        cached = self.cache.get_digest(ref.registry, ref.repository, digest)
+        if cached is not None:
+            return cached
+        if ref.is_docker_hub or not self.options.want_facts:
+            head = await self.registry.head_digest(replace(ref, tag=None))
+            return DigestInfo(digest, head.media_type or "")
+        info = await self.registry.digest_info(ref, digest)
+        self.cache.put_digest(ref.registry, ref.repository, info)
+        return info
+
+    async def _hub_tag(self, ref: ImageReference) -> HubTag | None:
+        """The Hub API's view of a docker.io tag (dates, sizes, platforms); None elsewhere."""
+        if self.hub is None or not ref.is_docker_hub or ref.effective_tag is None:
+            return None
+        key = f"{ref.repository}:{ref.effective_tag}"
+        if key not in self._hub_tags:
+            self._hub_tags[key] = asyncio.ensure_future(self._ask_hub(ref))
+        return await self._hub_tags[key]
+
+    async def _ask_hub(self, ref: ImageReference) -> HubTag | None:
+        assert self.hub is not None
+        if self._hub_failed:
+            return None
+        try:
+            return await self.hub.tag(ref.repository, ref.effective_tag or "")
+        except RegistryError as exc:
+            self._hub_failed = True
+            self.warnings.append(f"Docker Hub API: {exc}; push dates and sizes are unknown")
+            return None
+
+    def _start_tag_list(self, ref: ImageReference) -> None:
+        """Fetch the repository's tags (once per run) in the background."""
+        key = (ref.registry, ref.repository)
+        if key not in self._tag_lists:
+            self._tag_lists[key] = asyncio.ensure_future(self._tag_list(ref))
+
+    async def _tags(
+        self, ref: ImageReference, current: DigestInfo | None
+    ) -> tuple[TagInfo, ...] | None:
+        """Tags for `outdated` and for naming `latest`, with the digests the rules need."""
+        tags = await self._tag_lists[(ref.registry, ref.repository)]
+        if tags is None or ref.is_docker_hub or current is None:
+            return tags
+        wanted = probed_tags(ref, tags, self.options)
+        heads = await asyncio.gather(
+            *(self._tag_digest(replace(ref, tag=name)) for name in wanted),
+            return_exceptions=True,
+        )
+        known = {
+            name: head.digest
+            for name, head in zip(wanted, heads, strict=True)
+            if isinstance(head, CachedTag)
+        }
+        return with_digests(tags, known, ref, current.digest)
+
+    async def _tag_list(self, ref: ImageReference) -> tuple[TagInfo, ...] | None:
+        cached = self.cache.get_tag_list(ref.registry, ref.repository)
+        if cached is not None:
+            return cached
+        try:
+            if ref.is_docker_hub:
+                if self.hub is None or self._hub_failed:
+                    return None
+                found = tuple(await self.hub.tags(ref.repository, max_pages=HUB_TAG_PAGES))
+            else:
+                listing = await self.registry.list_tags(ref)
+                found = tuple(TagInfo(name) for name in listing.tags)
+        except RegistryError as exc:
+            self.warnings.append(f"{ref.registry}/{ref.repository}: tag list: {exc}")
+            return None
+        self.cache.put_tag_list(ref.registry, ref.repository, found)
+        return found
+
+
+def _hub_facts(digest: str, hub_tag: HubTag | None) -> DigestInfo:
+    if hub_tag is None or hub_tag.digest != digest:
+        return DigestInfo(digest, "")
+    images = [image for image in hub_tag.images if image.os != "unknown"]
+    children = tuple(image.digest for image in images if image.digest)
+    is_index = len(images) > 1 or (hub_tag.media_type or "").endswith(
+        ("index.v1+json", "list.v2+json")
+    )
+    return DigestInfo(
+        digest,
+        hub_tag.media_type or "",
+        tuple(image.platform for image in images),
+        is_index=is_index,
+        children=children if len(children) == len(images) else (),
+        created=None,
+        size=hub_tag.size,
+    )
