@@ -5,13 +5,12 @@ Formatters (SARIF rule descriptors, the README table) and the judge read this on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from basepin.model import Severity
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     id: str
     severity: Severity
     offline: bool

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, cast
 
 from basepin.catalog import RULES
 from basepin.errors import ConfigError
 from basepin.model import Severity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 SeverityOrOff = Literal["error", "warning", "note", "off"]
 BumpScope = Literal["patch", "minor", "major"]
@@ -23,22 +18,24 @@ _SEVERITIES = ("error", "warning", "note")
 _SCOPES = ("patch", "minor", "major")
 
 
-@dataclass(frozen=True)
-class Config:
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Config(NamedTuple):
     fail_on: Severity = "error"
     # Per-rule severity overrides; "off" turns a rule off.
-    severity: Mapping[str, SeverityOrOff] = field(default_factory=dict)
+    severity: Mapping[str, SeverityOrOff] = _EMPTY
     max_age: int = 90
     platforms: tuple[str, ...] = ()
     # Allowed images (globs over registry/repository, e.g. "docker.io/library/*") and
     # registries (a host alone, e.g. "ghcr.io"); empty allows everything.
     allow: tuple[str, ...] = ()
     # Registry host -> base URL of a mirror or pull-through cache that answers for it.
-    registry_mirrors: Mapping[str, str] = field(default_factory=dict)
+    registry_mirrors: Mapping[str, str] = _EMPTY
     insecure_registries: tuple[str, ...] = ()
     # Path globs (relative to the checked folder) that are not checked.
     exclude: tuple[str, ...] = ()
-    build_args: Mapping[str, str] = field(default_factory=dict)
+    build_args: Mapping[str, str] = _EMPTY
     bump: BumpScope = "minor"
     # How long a tag -> digest answer may be reused from the cache, in seconds.
     cache_ttl: int = 600
@@ -51,7 +48,7 @@ class Config:
     def merged(self, **overrides: Any) -> Config:
         """A copy with the CLI's values; None means "not given on the command line"."""
         given = {key: value for key, value in overrides.items() if value is not None}
-        return replace(self, **given)
+        return self._replace(**given)
 
 
 CONFIG_NAMES = (".basepin.toml", "pyproject.toml")
@@ -81,6 +78,12 @@ def _has_basepin_table(pyproject: Path) -> bool:
 
 
 def load_config(path: Path) -> Config:
+    # Imported here: most runs have no configuration file, and start-up counts.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -83,6 +82,8 @@ def _skip_dir(path: Path) -> bool:
 
 def _git_files(folder: Path) -> list[str] | None:
     """Files git tracks or would track (not ignored) below `folder`; None outside a work tree."""
+    import subprocess  # only folders need git: checking named files stays light
+
     try:
         result = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],

@@ -1,15 +1,19 @@
-"""Frozen values passed between the pipeline's stages.
+"""Immutable values passed between the pipeline's stages.
 
 discover -> extract (ParsedDockerfile, ImageUse) -> resolve (Lookup) -> judge (Finding) -> report.
 A stage only reads what the stage before it produced; nothing here does I/O.
+
+They are NamedTuples rather than frozen dataclasses: as immutable and as typed, but without
+the import cost (dataclasses pulls in inspect and generates code for every class, which alone
+took longer than the interpreter's start-up), and an offline check is on every commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
 UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
 Severity = Literal["error", "warning", "note"]
@@ -30,8 +34,7 @@ RULE_IDS = (
 )
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """A run of text in a file.
 
     Lines and columns are 1-based and count characters (not bytes); `end_column` is exclusive
@@ -47,8 +50,7 @@ class Span:
     end: int
 
 
-@dataclass(frozen=True)
-class ImageUse:
+class ImageUse(NamedTuple):
     """One external image a Dockerfile builds from, as BuildKit would read it."""
 
     path: str
@@ -70,8 +72,7 @@ class ImageUse:
     ignored_rules: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """Something wrong with a file as a whole or with one instruction, found while reading."""
 
     path: str
@@ -80,16 +81,14 @@ class Problem:
     message: str
 
 
-@dataclass(frozen=True)
-class ParsedDockerfile:
+class ParsedDockerfile(NamedTuple):
     path: str
     text: str
     uses: tuple[ImageUse, ...]
     problems: tuple[Problem, ...] = ()
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(NamedTuple):
     os: str
     architecture: str
     variant: str | None = None
@@ -99,8 +98,7 @@ class Platform:
         return f"{base}/{self.variant}" if self.variant else base
 
 
-@dataclass(frozen=True)
-class TagInfo:
+class TagInfo(NamedTuple):
     """One tag of a repository, with what the registry tells about it."""
 
     name: str
@@ -109,8 +107,7 @@ class TagInfo:
     size: int | None = None
 
 
-@dataclass(frozen=True)
-class DigestInfo:
+class DigestInfo(NamedTuple):
     """Facts about one manifest digest; they never change once the digest exists."""
 
     digest: str
@@ -127,8 +124,7 @@ class DigestInfo:
     size: int | None = None
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     """What the registry says about one reference today."""
 
     reference: str  # normalised: registry/repository[:tag][@digest]
@@ -149,16 +145,14 @@ class Resolution:
     pinned_platform: Platform | None = None
 
 
-@dataclass(frozen=True)
-class Missing:
+class Missing(NamedTuple):
     """The registry answered that the repository, tag or digest does not exist."""
 
     reference: str
     message: str
 
 
-@dataclass(frozen=True)
-class Unresolved:
+class Unresolved(NamedTuple):
     """A reference that could not be checked (network, auth, rate limit): never 'ok'."""
 
     reference: str
@@ -168,8 +162,7 @@ class Unresolved:
 Lookup = Resolution | Missing | Unresolved
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(NamedTuple):
     """Replace `text[start:end]` of one file with `replacement` (a one-line edit).
 
     `original` is the text the edit expects to find there; an edit whose original is no longer
@@ -186,8 +179,7 @@ class Edit:
     replacement: str
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     rule: str
     severity: Severity
     path: str
@@ -197,8 +189,7 @@ class Finding:
     fix: Edit | None = None
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     """Everything a formatter needs; formatters are pure functions of it."""
 
     files: tuple[str, ...]
@@ -206,5 +197,5 @@ class Report:
     findings: tuple[Finding, ...]
     incomplete: tuple[Unresolved, ...] = ()
     # Online lookups keyed by ImageUse.reference; empty offline.
-    lookups: Mapping[str, Lookup] = field(default_factory=dict)
+    lookups: Mapping[str, Lookup] = MappingProxyType({})
     offline: bool = True

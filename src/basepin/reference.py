@@ -8,9 +8,8 @@ spelling (`python:3.12` -> `python:3.12@sha256:...`), never the normalised form.
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from basepin.errors import InvalidReference
 
@@ -38,8 +37,7 @@ _DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _IMAGE_ID = re.compile(r"[a-f0-9]{64}")
 
 
-@dataclass(frozen=True)
-class ImageReference:
+class ImageReference(NamedTuple):
     """A valid image reference: normalised parts plus the spelling the user wrote."""
 
     text: str  # exactly as written
@@ -148,6 +146,8 @@ def _split_name(written_name: str) -> tuple[str, str]:
 def _check_host(host_and_port: str) -> None:
     ipv6 = _IPV6_HOST.match(host_and_port)
     if ipv6:
+        import ipaddress  # rare: bracketed IPv6 hosts only
+
         host, port = ipv6.group(0), host_and_port[ipv6.end() :]
         try:
             ipaddress.IPv6Address(ipv6.group(1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from basepin.config import Config
 from basepin.errors import InvalidReference
@@ -24,11 +24,9 @@ from basepin.model import (
     Unresolved,
 )
 from basepin.reference import ImageReference, parse_reference
-from basepin.versions import most_specific_version, newer_tags
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A finding before configuration and inline ignores have had their say."""
 
     rule: str
@@ -51,8 +49,7 @@ def judge_offline(files: Sequence[ParsedDockerfile], config: Config) -> list[Fin
     return settle(candidates, config)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     findings: list[Finding]
     incomplete: list[Unresolved]
 
@@ -107,7 +104,7 @@ def _online(
     for cand in offline:
         if cand.rule == "latest" and version is not None:
             message = f"{cand.message}; {use.reference} is {ref.with_tag(version)} today"
-            found.append(replace(cand, message=message))
+            found.append(cand._replace(message=message))
         else:
             found.append(cand)
     if ref.digest is not None and res.pin_now is not None and ref.digest != res.pin_now:
@@ -132,7 +129,7 @@ def _online(
     wanted = _wanted_reference(ref, res, config, version, newest if bump else None)
     for cand in found:
         fixable = cand.rule in _PIN_RULES or (cand.rule == "outdated" and bump)
-        yield replace(cand, wanted=wanted) if fixable and wanted != use.reference else cand
+        yield cand._replace(wanted=wanted) if fixable and wanted != use.reference else cand
 
 
 # Rules whose fix is the reference pinned to what its tag (or its version) holds today.
@@ -170,6 +167,8 @@ def _latest_version(res: Resolution) -> str | None:
     if res.current is None or not res.tags:
         return None
     digest = res.current.digest
+    from basepin.versions import most_specific_version  # online only: keep start-up light
+
     return most_specific_version(t.name for t in res.tags if t.digest == digest)
 
 
@@ -236,6 +235,8 @@ def _image_date(ref: ImageReference, res: Resolution) -> datetime | None:
 def _newest_of_variant(ref: ImageReference, res: Resolution, config: Config) -> TagInfo | None:
     if not res.tags or ref.tag is None:
         return None
+    from basepin.versions import newer_tags  # online only: keep start-up light
+
     newer = newer_tags(ref.tag, (t.name for t in res.tags), config.bump)
     if not newer:
         return None

@@ -8,7 +8,6 @@ diff before committing it.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -76,19 +75,19 @@ def _finding(
 
 
 SYNTAX = _use("Dockerfile", "syntax", "docker/dockerfile:1", span(1, 10, 19))
-PYTHON = replace(_use("Dockerfile", "from", "python:3.11-slim", span(3, 6, 16)), stage="build")
+PYTHON = _use("Dockerfile", "from", "python:3.11-slim", span(3, 6, 16))._replace(stage="build")
 NGINX = _use("Dockerfile", "from", "nginx", span(10, 6, 5))
 TOOLS = _use("Dockerfile", "copy-from", f"ghcr.io/acme/tools:1.4@{DIGEST_C}", span(12, 13, 94))
-NODE_FROM = replace(
-    _use("services/api/Dockerfile", "from", "node:20-alpine", span(1, 10, 14)),
+NODE_FROM = _use("services/api/Dockerfile", "from", "node:20-alpine", span(1, 10, 14))._replace(
     instruction_line=3,
     via_arg="BASE",
     platform="linux/arm64",
     stage="deps",
 )
-NODE_MOUNT = replace(NODE_FROM, kind="mount-from", instruction_line=8, platform=None, stage=None)
-UNRESOLVED = replace(
-    _use("services/api/Dockerfile", "from", "${REGISTRY}/app:${TAG}", span(12, 6, 22)),
+NODE_MOUNT = NODE_FROM._replace(kind="mount-from", instruction_line=8, platform=None, stage=None)
+UNRESOLVED = _use(
+    "services/api/Dockerfile", "from", "${REGISTRY}/app:${TAG}", span(12, 6, 22)
+)._replace(
     resolved=False,
     unresolved_reason="ARG TAG has no value",
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -47,12 +46,12 @@ CREATED = datetime(2025, 4, 1, tzinfo=timezone.utc)
             id="offline-sample",
         ),
         pytest.param(
-            replace(OFFLINE, files=(*OFFLINE.files, "clean/Dockerfile")),
+            OFFLINE._replace(files=(*OFFLINE.files, "clean/Dockerfile")),
             "7 errors, 1 warning, 1 note in 4 of 5 files (9 references, 8 unique)",
             id="some-files-clean",
         ),
         pytest.param(
-            replace(OFFLINE, incomplete=(Unresolved("a", "x"), Unresolved("b", "y"))),
+            OFFLINE._replace(incomplete=(Unresolved("a", "x"), Unresolved("b", "y"))),
             "7 errors, 1 warning, 1 note in 4 files (9 references, 8 unique); "
             "2 references could not be checked",
             id="incomplete",
@@ -64,8 +63,7 @@ CREATED = datetime(2025, 4, 1, tzinfo=timezone.utc)
             id="online-low-quota",
         ),
         pytest.param(
-            replace(
-                ONLINE,
+            ONLINE._replace(
                 incomplete=(),
                 lookups={"a": Resolution("a", None, rate_limit_remaining=10)},
             ),
@@ -141,12 +139,12 @@ def test_one_line(text: str, expected: str) -> None:
 
 
 def test_findings_sort_by_path_line_column() -> None:
-    shuffled = replace(ONLINE, findings=tuple(reversed(ONLINE.findings)))
+    shuffled = ONLINE._replace(findings=tuple(reversed(ONLINE.findings)))
     keys = [(f.path, f.span.line, f.span.column) for f in sorted_findings(shuffled)]
     assert keys == sorted(keys)
     assert sorted_findings(shuffled) == sorted_findings(ONLINE)
 
 
 def test_uses_sort_in_file_order() -> None:
-    shuffled = replace(OFFLINE, uses=(TOOLS, NGINX, PYTHON))
+    shuffled = OFFLINE._replace(uses=(TOOLS, NGINX, PYTHON))
     assert sorted_uses(shuffled) == [PYTHON, NGINX, TOOLS]

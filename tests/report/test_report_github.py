@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,7 +55,7 @@ def test_escaping_reverses_as_the_runner_reads_it(raw: str) -> None:
 )
 def test_severity_to_command(severity: Severity, command: str) -> None:
     finding = Finding("unpinned", severity, "a", Span(2, 3, 2, 9, 0, 0), "x", "m")
-    rendered = github.render(replace(OFFLINE, findings=(finding,)))
+    rendered = github.render(OFFLINE._replace(findings=(finding,)))
     assert rendered == (
         f"{command}file=a,line=2,col=3,endLine=2,endColumn=9,title=basepin/unpinned::m\n"
     )

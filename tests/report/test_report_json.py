@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json as stdlib_json
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -109,10 +108,10 @@ def test_load_gives_neutral_values_for_what_json_does_not_hold() -> None:
         pytest.param(OFFLINE, True, id="offline"),
         pytest.param(ONLINE, False, id="online"),
         pytest.param(
-            replace(ONLINE, lookups={}, incomplete=()), False, id="only-registry-findings"
+            ONLINE._replace(lookups={}, incomplete=()), False, id="only-registry-findings"
         ),
         pytest.param(
-            replace(OFFLINE, offline=False, incomplete=ONLINE.incomplete),
+            OFFLINE._replace(offline=False, incomplete=ONLINE.incomplete),
             False,
             id="only-incomplete",
         ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -180,7 +179,7 @@ def test_untruncated_when_it_fits() -> None:
 
 def test_findings_cell_escapes_messages() -> None:
     finding = Finding("invalid", "error", "a|b", Span(1, 1, 1, 1, 0, 0), "", "x|y\n<b>")
-    (row,) = _table_rows(markdown.render(replace(OFFLINE, uses=(), findings=(finding,)), now=NOW))
+    (row,) = _table_rows(markdown.render(OFFLINE._replace(uses=(), findings=(finding,)), now=NOW))
     assert row == "| `a\\|b` | 1 | — | — | — | — | — | — | **error** `invalid`: x\\|y \\<b\\> |"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,7 @@ def test_results_point_at_their_rule_and_region() -> None:
 )
 def test_artifact_uri(path: str, artifact: dict[str, str]) -> None:
     finding = Finding("invalid", "error", path, Span(1, 1, 1, 1, 0, 0), "", "m")
-    result = _render(replace(OFFLINE, findings=(finding,)))["runs"][0]["results"][0]
+    result = _render(OFFLINE._replace(findings=(finding,)))["runs"][0]["results"][0]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"] == artifact
 
 
@@ -116,14 +115,14 @@ def _fingerprints(report: Report) -> list[str]:
 def test_fingerprints_are_unique_and_survive_moved_lines() -> None:
     fingerprints = _fingerprints(ONLINE)
     assert len(set(fingerprints)) == len(fingerprints)
-    moved = tuple(replace(f, span=replace(f.span, line=f.span.line + 5)) for f in ONLINE.findings)
-    assert _fingerprints(replace(ONLINE, findings=moved)) == fingerprints
+    moved = tuple(f._replace(span=f.span._replace(line=f.span.line + 5)) for f in ONLINE.findings)
+    assert _fingerprints(ONLINE._replace(findings=moved)) == fingerprints
 
 
 def test_twin_findings_get_distinct_fingerprints() -> None:
     first = Finding("unpinned", "error", "Dockerfile", Span(1, 6, 1, 11, 5, 10), "nginx", "m")
-    second = replace(first, span=Span(7, 6, 7, 11, 80, 85))
-    fingerprints = _fingerprints(replace(OFFLINE, findings=(first, second)))
+    second = first._replace(span=Span(7, 6, 7, 11, 80, 85))
+    fingerprints = _fingerprints(OFFLINE._replace(findings=(first, second)))
     assert len(set(fingerprints)) == 2
 
 

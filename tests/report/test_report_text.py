@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from hypothesis import given, settings
 
@@ -44,7 +42,7 @@ def test_text_from_a_dockerfile_cannot_drive_the_terminal() -> None:
     finding = Finding(
         "invalid", "error", "evil\x1b]0;x\x07.Dockerfile", Span(1, 1, 1, 2, 0, 1), "", "a\x1b[2Jb"
     )
-    rendered = text.render(replace(OFFLINE, findings=(finding,)), color=False)
+    rendered = text.render(OFFLINE._replace(findings=(finding,)), color=False)
     assert rendered == "evil\\x1b]0;x\\x07.Dockerfile:1:1: error invalid: a\\x1b[2Jb\n"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from basepin.model import Finding, ImageUse, Report
@@ -25,14 +24,13 @@ def workspace_path(path: str, workspace: Path) -> str:
 def relative_report(report: Report, workspace: Path) -> Report:
     def finding(item: Finding) -> Finding:
         path = workspace_path(item.path, workspace)
-        fix = None if item.fix is None else replace(item.fix, path=path)
-        return replace(item, path=path, fix=fix)
+        fix = None if item.fix is None else item.fix._replace(path=path)
+        return item._replace(path=path, fix=fix)
 
     def use(item: ImageUse) -> ImageUse:
-        return replace(item, path=workspace_path(item.path, workspace))
+        return item._replace(path=workspace_path(item.path, workspace))
 
-    return replace(
-        report,
+    return report._replace(
         files=tuple(workspace_path(path, workspace) for path in report.files),
         uses=tuple(use(item) for item in report.uses),
         findings=tuple(finding(item) for item in report.findings),
