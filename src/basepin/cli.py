@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ _EXIT_HELP = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
+    parser = _build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage error
@@ -42,53 +41,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the command `argv` names gets its options built (start-up counts)."""
     parser = argparse.ArgumentParser(
         prog="basepin",
         description="Keep the base images of container builds pinned and fresh.",
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"basepin {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-
-    check = commands.add_parser(
-        "check",
-        help="check Dockerfiles (the default job)",
-        description="Find every image the Dockerfiles under PATH build from and report "
-        "references that float (no digest, 'latest'), have gone stale or are old. " + _EXIT_HELP,
-    )
-    _add_source_options(check)
-    _add_registry_options(check)
-    _add_report_options(check)
-    check.set_defaults(run=_run_check)
-
-    fix = commands.add_parser(
-        "fix",
-        help="pin, refresh (and with --bump upgrade) references in place",
-        description="Rewrite only the reference text of each fixable finding: pin unpinned "
-        "references, refresh stale digests, name the version of 'latest'; with --bump also "
-        "move to the newest version of the same variant. " + _EXIT_HELP,
-    )
-    _add_source_options(fix)
-    _add_registry_options(fix)
-    fix.add_argument("--bump", action="store_true", help="also apply outdated upgrades")
-    fix.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
-    fix.set_defaults(run=_run_fix, offline=False, format="text", output=None, color="auto")
-
-    resolve = commands.add_parser(
-        "resolve", help="print the digest each reference points to now (REF DIGEST)"
-    )
-    resolve.add_argument("references", nargs="+", metavar="REF")
-    _add_registry_options(resolve)
-    resolve.set_defaults(run=_run_resolve)
-
-    tags = commands.add_parser(
-        "tags", help="list an image's tags with digest, push date and size, newest first"
-    )
-    tags.add_argument("image", metavar="IMAGE")
-    tags.add_argument("--format", choices=("text", "json"), default="text")
-    _add_registry_options(tags)
-    tags.set_defaults(run=_run_tags)
+    words = sys.argv[1:] if argv is None else argv
+    chosen = next((word for word in words if not word.startswith("-")), None)
+    for name, (summary, description, build) in _COMMANDS.items():
+        command = commands.add_parser(
+            name, help=summary, description=description, formatter_class=_Formatter
+        )
+        if chosen is None or chosen == name or chosen not in _COMMANDS:
+            build(command)
     return parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter without its import of shutil, just to learn the terminal width."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+        except (ValueError, OSError):
+            width = 80
+        super().__init__(prog, width=max(width - 2, 40))
+
+
+def _build_check(command: argparse.ArgumentParser) -> None:
+    _add_source_options(command)
+    _add_registry_options(command)
+    _add_report_options(command)
+    command.set_defaults(run=_run_check)
+
+
+def _build_fix(command: argparse.ArgumentParser) -> None:
+    _add_source_options(command)
+    _add_registry_options(command)
+    command.add_argument("--bump", action="store_true", help="also apply outdated upgrades")
+    command.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    command.set_defaults(run=_run_fix, offline=False, format="text", output=None, color="auto")
+
+
+def _build_resolve(command: argparse.ArgumentParser) -> None:
+    command.add_argument("references", nargs="+", metavar="REF")
+    _add_registry_options(command)
+    command.set_defaults(run=_run_resolve)
+
+
+def _build_tags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("image", metavar="IMAGE")
+    command.add_argument("--format", choices=("text", "json"), default="text")
+    _add_registry_options(command)
+    command.set_defaults(run=_run_tags)
+
+
+_COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], None]]] = {
+    "check": (
+        "check Dockerfiles (the default job)",
+        "Find every image the Dockerfiles under PATH build from and report references that "
+        "float (no digest, 'latest'), have gone stale or are old. " + _EXIT_HELP,
+        _build_check,
+    ),
+    "fix": (
+        "pin, refresh (and with --bump upgrade) references in place",
+        "Rewrite only the reference text of each fixable finding: pin unpinned references, "
+        "refresh stale digests, name the version of 'latest'; with --bump also move to the "
+        "newest version of the same variant. " + _EXIT_HELP,
+        _build_fix,
+    ),
+    "resolve": (
+        "print the digest each reference points to now (REF DIGEST)",
+        None,
+        _build_resolve,
+    ),
+    "tags": (
+        "list an image's tags with digest, push date and size, newest first",
+        None,
+        _build_tags,
+    ),
+}
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -260,6 +296,8 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
     result = resolve((u.reference for u in uses if u.resolved), options)
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
+    from datetime import datetime, timezone
+
     verdict = judge(parsed, result.lookups, config, now=datetime.now(timezone.utc), bump=bump)
     report = Report(
         tuple(paths),
@@ -343,6 +381,8 @@ def _render(report: Report, args: argparse.Namespace) -> str:
 
         return github.render(report)
     if fmt == "markdown":
+        from datetime import datetime, timezone
+
         from basepin.report import markdown
 
         return markdown.render(report, now=datetime.now(timezone.utc))

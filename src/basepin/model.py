@@ -11,9 +11,11 @@ took longer than the interpreter's start-up), and an offline check is on every c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from types import MappingProxyType
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
 Severity = Literal["error", "warning", "note"]

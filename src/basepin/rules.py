@@ -5,8 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from basepin.config import Config
 from basepin.errors import InvalidReference
@@ -24,6 +23,9 @@ from basepin.model import (
     Unresolved,
 )
 from basepin.reference import ImageReference, parse_reference
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class Candidate(NamedTuple):

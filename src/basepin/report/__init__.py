@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from basepin.model import Finding, ImageUse, Report, Resolution, Severity, Unresolved
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # The summary warns when a registry says fewer pulls than this are left (Docker Hub counts
 # pulls per IP; it is the only registry that sends `ratelimit-remaining`).
@@ -127,6 +130,8 @@ def pushed_at(resolution: Resolution | None) -> datetime | None:
 
 def as_utc(when: datetime) -> datetime:
     """A naive datetime is taken to be UTC already (registries speak UTC)."""
+    from datetime import timezone  # dates are shown online only: keep start-up light
+
     if when.tzinfo is None:
         return when.replace(tzinfo=timezone.utc)
     return when.astimezone(timezone.utc)
