@@ -122,7 +122,8 @@ def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Re
     if ref.digest is not None:
         found = pin_from_tag(ref, current)
         if found is None:
-            facts = cache.get_digest(ref.registry, ref.repository, ref.digest)
+            partial = not pin_facts_wanted(ref, options)
+            facts = cache.get_digest(ref.registry, ref.repository, ref.digest, partial=partial)
             if facts is None:
                 return None
             found = pin_from_facts(current, facts)
@@ -177,6 +178,12 @@ def pin_from_tag(ref: ImageReference, current: DigestInfo | None) -> Pin | None:
         platform = current.platforms[current.children.index(digest)]
         return DigestInfo(digest, "", (platform,)), digest, platform
     return None
+
+
+def pin_facts_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
+    """Whether a pin's own facts are read, or only its existence checked (a HEAD): without
+    the rules that need them, and on Docker Hub, where a manifest GET costs pull quota."""
+    return options.want_facts and not ref.is_docker_hub
 
 
 def pin_from_facts(current: DigestInfo | None, facts: DigestInfo) -> Pin:

@@ -1,7 +1,8 @@
 """Cross-run cache of registry answers, in one SQLite file in the user's cache folder.
 
 Two kinds of facts: what a tag points to (expires after a TTL, tags move) and what a digest
-is (kept: a digest's content never changes). Tag lists expire like tags. Several basepin
+is (kept: a digest's content never changes; a digest only known to exist, from a HEAD, is kept
+as partial and never stands in for its facts). Tag lists expire like tags. Several basepin
 processes may share the file at once (pre-commit runs hooks in parallel): WAL mode, a busy
 timeout and single-statement upserts keep it consistent. The cache is an optimisation only,
 so a broken file or folder never fails a run: it is rebuilt or bypassed, with a warning.
@@ -25,7 +26,7 @@ from basepin.model import DigestInfo, Platform, TagInfo
 
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change; a file with another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -39,6 +40,7 @@ _SCHEMA = (
         registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
         media_type TEXT NOT NULL, is_index INTEGER NOT NULL, platforms TEXT NOT NULL,
         children TEXT NOT NULL DEFAULT '[]', created TEXT, size INTEGER,
+        partial INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (registry, repository, digest))""",
     """CREATE TABLE IF NOT EXISTS tag_lists (
         registry TEXT NOT NULL, repository TEXT NOT NULL,
@@ -155,11 +157,14 @@ class Cache:
             ),
         )
 
-    def get_digest(self, registry: str, repository: str, digest: str) -> DigestInfo | None:
+    def get_digest(
+        self, registry: str, repository: str, digest: str, *, partial: bool = False
+    ) -> DigestInfo | None:
+        """The facts of `digest`; with `partial`, also a digest only known to exist."""
         row = self._fetch(
             "SELECT media_type, is_index, platforms, created, size, children FROM digests"
-            " WHERE registry = ? AND repository = ? AND digest = ?",
-            (registry, repository, digest),
+            " WHERE registry = ? AND repository = ? AND digest = ? AND partial <= ?",
+            (registry, repository, digest, int(partial)),
         )
         if row is None:
             return None
@@ -177,15 +182,19 @@ class Cache:
         except (ValueError, TypeError):
             return None
 
-    def put_digest(self, registry: str, repository: str, info: DigestInfo) -> None:
+    def put_digest(
+        self, registry: str, repository: str, info: DigestInfo, *, partial: bool = False
+    ) -> None:
+        """Keep the facts of a digest; `partial`: only that it exists (never replaces facts)."""
         platforms = json.dumps([[p.os, p.architecture, p.variant] for p in info.platforms])
         self._write(
             "INSERT INTO digests (registry, repository, digest, media_type, is_index, platforms,"
-            " children, created, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " children, created, size, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (registry, repository, digest) DO UPDATE SET"
             " media_type = excluded.media_type, is_index = excluded.is_index,"
             " platforms = excluded.platforms, children = excluded.children,"
-            " created = excluded.created, size = excluded.size",
+            " created = excluded.created, size = excluded.size, partial = excluded.partial"
+            " WHERE excluded.partial <= digests.partial",
             (
                 registry,
                 repository,
@@ -196,6 +205,7 @@ class Cache:
                 json.dumps(list(info.children)),
                 _format_time(info.created),
                 info.size,
+                int(partial),
             ),
         )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
@@ -25,6 +24,7 @@ from basepin.registry.oci import RegistryClient
 from basepin.resolve import (
     Pin,
     ResolveOptions,
+    pin_facts_wanted,
     pin_from_facts,
     pin_from_tag,
     probed_tags,
@@ -198,14 +198,16 @@ class _Resolver:
         """What the pinned digest is; NotFound when the repository does not hold it (unknown,
         not stale)."""
         digest = ref.digest or ""
-        cached = self.cache.get_digest(ref.registry, ref.repository, digest)
+        partial = not pin_facts_wanted(ref, self.options)
+        cached = self.cache.get_digest(ref.registry, ref.repository, digest, partial=partial)
         if cached is not None:
             return cached
-        if ref.is_docker_hub or not self.options.want_facts:
-            head = await self.registry.head_digest(replace(ref, tag=None))
-            return DigestInfo(digest, head.media_type or "")
-        info = await self.registry.digest_info(ref, digest)
-        self.cache.put_digest(ref.registry, ref.repository, info)
+        if partial:
+            head = await self.registry.head_digest(ref._replace(tag=None))
+            info = DigestInfo(digest, head.media_type or "")
+        else:
+            info = await self.registry.digest_info(ref, digest)
+        self.cache.put_digest(ref.registry, ref.repository, info, partial=partial)
         return info
 
     async def _hub_tag(self, ref: ImageReference) -> HubTag | None:
@@ -243,7 +245,7 @@ class _Resolver:
             return tags
         wanted = probed_tags(ref, tags, self.options)
         heads = await asyncio.gather(
-            *(self._tag_digest(replace(ref, tag=name)) for name in wanted),
+            *(self._tag_digest(ref._replace(tag=name)) for name in wanted),
             return_exceptions=True,
         )
         known = {

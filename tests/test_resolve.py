@@ -1,0 +1,211 @@
+"""Resolve against real registries: which requests each set of rules costs, and that the cache
+answers exactly as the registry did (with no request and without loading the HTTP stack)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from basepin.model import Lookup, Missing, Resolution
+from basepin.registry.http import new_http_client
+from basepin.resolve import ResolveOptions, resolve
+from fixtures.registry import PushedImage, Registry, add_tag, push_image
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _kind(request: httpx.Request) -> str:
+    path = request.url.path
+    if path == "/token":
+        return "token"
+    if path == "/v2/":
+        return "ping"
+    if "/manifests/" in path:
+        return f"{request.method} manifest"
+    if "/blobs/" in path:
+        return "GET blob"
+    return "tags/list" if path.endswith("/tags/list") else f"{request.method} {path}"
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every request the resolver sends, by kind (the token realm's included)."""
+    counts: Counter[str] = Counter()
+
+    def recording(**kwargs: Any) -> httpx.AsyncClient:
+        client = new_http_client(**kwargs)
+
+        async def record(request: httpx.Request) -> None:
+            counts[_kind(request)] += 1
+
+        client.event_hooks["request"].append(record)
+        return client
+
+    monkeypatch.setattr("basepin.registry.lookup.new_http_client", recording)
+    return counts
+
+
+def _options(registry: Registry, tmp_path: Path, **wanted: Any) -> ResolveOptions:
+    options = ResolveOptions(
+        insecure=(registry.host,), cache_dir=tmp_path / "cache", hub_url="http://127.0.0.1:9"
+    )
+    return replace(options, **wanted)
+
+
+def _digest(found: Lookup) -> str | None:
+    assert isinstance(found, Resolution), found
+    return found.current.digest if found.current else None
+
+
+def _repo() -> str:
+    return f"acme/resolve-{uuid.uuid4().hex[:8]}"
+
+
+def _versions(registry: Registry) -> PushedImage:
+    """A repository with tags 1.0, 1.1 and 1.2; the image of 1.0, an index."""
+    repository = _repo()
+    first = push_image(registry, repository, "1.0", platforms=["linux/amd64", "linux/arm64"])
+    push_image(registry, repository, "1.1")
+    push_image(registry, repository, "1.2")
+    return first
+
+
+RULES_OFF = {"want_facts": False, "want_newer": False}
+
+
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [
+        pytest.param(
+            RULES_OFF,
+            {"HEAD manifest": 1},
+            id="old-image, platforms and outdated off: one HEAD",
+        ),
+        pytest.param(
+            {"want_facts": False, "want_tags": False},
+            {"HEAD manifest": 1},
+            id="no tags at all: one HEAD",
+        ),
+        pytest.param(
+            {"want_newer": False},
+            # The tag's index by one GET (no HEAD), its amd64 child, the child's config.
+            {"GET manifest": 2, "GET blob": 1},
+            id="facts: one GET instead of HEAD and GET",
+        ),
+        pytest.param(
+            {"want_facts": False, "want_newer_digests": False},
+            {"HEAD manifest": 1, "tags/list": 1},
+            id="outdated: the tag list, no digest of the newer tag",
+        ),
+        pytest.param(
+            {"want_facts": False},
+            {"HEAD manifest": 2, "tags/list": 1},
+            id="fix --bump: the newer tag's digest too",
+        ),
+    ],
+)
+def test_requests_follow_the_active_rules(
+    plain_registry: Registry,
+    tmp_path: Path,
+    sent: Counter[str],
+    wanted: dict[str, bool],
+    expected: dict[str, int],
+) -> None:
+    image = _versions(plain_registry)
+    result = resolve([image.reference], _options(plain_registry, tmp_path, **wanted))
+    assert _digest(result.lookups[image.reference]) == image.digest
+    assert sent == Counter({"ping": 1, **expected})
+
+
+def test_one_token_and_one_head_per_reference_with_the_rules_off(
+    token_registry: Registry, tmp_path: Path, sent: Counter[str]
+) -> None:
+    assert token_registry.token_server is not None
+    images = [push_image(token_registry, _repo(), f"{n}.0") for n in range(1, 7)]
+    mark = token_registry.token_server.mark()
+    options = _options(token_registry, tmp_path, **RULES_OFF)
+    result = resolve([image.reference for image in images], options)
+    assert [_digest(result.lookups[i.reference]) for i in images] == [i.digest for i in images]
+    assert sent == Counter({"ping": 1, "token": 1, "HEAD manifest": len(images)})
+    assert len(token_registry.token_server.since(mark)) == 1
+
+
+def _shapes(registry: Registry) -> dict[str, str]:
+    """One reference of each shape the resolver tells apart."""
+    image = _versions(registry)
+    moved = push_image(registry, _repo(), "2.0", platforms=["linux/amd64", "linux/arm64"])
+    stale = moved.digest
+    moved = push_image(registry, moved.repository, "2.0", platforms=["linux/amd64"])
+    latest = add_tag(push_image(registry, image.repository, "1.3"), "latest")
+    return {
+        "tag": image.reference,
+        "pinned": f"{image.reference}@{image.digest}",
+        "platform pin": f"{image.reference}@{image.manifests[1].digest}",
+        "stale pin": f"{moved.reference}@{stale}",
+        "digest only": registry.reference(image.repository, digest=image.digest),
+        "latest": registry.reference(latest.repository),
+        "missing tag": registry.reference(image.repository, "9.9"),
+    }
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [pytest.param({}, id="all rules"), pytest.param(RULES_OFF, id="rules off")],
+)
+def test_the_cache_answers_as_the_registry_did(
+    plain_registry: Registry, tmp_path: Path, sent: Counter[str], wanted: dict[str, bool]
+) -> None:
+    shapes = _shapes(plain_registry)
+    options = _options(plain_registry, tmp_path, **wanted)
+    online = resolve(shapes.values(), options).lookups
+    sent.clear()
+    found = set(shapes.values()) - {shapes["missing tag"]}
+    warm = resolve(found, options).lookups
+    assert sent == Counter()
+    assert warm == {text: online[text] for text in found}
+
+
+def test_a_run_the_cache_answers_never_loads_the_http_stack(
+    plain_registry: Registry, tmp_path: Path
+) -> None:
+    image = _versions(plain_registry)
+    options = _options(plain_registry, tmp_path)
+    resolve([image.reference], options)
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from basepin.resolve import ResolveOptions, resolve\n"
+        f"options = ResolveOptions(cache_dir=Path({str(options.cache_dir)!r}))\n"
+        f"lookups = resolve([{image.reference!r}], options).lookups\n"
+        f"digest = lookups[{image.reference!r}].current.digest\n"
+        "print(json.dumps([digest, sorted({'httpx', 'asyncio'} & set(sys.modules))]))\n"
+    )
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(done.stdout) == [image.digest, []]
+
+
+def test_without_facts_a_stale_pin_is_still_told_from_an_unknown_digest(
+    plain_registry: Registry, tmp_path: Path
+) -> None:
+    first = push_image(plain_registry, _repo(), "1")
+    push_image(plain_registry, first.repository, "1")
+    options = replace(_options(plain_registry, tmp_path), want_facts=False, want_tags=False)
+    unknown = "sha256:" + "0" * 64
+    stale, missing = f"{first.reference}@{first.digest}", f"{first.reference}@{unknown}"
+    lookups = resolve([stale, missing], options).lookups
+    moved = lookups[stale]
+    assert isinstance(moved, Resolution)
+    assert moved.pin_now not in (None, first.digest)
+    assert isinstance(lookups[missing], Missing)
