@@ -35,8 +35,12 @@ logger = logging.getLogger(__name__)
 DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 # Manifests are at most 4 MiB on every registry we know; configs are smaller still.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-# Connections open at once over all registries (each registry also bounds its lookups).
-MAX_CONNECTIONS = 32
+# Requests in flight at once per origin, queued in basepin beyond that: enough to hide the
+# latency, polite to the server, and cheap for httpx, whose connection pool does work that
+# grows with the square of its open connections on every request.
+REQUESTS_PER_ORIGIN = 16
+# Connections open at once over all origins (a registry, its token realm, the Hub API).
+MAX_CONNECTIONS = 2 * REQUESTS_PER_ORIGIN
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_RATE_LIMIT_WAITS = 5
 
@@ -176,6 +180,7 @@ class Sender:
         self.http = http
         self.retry = retry
         self._rate_limit_waited = 0.0
+        self._slots: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
 
     async def send(
         self, request: httpx.Request, *, registry: str, repository: str | None, what: str
@@ -229,23 +234,30 @@ class Sender:
     async def _send_once(
         self, request: httpx.Request, registry: str, repository: str | None, what: str
     ) -> Reply:
-        response = await self.http.send(request, stream=True, follow_redirects=False)
-        try:
-            body = bytearray()
-            # Read to the end even after a HEAD (no bytes come): an answer left unfinished
-            # closes its connection instead of returning it to the pool.
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise ProtocolError(
-                        f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes",
-                        registry=registry,
-                        repository=repository,
-                    )
-        finally:
-            await response.aclose()
+        async with self._slot(request.url):
+            response = await self.http.send(request, stream=True, follow_redirects=False)
+            try:
+                body = bytearray()
+                # Read to the end even after a HEAD (no bytes come): an answer left unfinished
+                # closes its connection instead of returning it to the pool.
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise ProtocolError(
+                            f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes",
+                            registry=registry,
+                            repository=repository,
+                        )
+            finally:
+                await response.aclose()
         logger.debug("%s %s -> %s", request.method, request.url, response.status_code)
         return Reply(response.status_code, response.headers, request.url, bytes(body))
+
+    def _slot(self, url: httpx.URL) -> asyncio.Semaphore:
+        origin = origin_of(url)
+        if origin not in self._slots:
+            self._slots[origin] = asyncio.Semaphore(REQUESTS_PER_ORIGIN)
+        return self._slots[origin]
 
     async def _back_off(self, attempt: int, what: str, reason: str) -> None:
         delay = self.retry.backoff * 2 ** (attempt - 1)
