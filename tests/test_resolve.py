@@ -209,3 +209,32 @@ def test_without_facts_a_stale_pin_is_still_told_from_an_unknown_digest(
     assert isinstance(moved, Resolution)
     assert moved.pin_now not in (None, first.digest)
     assert isinstance(lookups[missing], Missing)
+
+
+def test_requests_in_flight_per_origin_are_bounded(
+    plain_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("basepin.registry.http.REQUESTS_PER_ORIGIN", 3)
+    in_flight, most = 0, 0
+
+    def counting(**kwargs: Any) -> httpx.AsyncClient:
+        client = new_http_client(**kwargs)
+
+        async def sent(request: httpx.Request) -> None:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+
+        async def answered(response: httpx.Response) -> None:
+            nonlocal in_flight
+            in_flight -= 1
+
+        client.event_hooks["request"].append(sent)
+        client.event_hooks["response"].append(answered)
+        return client
+
+    monkeypatch.setattr("basepin.registry.lookup.new_http_client", counting)
+    images = [_versions(plain_registry) for _ in range(4)]
+    result = resolve([i.reference for i in images], _options(plain_registry, tmp_path))
+    assert [_digest(result.lookups[i.reference]) for i in images] == [i.digest for i in images]
+    assert 1 <= most <= 3
