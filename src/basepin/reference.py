@@ -9,6 +9,7 @@ spelling (`python:3.12` -> `python:3.12@sha256:...`), never the normalised form.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from basepin.errors import InvalidReference
@@ -83,6 +84,8 @@ class ImageReference(NamedTuple):
         return _join(self.written_name, tag, digest)
 
 
+# A monorepo names the same few references in every file: each text is parsed once.
+@lru_cache(maxsize=4096)
 def parse_reference(text: str) -> ImageReference:
     """Parse and validate `text`; raise InvalidReference saying exactly what is wrong."""
     if not text:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from packaging.version import InvalidVersion, Version
@@ -85,6 +85,8 @@ class TagVersion:
         return not self.is_prerelease
 
 
+# Every use of a repository compares against the same tag list: each tag is read once.
+@lru_cache(maxsize=8192)
 def parse_tag(tag: str) -> TagVersion | None:
     """Read `tag` as a version; None when it is not one (`latest`, `bookworm`, a hash)."""
     if len(tag) > _MAX_TAG_LENGTH or (_HASH_LIKE.fullmatch(tag) and not tag.isdigit()):
