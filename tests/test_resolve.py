@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from basepin.model import Lookup, Missing, Resolution
 from basepin.registry.http import new_http_client
-from basepin.resolve import ResolveOptions, resolve
+from basepin.resolve import ResolveOptions, resolve, resolve_files
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -238,3 +239,33 @@ def test_requests_in_flight_per_origin_are_bounded(
     result = resolve([i.reference for i in images], _options(plain_registry, tmp_path))
     assert [_digest(result.lookups[i.reference]) for i in images] == [i.digest for i in images]
     assert 1 <= most <= 3
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param([[0, 1], [1, 2], [2]], id="the first file starts the network"),
+        pytest.param([[0], [0, 1], [], [2, 1]], id="a later file starts it"),
+        pytest.param([[0, 1, 2]], id="one batch"),
+    ],
+)
+def test_files_read_as_the_registries_are_met(
+    plain_registry: Registry, tmp_path: Path, sent: Counter[str], layout: list[list[int]]
+) -> None:
+    images = [_versions(plain_registry) for _ in range(3)]
+    options = _options(plain_registry, tmp_path, **RULES_OFF)
+    resolve([images[0].reference], options)  # the cache knows the first
+    sent.clear()
+    read: list[int] = []
+
+    def files() -> Iterator[list[str]]:
+        for number, batch in enumerate(layout):
+            read.append(number)
+            yield [images[i].reference for i in batch] + ["Not A Reference"]
+
+    lookups = resolve_files(files(), options).lookups
+    assert read == list(range(len(layout)))
+    assert {text: _digest(found) for text, found in lookups.items()} == {
+        image.reference: image.digest for image in images
+    }
+    assert sent == Counter({"ping": 1, "HEAD manifest": 2})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -259,20 +259,18 @@ def _resolve_options(
 # -- check and fix ----------------------------------------------------------------------------
 
 
-def _read_dockerfiles(paths: Sequence[str], config: Config) -> list[ParsedDockerfile]:
+def _read_dockerfiles(paths: Sequence[str], config: Config) -> Iterator[ParsedDockerfile]:
     from basepin.dockerfile import parse_dockerfile
 
-    parsed = []
     for path in paths:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             problem = Problem(path, 1, 1, f"cannot read the file: {reason}")
-            parsed.append(ParsedDockerfile(path, "", (), (problem,)))
+            yield ParsedDockerfile(path, "", (), (problem,))
             continue
-        parsed.append(parse_dockerfile(data, path, config.build_args))
-    return parsed
+        yield parse_dockerfile(data, path, config.build_args)
 
 
 def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, Config]:
@@ -281,19 +279,27 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
 
     config = _load_config(args)
     paths = discover(args.paths, exclude=config.exclude)
-    parsed = _read_dockerfiles(paths, config)
-    uses = tuple(use for p in parsed for use in p.uses)
     if args.offline:
         from basepin.rules import judge_offline
 
+        parsed = list(_read_dockerfiles(paths, config))
+        uses = tuple(use for p in parsed for use in p.uses)
         findings = judge_offline(parsed, config)
         return Report(tuple(paths), uses, tuple(findings)), config
 
-    from basepin.resolve import resolve
+    from basepin.resolve import resolve_files
     from basepin.rules import judge
 
-    options = _resolve_options(args, config, bump=bump)
-    result = resolve((u.reference for u in uses if u.resolved), options)
+    parsed = []
+
+    def references() -> Iterator[list[str]]:
+        # Read as resolve asks: it meets the registries while the later files are read.
+        for dockerfile in _read_dockerfiles(paths, config):
+            parsed.append(dockerfile)
+            yield [use.reference for use in dockerfile.uses if use.resolved]
+
+    result = resolve_files(references(), _resolve_options(args, config, bump=bump))
+    uses = tuple(use for p in parsed for use in p.uses)
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
     from datetime import datetime, timezone

@@ -68,33 +68,62 @@ class ResolveResult:
 
 def resolve(references: Iterable[str], options: ResolveOptions) -> ResolveResult:
     """Lookups keyed by the reference text as written; invalid texts are left out."""
-    by_key: dict[_Key, list[str]] = defaultdict(list)
-    parsed: dict[_Key, ImageReference] = {}
-    for text in dict.fromkeys(references):
-        try:
-            ref = parse_reference(text)
-        except InvalidReference:
-            continue  # the rules report it as invalid
-        key = (ref.registry, ref.repository, ref.effective_tag, ref.digest)
-        by_key[key].append(text)
-        parsed.setdefault(key, ref)
+    return resolve_files([references], options)
 
-    cache = Cache.open(options.cache_dir, tag_ttl=options.cache_ttl, list_ttl=options.cache_ttl)
-    answers: dict[_Key, Lookup] = {}
-    for key, ref in parsed.items():
-        known = from_cache(ref, cache, options)
-        if known is not None:
-            answers[key] = known
-    asked = {key: ref for key, ref in parsed.items() if key not in answers}
+
+def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> ResolveResult:
+    """`resolve` for references that come file by file, as the files are read: the first
+    reference the cache cannot answer starts the network side, which meets each registry while
+    the remaining files are still being read."""
+    unique = _Unique(options)
+    batches = (unique.add(texts) for texts in files)
     warnings: list[str] = []
-    if asked:
-        from basepin.registry.lookup import ask_registries
+    for first in batches:
+        if first:
+            from basepin.registry.lookup import ask_registries
 
-        found, warnings = ask_registries(list(asked.values()), cache, options)
-        answers.update(zip(asked, found, strict=True))
-    cache.close()
-    lookups = {text: answers[key] for key, texts in by_key.items() for text in texts}
-    return ResolveResult(lookups, [*cache.warnings, *warnings])
+            found, warnings = ask_registries(first, batches, unique.cache, options)
+            unique.answers.update(zip(unique.asked, found, strict=True))
+            break  # the network side read the rest
+    unique.cache.close()
+    lookups = {text: unique.answers[key] for key, texts in unique.texts.items() for text in texts}
+    return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
+
+
+class _Unique:
+    """The unique references seen so far, answered from the cache where it can."""
+
+    def __init__(self, options: ResolveOptions) -> None:
+        self.options = options
+        self.cache = Cache.open(
+            options.cache_dir, tag_ttl=options.cache_ttl, list_ttl=options.cache_ttl
+        )
+        self.texts: dict[_Key, list[str]] = defaultdict(list)
+        self.answers: dict[_Key, Lookup] = {}
+        # Keys the cache could not answer, in the order they went to the registries.
+        self.asked: list[_Key] = []
+
+    def add(self, texts: Iterable[str]) -> list[ImageReference]:
+        """Take in `texts`; the new references the registries must be asked about."""
+        new: list[ImageReference] = []
+        for text in texts:
+            try:
+                ref = parse_reference(text)
+            except InvalidReference:
+                continue  # the rules report it as invalid
+            key = (ref.registry, ref.repository, ref.effective_tag, ref.digest)
+            seen = key in self.texts
+            if text not in self.texts[key]:
+                self.texts[key].append(text)
+            if seen:
+                continue
+            known = from_cache(ref, self.cache, self.options)
+            if known is None:
+                self.asked.append(key)
+                new.append(ref)
+            else:
+                self.answers[key] = known
+        return new
 
 
 def list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:

@@ -40,20 +40,43 @@ HUB_TAG_PAGES = 10
 
 
 def ask_registries(
-    refs: Sequence[ImageReference], cache: Cache, options: ResolveOptions
+    refs: Sequence[ImageReference],
+    more: Iterable[Sequence[ImageReference]],
+    cache: Cache,
+    options: ResolveOptions,
 ) -> tuple[list[Lookup], list[str]]:
-    """A lookup for each of `refs` (in order), and warnings for the user."""
-    return asyncio.run(_ask(refs, cache, options))
+    """A lookup for each of `refs`, then for each of the references `more` yields (in order),
+    and warnings for the user.
+
+    Each registry is introduced to as soon as a reference names it, while `more` is still
+    being produced (files being read): that round trip is then over when the lookups start.
+    """
+    return asyncio.run(_ask(refs, more, cache, options))
 
 
 async def _ask(
-    refs: Sequence[ImageReference], cache: Cache, options: ResolveOptions
+    refs: Sequence[ImageReference],
+    more: Iterable[Sequence[ImageReference]],
+    cache: Cache,
+    options: ResolveOptions,
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout) as http:
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        asked = list(refs)
+        introductions = {
+            ref.registry: asyncio.ensure_future(registry.introduce(ref.registry)) for ref in asked
+        }
+        for batch in more:
+            for ref in batch:
+                if ref.registry not in introductions:
+                    introductions[ref.registry] = asyncio.ensure_future(
+                        registry.introduce(ref.registry)
+                    )
+            asked += batch
+            await asyncio.sleep(0)  # the introductions' answers come in between batches
         hub = None
-        if any(ref.is_docker_hub for ref in refs):
+        if any(ref.is_docker_hub for ref in asked):
             hub = HubClient(
                 http,
                 options.hub_url or HUB_URL,
@@ -62,8 +85,8 @@ async def _ask(
                 timeout=options.timeout,
             )
         resolver = _Resolver(registry, hub, cache, options)
-        await resolver.prefetch_tokens(refs)
-        answers = await asyncio.gather(*(resolver.one(ref) for ref in refs))
+        await resolver.prefetch_tokens(asked)
+        answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
     return list(answers), resolver.warnings
 
 

@@ -127,6 +127,7 @@ class RegistryClient:
         )
         self._origins: dict[str, str] = {}
         self._origin_locks: dict[str, asyncio.Lock] = {}
+        self._introductions: dict[str, asyncio.Lock] = {}
         self._rate_limits: dict[str, int] = {}
 
     def rate_limit_remaining(self, registry: str) -> int | None:
@@ -262,17 +263,29 @@ class RegistryClient:
                 return TagList(tuple(tags), False, stop)
             url = following
 
-    async def prefetch_tokens(self, registry: str, repositories: Sequence[str]) -> None:
-        """Get pull tokens for all `repositories` of `registry` in one token request.
+    async def introduce(self, registry: str) -> None:
+        """Learn where `registry` answers and how it wants to be authenticated (one GET /v2/,
+        once), ahead of the first real question.
 
         An optimisation only: it never raises; what fails here fails again, and is reported,
-        when the repository is first asked about.
+        when the registry is first asked about.
         """
         try:
             origin = await self._origin(registry)
-            if not self._auth.knows(origin):
-                self._auth.learn(origin, await self._ping(origin, registry))
-            await self._auth.prefetch(origin, registry, repositories)
+            async with self._introductions.setdefault(origin, asyncio.Lock()):
+                if not self._auth.knows(origin):
+                    self._auth.learn(origin, await self._ping(origin, registry))
+        except RegistryError as exc:
+            logger.debug("introducing %s: %s", registry, exc)
+
+    async def prefetch_tokens(self, registry: str, repositories: Sequence[str]) -> None:
+        """Get pull tokens for all `repositories` of `registry` in one token request.
+
+        An optimisation only, like `introduce`: it never raises.
+        """
+        await self.introduce(registry)
+        try:
+            await self._auth.prefetch(await self._origin(registry), registry, repositories)
         except RegistryError as exc:
             logger.debug("prefetching tokens for %s: %s", registry, exc)
 
