@@ -9,6 +9,7 @@ Each answer is written to the cache as it arrives.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -63,16 +64,14 @@ async def _ask(
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout) as http:
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
-        asked = list(refs)
-        introductions = {
-            ref.registry: asyncio.ensure_future(registry.introduce(ref.registry)) for ref in asked
-        }
-        for batch in more:
+        asked: list[ImageReference] = []
+        # Held here as well: the event loop keeps only weak references to tasks.
+        introductions: dict[str, asyncio.Task[None]] = {}
+        for batch in itertools.chain([refs], more):
             for ref in batch:
                 if ref.registry not in introductions:
-                    introductions[ref.registry] = asyncio.ensure_future(
-                        registry.introduce(ref.registry)
-                    )
+                    introduction = asyncio.ensure_future(registry.introduce(ref.registry))
+                    introductions[ref.registry] = introduction
             asked += batch
             await asyncio.sleep(0)  # the introductions' answers come in between batches
         hub = None
