@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from basepin.errors import ConfigError
 from basepin.model import Lookup, Missing, Resolution
 from basepin.registry.http import new_http_client
 from basepin.resolve import ResolveOptions, resolve, resolve_files
@@ -269,3 +270,13 @@ def test_files_read_as_the_registries_are_met(
         image.reference: image.digest for image in images
     }
     assert sent == Counter({"ping": 1, "HEAD manifest": 2})
+
+
+def test_an_unreadable_trust_store_is_a_configuration_error(
+    plain_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no-such-bundle.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    options = _options(plain_registry, tmp_path)
+    with pytest.raises(ConfigError, match=f"SSL_CERT_FILE={missing}: cannot load the cert"):
+        resolve([plain_registry.reference(_repo(), "1")], options)

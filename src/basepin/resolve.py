@@ -80,9 +80,12 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
     warnings: list[str] = []
     for first in batches:
         if first:
+            from basepin.registry.trust import TrustLoader
+
+            trust = TrustLoader()  # loads while the HTTP stack is imported
             from basepin.registry.lookup import ask_registries
 
-            found, warnings = ask_registries(first, batches, unique.cache, options)
+            found, warnings = ask_registries(first, batches, unique.cache, options, trust)
             unique.answers.update(zip(unique.asked, found, strict=True))
             break  # the network side read the rest
     unique.cache.close()

@@ -46,12 +46,16 @@ _MAX_RATE_LIMIT_WAITS = 5
 
 
 def new_http_client(
-    *, timeout: float = 30.0, ca_file: str | os.PathLike[str] | None = None
+    *,
+    timeout: float = 30.0,
+    ca_file: str | os.PathLike[str] | None = None,
+    trust: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
-    """The one client of a run. `ca_file` replaces the default trust store when given."""
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=os.fspath(ca_file)) if ca_file else True
-    )
+    """The one client of a run. `ca_file` replaces the default trust store when given;
+    `trust` is the default one already loaded (see `trust.TrustLoader`)."""
+    verify: ssl.SSLContext | bool = trust or True
+    if ca_file:
+        verify = ssl.create_default_context(cafile=os.fspath(ca_file))
     return httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),

@@ -22,6 +22,7 @@ from basepin.registry.errors import NotFound, RegistryError
 from basepin.registry.http import Endpoints, new_http_client
 from basepin.registry.hub import HUB_URL, HubClient, HubTag
 from basepin.registry.oci import RegistryClient
+from basepin.registry.trust import TrustLoader, default_context
 from basepin.resolve import (
     Pin,
     ResolveOptions,
@@ -45,14 +46,15 @@ def ask_registries(
     more: Iterable[Sequence[ImageReference]],
     cache: Cache,
     options: ResolveOptions,
+    trust: TrustLoader | None = None,
 ) -> tuple[list[Lookup], list[str]]:
     """A lookup for each of `refs`, then for each of the references `more` yields (in order),
-    and warnings for the user.
+    and warnings for the user. `trust`: the TLS trust store, when its loading has begun.
 
     Each registry is introduced to as soon as a reference names it, while `more` is still
     being produced (files being read): that round trip is then over when the lookups start.
     """
-    return asyncio.run(_ask(refs, more, cache, options))
+    return asyncio.run(_ask(refs, more, cache, options, trust or TrustLoader()))
 
 
 async def _ask(
@@ -60,9 +62,10 @@ async def _ask(
     more: Iterable[Sequence[ImageReference]],
     cache: Cache,
     options: ResolveOptions,
+    trust: TrustLoader,
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
-    async with new_http_client(timeout=options.timeout) as http:
+    async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
         asked: list[ImageReference] = []
         # Held here as well: the event loop keeps only weak references to tasks.
@@ -96,7 +99,7 @@ def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> list[T
 
 async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
     credentials = options.credentials or CredentialStore.from_environment()
-    async with new_http_client(timeout=options.timeout) as http:
+    async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
         if ref.is_docker_hub and ref.registry not in options.mirrors:
             hub = HubClient(
                 http,

@@ -1,0 +1,54 @@
+"""The TLS trust store, loaded on a thread of its own while the HTTP stack is being imported.
+
+OpenSSL reads the CA bundle (some 150 certificates, ~30 ms) without holding the GIL, so the
+load costs an online run no time when it overlaps the imports. The trust is what httpx would
+use by default: `SSL_CERT_FILE`, else `SSL_CERT_DIR`, else certifi's bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+
+from basepin.errors import ConfigError
+
+
+class TrustLoader:
+    """Starts loading the default TLS context at once; `context()` waits for it."""
+
+    def __init__(self) -> None:
+        self._context: ssl.SSLContext | None = None
+        self._error: ConfigError | None = None
+        self._thread = threading.Thread(target=self._load, name="basepin-trust", daemon=True)
+        self._thread.start()
+
+    def context(self) -> ssl.SSLContext:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._context is not None
+        return self._context
+
+    def _load(self) -> None:
+        try:
+            self._context = default_context()
+        except ConfigError as exc:
+            self._error = exc
+
+
+def default_context() -> ssl.SSLContext:
+    """A verifying TLS context with the trust httpx uses by default."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if not (cafile or capath):
+        import certifi  # httpx's own dependency, so always there
+
+        return ssl.create_default_context(cafile=certifi.where())
+    variable, location = ("SSL_CERT_FILE", cafile) if cafile else ("SSL_CERT_DIR", capath)
+    try:
+        return ssl.create_default_context(cafile=cafile or None, capath=None if cafile else capath)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(
+            f"{variable}={location}: cannot load the certificates ({reason})"
+        ) from None
