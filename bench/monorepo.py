@@ -1,27 +1,35 @@
 """Monorepo benchmark: `basepin check` on 200 (and 2,000) multi-stage Dockerfiles against a
 real registry 30 ms away, next to the floor any online checker has to pay.
 
-    .venv/bin/python bench/monorepo.py [--runs 5] [--delay 0.03]
+    .venv/bin/python bench/monorepo.py [--runs 5] [--delay 0.03] [--large 2000]
 
-What it sets up, all on loopback:
-- Debian's docker-registry (distribution 2.8) with token auth from the test token server
-  (tests/fixtures), both behind a TCP proxy that adds `--delay` seconds each way (and one
-  round trip per new connection) and counts the HTTP requests by kind; the registry's token
+It needs Debian's docker-registry (/usr/bin/docker-registry, distribution 2.8) and git, and
+reuses the test harness in tests/fixtures. What it sets up, all on loopback:
+- the registry with token auth from the test token server, both behind a TCP proxy
+  (latency_proxy.py) that adds `--delay` seconds each way, and one round trip more before a
+  new connection's first bytes, and counts the HTTP requests by kind; the registry's token
   realm points at the proxy's port for the token server;
-- 60 repositories with five tags each (OCI indexes, Docker manifest lists, single manifests,
-  some with attestations, some built 400 days ago);
-- a git work tree of multi-stage Dockerfiles using 60 unique references (plain tags, tags
-  pinned to their digest, references built from global ARGs), with a `.basepin.toml`.
+- 60 repositories with five tags each over three images (OCI indexes, Docker manifest lists,
+  single manifests, some with attestations, some built 400 days ago);
+- git work trees of multi-stage Dockerfiles using 60 unique references (plain tags, tags
+  pinned to their current digest, references built from global ARGs; no `latest`), with a
+  `.basepin.toml` that lists the registry as insecure (it is plain HTTP: basepin would try TLS
+  first on a loopback host) and, for the second configuration, turns `old-image`, `outdated`
+  and `platforms` off.
 
-What it measures, each a median of `--runs` subprocess runs of `python -m basepin check
---format json` (BASEPIN_CACHE_DIR fresh per cold run, BASEPIN_HUB_URL at a closed port,
-DOCKER_CONFIG empty): cold (empty cache), warm (cache filled) and offline checks, their peak
-memory (the child's ru_maxrss) and the requests per unique reference seen at the proxy; for
-the default rules and with `old-image`, `outdated` and `platforms` off; for 200 and 2,000
-Dockerfiles. The floor is `python -c pass` plus one batched token request and one HEAD per
-reference, all concurrent over one pool (bench/floor_client.py through the same proxy).
+Each row is the median of `--runs` runs (half as many for the large tree) of `python -m basepin
+check --format json .` as a subprocess, with BASEPIN_CACHE_DIR fresh for every cold run and
+filled for the warm ones, BASEPIN_HUB_URL at a closed port and DOCKER_CONFIG empty. Columns:
+wall time (median, best), the child's CPU time, its peak RSS (from /usr/bin/time where there
+is one), HTTP requests per unique reference at the proxy, the requests by kind (token, /v2/
+ping, HEAD manifest, GET manifest, GET blob, tags/list) and the TCP connections opened.
 
-Prints one table and exits 0 (1 when a check fails or leaves references unchecked).
+The floor is `python -c pass` plus what bench/floor_client.py (httpx, through the same proxy)
+takes from building its client to its last answer: one batched token request with a realm
+known in advance, then one HEAD per reference, all at once. The whole floor client process,
+imports included, is a row of its own; the cold checks are printed as multiples of both.
+
+Prints the table and exits 0; exits 1 when a check fails or leaves references unchecked.
 """
 
 from __future__ import annotations
@@ -244,10 +252,10 @@ class Bench:
         self._caches += 1
         return self.folder / f"cache-{self._caches}"
 
-    def check(self, root: Path, cache: Path | None, *, offline: bool = False) -> Sample:
+    def check(self, root: Path, cache: Path, *, offline: bool = False) -> Sample:
         command = [sys.executable, "-m", "basepin", "check", "--format", "json", "."]
         command += ["--offline"] if offline else []
-        env = dict(self.env, BASEPIN_CACHE_DIR=str(cache or self.new_cache()))
+        env = dict(self.env, BASEPIN_CACHE_DIR=str(cache))
         sample, code, out, err = run_measured(command, root, env, self.stage.counter)
         try:
             report = json.loads(out)
