@@ -1,7 +1,8 @@
 """Monorepo benchmark: `basepin check` on 200 (and 2,000) multi-stage Dockerfiles against a
 real registry 30 ms away, next to the floor any online checker has to pay.
 
-    .venv/bin/python bench/monorepo.py [--runs 5] [--delay 0.03] [--large 2000]
+    .venv/bin/python bench/monorepo.py [--runs 5] [--delay 0.03] [--files 200] [--large 2000]
+        [--references 60]
 
 It needs Debian's docker-registry (/usr/bin/docker-registry, distribution 2.8) and git, and
 reuses the test harness in tests/fixtures. What it sets up, all on loopback:
@@ -129,7 +130,7 @@ class Stage:
 
 
 @contextmanager
-def stage(delay: float, folder: Path) -> Iterator[Stage]:
+def stage(delay: float, folder: Path, specs: Sequence[ImageSpec]) -> Iterator[Stage]:
     counter = RequestCounter()
     proxy = LatencyProxy(delay, counter)
     password = os.urandom(16).hex()
@@ -149,7 +150,7 @@ def stage(delay: float, folder: Path) -> Iterator[Stage]:
             push_auth = _PushAuth(PUSHER, password, server.realm, SERVICE)
             with httpx.Client(base_url=url, auth=push_auth) as pusher:
                 registry = Registry("token", httpx.URL(url).netloc.decode(), url, pusher)
-                digests = push_images(registry, image_specs())
+                digests = push_images(registry, specs)
             port = proxy.listen(httpx.URL(url).port or 80, registry_kind)
             counter.take()
             yield Stage(f"127.0.0.1:{port}", realm, digests, counter)
@@ -240,12 +241,11 @@ class Bench:
         }
         self._caches = 0
 
-    def monorepo(self, name: str, count: int, config: str) -> Path:
+    def monorepo(self, name: str, count: int, config: str, specs: Sequence[ImageSpec]) -> Path:
         root = self.folder / name
         # The registry is plain HTTP on loopback: say so, or basepin tries TLS first.
         insecure = f'insecure-registries = ["{self.stage.host}"]\n'
-        write_monorepo(root, count, image_specs(), self.stage.host, self.stage.digests,
-                       insecure + config)  # fmt: skip
+        write_monorepo(root, count, specs, self.stage.host, self.stage.digests, insecure + config)
         return root
 
     def new_cache(self) -> Path:
@@ -308,24 +308,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (5)")
     parser.add_argument("--delay", type=float, default=0.03, help="one-way latency (0.03 s)")
-    parser.add_argument("--large", type=int, default=2000, help="Dockerfiles in the large tree")
+    parser.add_argument("--files", type=int, default=200, help="Dockerfiles in the tree (200)")
+    parser.add_argument("--large", type=int, default=2000, help="in the large tree (0: none)")
+    parser.add_argument("--references", type=int, default=60, help="unique references (60)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="basepin-bench-") as temporary:
         folder = Path(temporary)
-        with stage(args.delay, folder) as running:
+        specs = image_specs(args.references)
+        with stage(args.delay, folder, specs) as running:
             bench = Bench(running, folder, args.runs)
-            references = [reference_text(s, running.host, running.digests) for s in image_specs()]
+            references = [reference_text(s, running.host, running.digests) for s in specs]
             python, client, floor = bench.floor(references)
             rows = [python, client]
             cold: dict[str, float] = {}
             for name, config in (("default", ""), ("rules off", RULES_OFF)):
                 slug = name.replace(" ", "-")
-                for count, runs in ((200, args.runs), (args.large, max(1, args.runs // 2))):
-                    root = bench.monorepo(f"{slug}-{count}", count, config)
+                sizes = ((args.files, args.runs), (args.large, max(1, args.runs // 2)))
+                for count, runs in (size for size in sizes if size[0] > 0):
+                    root = bench.monorepo(f"{slug}-{count}", count, config, specs)
                     found = bench.rows(f"{name}, {count} files", root, len(references), runs)
                     rows += found
-                    if count == 200:
+                    if count == args.files:
                         cold[name] = found[0].median
     print(f"one-way delay {args.delay * 1000:g} ms; {len(references)} unique references; "
           f"medians of {args.runs} runs ({max(1, args.runs // 2)} for {args.large} files); "
@@ -336,8 +340,9 @@ def main() -> int:
     print(f"floor = python -c pass + the client's token request and HEADs: {floor:.3f} s")
     for name, seconds in cold.items():
         print(
-            f"cold check, {name}, 200 files: {seconds:.3f} s = {seconds / floor:.2f}x the floor,"
-            f" {seconds / client.median:.2f}x the whole floor client"
+            f"cold check, {name}, {args.files} files: {seconds:.3f} s = "
+            f"{seconds / floor:.2f}x the floor, "
+            f"{seconds / client.median:.2f}x the whole floor client"
         )
     return 0
 

@@ -52,9 +52,9 @@ class ImageSpec:
         return self.repository.replace("/", "_").upper() + "_VERSION"
 
 
-def image_specs() -> list[ImageSpec]:
+def image_specs(count: int = 60) -> list[ImageSpec]:
     specs = []
-    for number in range(60):
+    for number in range(count):
         namespace, name = NAMESPACES[number % 3], NAMES[number % 20]
         major = 1 + number % 7
         # A third of the references lag one minor version behind (outdated).
