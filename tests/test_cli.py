@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from basepin import cli
 from basepin.cli import main
 
 PINNED = "alpine:3.20@sha256:" + "a" * 64
@@ -213,3 +216,24 @@ def test_python_dash_m_and_no_http_stack_offline(tmp_path: Path) -> None:
     }
     for module in ("httpx", "httpcore", "h11", "anyio", "ssl", "sqlite3", "asyncio"):
         assert module not in imported, f"offline run imported {module}"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("tty", "slow", "shown"), [(True, True, True), (True, False, False), (False, True, False)]
+)
+def test_progress_only_on_a_terminal_and_only_when_slow(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, slow: bool, shown: bool
+) -> None:
+    stream = _Terminal() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    done = cli._progress("working...", delay=0.01 if slow else 60)
+    if slow:
+        time.sleep(0.2)
+    done()
+    assert ("working..." in stream.getvalue()) is shown
+    assert stream.getvalue().endswith("\r\x1b[K") is shown

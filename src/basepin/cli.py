@@ -298,7 +298,11 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
             parsed.append(dockerfile)
             yield [use.reference for use in dockerfile.uses if use.resolved]
 
-    result = resolve_files(references(), _resolve_options(args, config, bump=bump))
+    done = _progress(f"basepin: asking the registries about {len(paths)} files' images...")
+    try:
+        result = resolve_files(references(), _resolve_options(args, config, bump=bump))
+    finally:
+        done()
     uses = tuple(use for p in parsed for use in p.uses)
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
@@ -314,6 +318,34 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
         offline=False,
     )
     return report, config
+
+
+def _progress(message: str, delay: float = 1.0) -> Callable[[], None]:
+    """Show `message` on a terminal's stderr once a run has taken a second; returns what
+    takes it away again. Nothing on pipes and CI logs."""
+    if not sys.stderr.isatty():
+        return lambda: None
+    import threading
+
+    shown = threading.Event()
+
+    def show() -> None:
+        sys.stderr.write(message)
+        sys.stderr.flush()
+        shown.set()
+
+    timer = threading.Timer(delay, show)
+    timer.daemon = True
+    timer.start()
+
+    def clear() -> None:
+        timer.cancel()
+        timer.join()
+        if shown.is_set():
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+    return clear
 
 
 def _run_check(args: argparse.Namespace) -> int:
