@@ -17,6 +17,7 @@ from basepin.action.run import check_arguments, fix_arguments
 from basepin.action.workflow import command, format_outputs
 from basepin.errors import UsageError
 from basepin.model import Edit, Finding, ImageUse, Report, Span
+from fixtures.github import parse_github_output
 
 
 def env(**inputs: str) -> dict[str, str]:
@@ -150,25 +151,6 @@ def test_command_escapes_properties() -> None:
     assert command("warning", "m", title="a:b,c") == "::warning title=a%3Ab%2Cc::m"
 
 
-def _parse_outputs(text: str) -> dict[str, str]:
-    """Read `$GITHUB_OUTPUT` as the runner does."""
-    values: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for item in lines:
-                if item == delimiter:
-                    break
-                body.append(item)
-            values[name] = "\n".join(body)
-        elif line:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
-
-
 @given(
     st.dictionaries(
         st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True),
@@ -177,13 +159,13 @@ def _parse_outputs(text: str) -> dict[str, str]:
     )
 )
 def test_outputs_read_back_as_written(values: dict[str, str]) -> None:
-    assert _parse_outputs(format_outputs(values)) == values
+    assert parse_github_output(format_outputs(values)) == values
 
 
 def test_multi_line_outputs_use_a_delimiter() -> None:
     text = format_outputs({"count": "3", "list": "a\nb"})
     assert text.startswith("count=3\nlist<<ghadelimiter_")
-    assert _parse_outputs(text) == {"count": "3", "list": "a\nb"}
+    assert parse_github_output(text) == {"count": "3", "list": "a\nb"}
 
 
 # --- paths ------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.github import FakeGitHub
+from fixtures.github import FakeGitHub, parse_github_output
 from fixtures.hub import HubServer
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
 
@@ -110,24 +110,6 @@ def _render(value: str, context: dict[str, Any]) -> str:
     return _EXPRESSION.sub(evaluate, value)
 
 
-def _read_outputs(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    lines = iter(path.read_text(encoding="utf-8").split("\n"))
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for item in lines:
-                if item == delimiter:
-                    break
-                body.append(item)
-            values[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
-
-
 def run_action(job: Job, inputs: dict[str, str]) -> ActionRun:
     given = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
     given.update(inputs)
@@ -156,7 +138,7 @@ def run_action(job: Job, inputs: dict[str, str]) -> ActionRun:
         steps_run.append(step["id"])
         stdout.append(result.stdout)
         stderr.append(result.stderr)
-        context["steps"][step["id"]] = _read_outputs(output)
+        context["steps"][step["id"]] = parse_github_output(output.read_text(encoding="utf-8"))
         returncode = result.returncode
         if returncode:
             break

@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
+import httpx
+
 from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
 from basepin.reference import ImageReference
 from basepin.registry.auth import CredentialStore
@@ -77,19 +79,21 @@ async def _ask(
                     introductions[ref.registry] = introduction
             asked += batch
             await asyncio.sleep(0)  # the introductions' answers come in between batches
-        hub = None
-        if any(ref.is_docker_hub for ref in asked):
-            hub = HubClient(
-                http,
-                options.hub_url or HUB_URL,
-                username=options.hub_username,
-                token=options.hub_token,
-                timeout=options.timeout,
-            )
+        hub = _hub_client(http, options) if any(ref.is_docker_hub for ref in asked) else None
         resolver = _Resolver(registry, hub, cache, options)
         await resolver.prefetch_tokens(asked)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
     return list(answers), resolver.warnings
+
+
+def _hub_client(http: httpx.AsyncClient, options: ResolveOptions) -> HubClient:
+    return HubClient(
+        http,
+        options.hub_url or HUB_URL,
+        username=options.hub_username,
+        token=options.hub_token,
+        timeout=options.timeout,
+    )
 
 
 def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
@@ -101,14 +105,7 @@ async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagIn
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
         if ref.is_docker_hub and ref.registry not in options.mirrors:
-            hub = HubClient(
-                http,
-                options.hub_url or HUB_URL,
-                username=options.hub_username,
-                token=options.hub_token,
-                timeout=options.timeout,
-            )
-            found = await hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
+            found = await _hub_client(http, options).tags(ref.repository, max_pages=HUB_TAG_PAGES)
             epoch = datetime.min.replace(tzinfo=timezone.utc)
             return sorted(found, key=lambda t: t.pushed or epoch, reverse=True)
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
