@@ -20,6 +20,7 @@ from basepin.errors import ConfigError
 from basepin.model import Lookup, Missing, Resolution
 from basepin.registry.http import new_http_client
 from basepin.resolve import ResolveOptions, resolve, resolve_files
+from fixtures.hub import HubServer, image_entry
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -280,3 +281,41 @@ def test_an_unreadable_trust_store_is_a_configuration_error(
     options = _options(plain_registry, tmp_path)
     with pytest.raises(ConfigError, match=f"SSL_CERT_FILE={missing}: cannot load the cert"):
         resolve([plain_registry.reference(_repo(), "1")], options)
+
+
+def test_docker_hub_is_asked_with_head_only(
+    plain_registry: Registry, hub_server: HubServer, tmp_path: Path, sent: Counter[str]
+) -> None:
+    """A manifest GET counts against Docker Hub's pull limit: dates, sizes, platforms and
+    tags come from the Hub API, the digests from HEADs, with every rule on."""
+    image = push_image(
+        plain_registry, "library/alpine", "3.20", platforms=["linux/amd64", "linux/arm64"]
+    )
+    newer = push_image(plain_registry, "library/alpine", "3.21")
+    arm64 = image.manifest("linux/arm64").digest
+    hub_server.add_tag(
+        "library/alpine",
+        "3.20",
+        digest=image.digest,
+        images=[
+            image_entry(image.manifest("linux/amd64").digest),
+            image_entry(arm64, architecture="arm64", variant="v8"),
+        ],
+    )
+    hub_server.add_tag("library/alpine", "3.21", digest=newer.digest)
+    add_tag(newer, "latest")
+    hub_server.add_tag("library/alpine", "latest", digest=newer.digest)
+    options = ResolveOptions(
+        mirrors={"docker.io": plain_registry.url},
+        cache_dir=tmp_path / "cache",
+        hub_url=hub_server.url,
+    )
+    texts = ["alpine:3.20", f"alpine:3.20@{image.digest}", f"alpine:3.20@{arm64}", "alpine"]
+    result = resolve(texts, options)
+    assert _digest(result.lookups["alpine:3.20"]) == image.digest
+    platform_pin = result.lookups[f"alpine:3.20@{arm64}"]
+    assert isinstance(platform_pin, Resolution)
+    assert str(platform_pin.pinned_platform) == "linux/arm64/v8"
+    assert sent["GET manifest"] == 0
+    assert sent["GET blob"] == 0
+    assert sent["HEAD manifest"] >= 1
