@@ -19,7 +19,7 @@ import pytest
 from basepin.errors import ConfigError
 from basepin.model import Lookup, Missing, Resolution
 from basepin.registry.http import new_http_client
-from basepin.resolve import ResolveOptions, resolve, resolve_files
+from basepin.resolve import LATEST_PROBES, ResolveOptions, resolve, resolve_files
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
 
@@ -319,3 +319,25 @@ def test_docker_hub_is_asked_with_head_only(
     assert sent["GET manifest"] == 0
     assert sent["GET blob"] == 0
     assert sent["HEAD manifest"] >= 1
+
+
+def test_naming_latest_costs_a_bounded_number_of_requests(
+    plain_registry: Registry, tmp_path: Path, sent: Counter[str]
+) -> None:
+    repository = _repo()
+    for minor in range(30):
+        push_image(plain_registry, repository, f"2.{minor}", seed="old")
+    current = add_tag(push_image(plain_registry, repository, "3.1.4"), "latest")
+    add_tag(current, "3.1")
+    add_tag(current, "3")
+    reference = plain_registry.reference(repository)
+    options = _options(plain_registry, tmp_path, want_facts=False)
+    found = resolve([reference], options).lookups[reference]
+    assert isinstance(found, Resolution)
+    assert found.tags is not None
+    named = {tag.name for tag in found.tags if tag.digest == current.digest}
+    assert {"latest", "3.1.4"} <= named
+    # latest's HEAD, one tag list, and at most LATEST_PROBES HEADs of version tags.
+    assert sent["tags/list"] == 1
+    assert sent["HEAD manifest"] <= 1 + LATEST_PROBES
+    print(f"requests to name latest: {sum(sent.values())} ({dict(sent)})")
