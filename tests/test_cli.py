@@ -95,6 +95,34 @@ def test_json_report_lists_every_use_in_file_order(
     assert report["incomplete"] == []
 
 
+def test_an_unwritable_report_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, "Dockerfile", "FROM alpine:3.20\n")
+    missing_folder = tmp_path / "no-such-folder" / "report.json"
+    assert main(["check", "--offline", "-o", str(missing_folder), path]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the report to {missing_folder}" in err
+    assert "Traceback" not in err
+
+
+def test_a_report_file_is_replaced_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, "Dockerfile", "FROM alpine:3.20\n")
+    out_file = tmp_path / "report.sarif"
+    out_file.write_text("the previous report\n")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        yield "{\n"
+        raise KeyboardInterrupt
+
+    from basepin.report import sarif
+
+    monkeypatch.setattr(sarif, "chunks", broken)
+    assert main(["check", "--offline", "--format", "sarif", "-o", str(out_file), path]) == 130
+    assert out_file.read_text() == "the previous report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dockerfile", "report.sarif"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

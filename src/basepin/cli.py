@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -393,40 +393,63 @@ def _tree_root(paths: Sequence[str]) -> Path:
 
 
 def _emit(report: Report, args: argparse.Namespace) -> None:
+    """Write the report as it is rendered (a monorepo's report is megabytes), then the
+    summary line on stderr."""
     from basepin.report import text
 
-    rendered = _render(report, args)
+    pieces = _render(report, args)
     if args.output:
-        Path(args.output).write_text(rendered, encoding="utf-8")
-    elif rendered:
-        sys.stdout.write(rendered)
+        _write_output(args.output, pieces)
+    else:
+        write = sys.stdout.write
+        for piece in pieces:
+            write(piece)
         sys.stdout.flush()
     print(text.summary(report), file=sys.stderr)
 
 
-def _render(report: Report, args: argparse.Namespace) -> str:
+def _write_output(path: str, pieces: Iterable[str]) -> None:
+    """Replace `path` whole or not at all: a report cut short must not pass for one."""
+    import contextlib
+
+    folder = os.path.dirname(path) or "."
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.writelines(pieces)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or type(exc).__name__
+            raise UsageError(f"cannot write the report to {path}: {reason}") from None
+        raise
+
+
+def _render(report: Report, args: argparse.Namespace) -> Iterable[str]:
     fmt = args.format
     if fmt == "json":
         from basepin.report import json
 
-        return json.render(report)
+        return json.chunks(report)
     if fmt == "sarif":
         from basepin.report import sarif
 
-        return sarif.render(report, tool_version=__version__)
+        return sarif.chunks(report, tool_version=__version__)
     if fmt == "github":
         from basepin.report import github
 
-        return github.render(report)
+        return github.lines(report)
     if fmt == "markdown":
         from datetime import datetime, timezone
 
         from basepin.report import markdown
 
-        return markdown.render(report, now=datetime.now(timezone.utc))
+        return (markdown.render(report, now=datetime.now(timezone.utc)),)
     from basepin.report import text
 
-    return text.render(report, color=_use_color(args))
+    return text.lines(report, color=_use_color(args))
 
 
 def _use_color(args: argparse.Namespace) -> bool:

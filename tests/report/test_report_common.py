@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json as stdlib_json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
 
 from basepin.model import DigestInfo, Report, Resolution, Unresolved
 from basepin.report import (
     iso_utc,
+    json,
     one_line,
     pushed_at,
     rate_limit_remaining,
+    sarif,
     sorted_findings,
     sorted_uses,
     tally,
 )
-from report.samples import NGINX, OFFLINE, ONLINE, PYTHON, TOOLS
+from report.samples import NGINX, OFFLINE, ONLINE, PYTHON, TOOLS, reports
 
 PUSHED = datetime(2025, 5, 1, 10, 0, tzinfo=timezone.utc)
 CREATED = datetime(2025, 4, 1, tzinfo=timezone.utc)
@@ -148,3 +152,22 @@ def test_findings_sort_by_path_line_column() -> None:
 def test_uses_sort_in_file_order() -> None:
     shuffled = OFFLINE._replace(uses=(TOOLS, NGINX, PYTHON))
     assert sorted_uses(shuffled) == [PYTHON, NGINX, TOOLS]
+
+
+# -- streaming: the CLI writes each formatter's pieces as they come ----------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(reports())
+def test_streamed_sarif_is_laid_out_as_the_whole_document_would_be(report: Report) -> None:
+    streamed = sarif.render(report, tool_version="1.0")
+    assert streamed == stdlib_json.dumps(stdlib_json.loads(streamed), indent=2) + "\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(reports())
+def test_streamed_json_reads_back(report: Report) -> None:
+    document = stdlib_json.loads(json.render(report))
+    assert len(document["uses"]) == len(report.uses)
+    assert len(document["findings"]) == len(report.findings)
+    assert len(document["incomplete"]) == len(report.incomplete)

@@ -8,6 +8,8 @@ file-less warnings titled `basepin/incomplete`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from basepin.model import Report
 from basepin.report import describe, incomplete_message, sorted_findings
 
@@ -15,7 +17,11 @@ _COMMANDS = {"error": "error", "warning": "warning", "note": "notice"}
 
 
 def render(report: Report) -> str:
-    lines = []
+    return "".join(lines(report))
+
+
+def lines(report: Report) -> Iterator[str]:
+    """`render` a line at a time, so a monorepo's report is written as it is made."""
     for finding in sorted_findings(report):
         span = finding.span
         properties = {
@@ -26,12 +32,10 @@ def render(report: Report) -> str:
             "endColumn": str(span.end_column),
             "title": f"basepin/{finding.rule}",
         }
-        lines.append(_command(_COMMANDS[finding.severity], properties, describe(finding)))
-    lines.extend(
-        _command("warning", {"title": "basepin/incomplete"}, incomplete_message(unresolved))
-        for unresolved in report.incomplete
-    )
-    return "".join(line + "\n" for line in lines)
+        yield _command(_COMMANDS[finding.severity], properties, describe(finding)) + "\n"
+    for unresolved in report.incomplete:
+        message = incomplete_message(unresolved)
+        yield _command("warning", {"title": "basepin/incomplete"}, message) + "\n"
 
 
 def _command(name: str, properties: dict[str, str], message: str) -> str:

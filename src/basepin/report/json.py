@@ -21,7 +21,7 @@ The output is ASCII (other characters as `\\u` escapes), so it survives any stdo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TypeVar, get_args
 
@@ -56,32 +56,38 @@ _T = TypeVar("_T")
 
 
 def render(report: Report) -> str:
-    document: dict[str, object] = {
-        "version": VERSION,
-        "files": list(report.files),
-        "uses": [_use_json(report, use) for use in sorted_uses(report)],
-        "findings": [_finding_json(finding) for finding in sorted_findings(report)],
-        "incomplete": [{"reference": u.reference, "reason": u.reason} for u in report.incomplete],
-    }
+    return "".join(chunks(report))
+
+
+def chunks(report: Report) -> Iterator[str]:
+    """`render` a record at a time, so a monorepo's report is written as it is made.
+
+    Each use and finding has a line of its own: readable and diffable, and each record goes
+    through the C encoder (`indent=` would force the pure-Python one, which on a monorepo's
+    report costs seconds and several times the report's size in memory).
+    """
+    yield f'{{\n  "version": {VERSION},\n  "files": {json.dumps(list(report.files))},\n'
+    yield from _records("uses", (_use_json(report, use) for use in sorted_uses(report)))
+    yield ",\n"
+    yield from _records("findings", (_finding_json(f) for f in sorted_findings(report)))
+    yield ",\n"
+    incomplete = ({"reference": u.reference, "reason": u.reason} for u in report.incomplete)
+    yield from _records("incomplete", incomplete)
     remaining = rate_limit_remaining(report)
     if remaining is not None:
-        document["rate_limit"] = {"remaining": remaining}
-    return _one_record_a_line(document)
+        yield f',\n  "rate_limit": {json.dumps({"remaining": remaining})}'
+    yield "\n}\n"
 
 
-def _one_record_a_line(document: dict[str, object]) -> str:
-    """JSON with each use and finding on a line of its own: readable and diffable, and each
-    record goes through the C encoder (`indent=` would force the pure-Python one, which on a
-    monorepo's report costs seconds and several times the report's size in memory)."""
-    members = []
-    for key, value in document.items():
-        name = json.dumps(key)
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            records = ",\n".join("    " + json.dumps(record) for record in value)
-            members.append(f"  {name}: [\n{records}\n  ]")
-        else:
-            members.append(f"  {name}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(members) + "\n}\n"
+def _records(name: str, records: Iterator[Mapping[str, object]]) -> Iterator[str]:
+    first = next(records, None)
+    if first is None:
+        yield f'  "{name}": []'
+        return
+    yield f'  "{name}": [\n    {json.dumps(first)}'
+    for record in records:
+        yield f",\n    {json.dumps(record)}"
+    yield "\n  ]"
 
 
 def _use_json(report: Report, use: ImageUse) -> dict[str, object]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from basepin.catalog import RULES, RuleInfo
@@ -27,6 +28,12 @@ _RULE_INDEX = {rule_id: index for index, rule_id in enumerate(RULES)}
 
 
 def render(report: Report, *, tool_version: str) -> str:
+    return "".join(chunks(report, tool_version=tool_version))
+
+
+def chunks(report: Report, *, tool_version: str) -> Iterator[str]:
+    """`render` a result at a time, so a monorepo's report is written as it is made: the
+    document is laid out with an empty `results`, and the results are written into it."""
     invocation: dict[str, object] = {
         "executionSuccessful": not report.incomplete,
         "toolExecutionNotifications": [
@@ -49,10 +56,29 @@ def render(report: Report, *, tool_version: str) -> str:
         "invocations": [invocation],
         # Columns count characters, as Span and Edit do.
         "columnKind": "unicodeCodePoints",
-        "results": _results(report),
+        "results": [],
     }
     document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-    return json.dumps(document, indent=2) + "\n"
+    head, tail = json.dumps(document, indent=2).split('"results": []')
+    results = _results(report)
+    first = next(results, None)
+    if first is None:
+        yield head + '"results": []' + tail + "\n"
+        return
+    yield head + '"results": [\n' + _indented(first)
+    for result in results:
+        yield ",\n" + _indented(result)
+    yield "\n" + _RESULTS_INDENT[:-2] + "]" + tail + "\n"
+
+
+# Where a result stands in the document: runs[0].results[i].
+_RESULTS_INDENT = " " * 8
+
+
+def _indented(result: dict[str, object]) -> str:
+    """One result as `json.dumps(document, indent=2)` would write it in its place."""
+    text = json.dumps(result, indent=2)
+    return _RESULTS_INDENT + text.replace("\n", "\n" + _RESULTS_INDENT)
 
 
 def _descriptor(info: RuleInfo) -> dict[str, object]:
@@ -73,8 +99,7 @@ def _descriptor(info: RuleInfo) -> dict[str, object]:
     }
 
 
-def _results(report: Report) -> list[dict[str, object]]:
-    results = []
+def _results(report: Report) -> Iterator[dict[str, object]]:
     twins: Counter[tuple[str, str, str]] = Counter()
     for finding in sorted_findings(report):
         twin_key = (finding.rule, finding.path, finding.reference)
@@ -103,8 +128,7 @@ def _results(report: Report) -> list[dict[str, object]]:
         }
         if finding.fix is not None:
             result["fixes"] = [_fix(finding.fix)]
-        results.append(result)
-    return results
+        yield result
 
 
 def _fix(edit: Edit) -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from basepin.model import Report
 from basepin.report import describe, incomplete_message, one_line, sorted_findings, tally
 
@@ -15,20 +17,22 @@ def render(report: Report, *, color: bool) -> str:
     """Findings sorted by path, line and column, then one line per reference that could not
     be checked (`basepin: could not check <ref>: <reason>`). Empty when there is nothing to say.
     """
-    lines = []
+    return "".join(lines(report, color=color))
+
+
+def lines(report: Report, *, color: bool) -> Iterator[str]:
+    """`render` a line at a time, so a monorepo's report is written as it is made."""
     for finding in sorted_findings(report):
         span = finding.span
         location = one_line(f"{finding.path}:{span.line}:{span.column}:")
         message = one_line(describe(finding))
         if color:
             severity = _SEVERITY_COLOURS[finding.severity] + finding.severity + _RESET
-            lines.append(
-                f"{_BOLD}{location}{_RESET} {severity} {_DIM}{finding.rule}:{_RESET} {message}"
-            )
+            yield f"{_BOLD}{location}{_RESET} {severity} {_DIM}{finding.rule}:{_RESET} {message}\n"
         else:
-            lines.append(f"{location} {finding.severity} {finding.rule}: {message}")
-    lines.extend(f"basepin: {one_line(incomplete_message(u))}" for u in report.incomplete)
-    return "".join(line + "\n" for line in lines)
+            yield f"{location} {finding.severity} {finding.rule}: {message}\n"
+    for unresolved in report.incomplete:
+        yield f"basepin: {one_line(incomplete_message(unresolved))}\n"
 
 
 def summary(report: Report) -> str:
