@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 from basepin import __version__
 from basepin.config import Config, find_config, load_config
 from basepin.errors import BasepinError, UsageError
-from basepin.model import SEVERITY_RANK, Finding, ParsedDockerfile, Problem, Report
+from basepin.model import (
+    SEVERITY_RANK,
+    Finding,
+    ImageUse,
+    ParsedDockerfile,
+    Problem,
+    Report,
+    Unresolved,
+)
 
 if TYPE_CHECKING:
     from basepin.resolve import ResolveOptions
@@ -274,23 +282,29 @@ def _read_dockerfiles(paths: Sequence[str], config: Config) -> Iterator[ParsedDo
 
 
 def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, Config]:
-    """Discover, extract, resolve (unless offline) and judge."""
+    """Discover, extract, resolve (unless offline) and judge.
+
+    Files are judged one at a time (every rule and fix stays within its file) and their text
+    let go once judged, so memory grows with the findings, not with the monorepo's text.
+    """
     from basepin.files import discover
 
     config = _load_config(args)
     paths = discover(args.paths, exclude=config.exclude)
+    uses: list[ImageUse] = []
+    findings: list[Finding] = []
     if args.offline:
         from basepin.rules import judge_offline
 
-        parsed = list(_read_dockerfiles(paths, config))
-        uses = tuple(use for p in parsed for use in p.uses)
-        findings = judge_offline(parsed, config)
-        return Report(tuple(paths), uses, tuple(findings)), config
+        for dockerfile in _read_dockerfiles(paths, config):
+            uses.extend(dockerfile.uses)
+            findings.extend(judge_offline((dockerfile,), config))
+        return Report(tuple(paths), tuple(uses), tuple(findings)), config
 
     from basepin.resolve import resolve_files
     from basepin.rules import judge
 
-    parsed = []
+    parsed: list[ParsedDockerfile] = []
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
@@ -303,17 +317,25 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
         result = resolve_files(references(), _resolve_options(args, config, bump=bump))
     finally:
         done()
-    uses = tuple(use for p in parsed for use in p.uses)
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
     from datetime import datetime, timezone
 
-    verdict = judge(parsed, result.lookups, config, now=datetime.now(timezone.utc), bump=bump)
+    now = datetime.now(timezone.utc)
+    incomplete: dict[str, Unresolved] = {}
+    parsed.reverse()
+    while parsed:
+        dockerfile = parsed.pop()
+        uses.extend(dockerfile.uses)
+        verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump)
+        findings.extend(verdict.findings)
+        for unresolved in verdict.incomplete:
+            incomplete.setdefault(unresolved.reference, unresolved)
     report = Report(
         tuple(paths),
-        uses,
-        tuple(verdict.findings),
-        tuple(verdict.incomplete),
+        tuple(uses),
+        tuple(findings),
+        tuple(incomplete.values()),
         result.lookups,
         offline=False,
     )
