@@ -5,9 +5,11 @@ Formatters (SARIF rule descriptors, the README table) and the judge read this on
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from basepin.records import NamedTuple
 
-from basepin.model import Severity
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from basepin.model import Severity
 
 
 class RuleInfo(NamedTuple):

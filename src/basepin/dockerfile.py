@@ -12,9 +12,7 @@ Pure: no I/O, standard library only (an offline check imports this on every run)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import NamedTuple
 
 from basepin.dockerfile_lex import (
     Command,
@@ -30,7 +28,14 @@ from basepin.dockerfile_lex import (
     whitespace_words,
 )
 from basepin.dockerfile_lines import Instruction, Reading, detect_syntax, read_dockerfile
-from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span, UseKind
+from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span
+from basepin.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from basepin.model import UseKind
 
 __all__ = ["parse_dockerfile"]
 

@@ -12,10 +12,14 @@ Only the standard library is used: `basepin check --offline` imports this on eve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import islice
-from typing import NamedTuple
+
+from basepin.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 # Go's unicode.IsSpace (Python's str.isspace also takes \x1c-\x1f, which Go does not).
 GO_SPACE = (
@@ -283,7 +287,8 @@ class Unknown:
 
 
 EnvValue = str | Unset | Unknown
-Env = Callable[[str], EnvValue]
+if TYPE_CHECKING:
+    Env = Callable[[str], EnvValue]
 
 
 class ExpansionError(ValueError):

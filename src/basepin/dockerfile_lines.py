@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
 from itertools import accumulate
-from typing import NamedTuple
 
 from basepin.dockerfile_lex import (
     GO_SPACE,
@@ -23,6 +21,11 @@ from basepin.dockerfile_lex import (
     split_command,
 )
 from basepin.model import Span
+from basepin.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
 # parser/directives.go reDirective (Go's \s is [\t\n\f\r ]); the value is trimmed below.

@@ -10,15 +10,34 @@ took longer than the interpreter's start-up), and an offline check is on every c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from basepin.records import NamedTuple
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
+    from typing import Literal
 
-UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
-Severity = Literal["error", "warning", "note"]
+    UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
+    Severity = Literal["error", "warning", "note"]
+else:
+
+    def __getattr__(name: str) -> object:
+        # The Literal aliases need `typing`: built only for code that reads them at run time.
+        if name in _LITERALS:
+            from typing import Literal
+
+            globals()[name] = alias = Literal[_LITERALS[name]]
+            return alias
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    _LITERALS = {
+        "UseKind": ("from", "copy-from", "mount-from", "syntax"),
+        "Severity": ("error", "warning", "note"),
+    }
 
 SEVERITY_RANK: Mapping[str, int] = {"note": 0, "warning": 1, "error": 2}
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
 
 from basepin.errors import InvalidReference
+from basepin.records import NamedTuple
 
 DOCKER_HUB = "docker.io"
 # Spellings of Docker Hub's registry that name the same repositories.
