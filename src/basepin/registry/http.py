@@ -20,7 +20,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -35,12 +35,15 @@ logger = logging.getLogger(__name__)
 DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 # Manifests are at most 4 MiB on every registry we know; configs are smaller still.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-# Requests in flight at once per origin, queued in basepin beyond that: enough to hide the
-# latency, polite to the server, and cheap for httpx, whose connection pool does work that
-# grows with the square of its open connections on every request.
-REQUESTS_PER_ORIGIN = 16
+# Requests in flight at once per origin, queued in basepin beyond that: enough for a
+# monorepo's references to go out in one round trip, and polite to the server.
+REQUESTS_PER_ORIGIN = 64
 # Connections open at once over all origins (a registry, its token realm, the Hub API).
 MAX_CONNECTIONS = 2 * REQUESTS_PER_ORIGIN
+# Connections per httpx pool: a pool does work that grows with the square of its open
+# connections on every request (and polls each idle one), so many connections are spread
+# over several small pools instead of one large one.
+CONNECTIONS_PER_POOL = 4
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_RATE_LIMIT_WAITS = 5
 
@@ -53,18 +56,102 @@ def new_http_client(
 ) -> httpx.AsyncClient:
     """The one client of a run. `ca_file` replaces the default trust store when given;
     `trust` is the default one already loaded (see `trust.TrustLoader`)."""
-    verify: ssl.SSLContext | bool = trust or True
     if ca_file:
         verify = ssl.create_default_context(cafile=os.fspath(ca_file))
+    elif trust is None:
+        from basepin.registry.trust import default_context
+
+        verify = default_context()  # once, for every pool
+    else:
+        verify = trust
+    # Every connection stays open for reuse: a new one costs a round trip (and a TLS
+    # handshake) more than a request on an open one.
+    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None)
+    transport: httpx.AsyncBaseTransport | None = None
+    if not _proxied():
+        # httpx mounts the proxies of the environment only on a client without a transport
+        # of its own; with proxies, one pool it is.
+        transport = PoolSet(verify, CONNECTIONS_PER_POOL, MAX_CONNECTIONS)
     return httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers={"User-Agent": f"basepin/{__version__}"},
         follow_redirects=False,
-        # Every connection stays open for reuse: a new one costs a round trip (and a TLS
-        # handshake) more than a request on an open one.
-        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None),
+        limits=limits,
+        transport=transport,
     )
+
+
+def _proxied() -> bool:
+    """Whether the environment names an HTTP proxy (httpx reads it the same way)."""
+    from urllib.request import getproxies  # imported by httpx already
+
+    proxies = getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+class PoolSet(httpx.AsyncBaseTransport):
+    """httpx transports of at most `per_pool` connections each, as many as the requests in
+    flight need (up to `total` connections), each request sent through the least busy one.
+    Sequential requests all go through the first, so its connections are reused."""
+
+    def __init__(self, verify: ssl.SSLContext, per_pool: int, total: int) -> None:
+        self._verify = verify
+        self._per_pool = per_pool
+        self._most = max(1, total // per_pool)
+        self._pools: list[httpx.AsyncHTTPTransport] = []
+        self._busy: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = self._choose()
+        self._busy[index] += 1
+        try:
+            response = await self._pools[index].handle_async_request(request)
+        except BaseException:
+            self._busy[index] -= 1
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Released(response.stream, lambda: self._release(index))
+        return response
+
+    def _choose(self) -> int:
+        index = min(range(len(self._busy)), key=self._busy.__getitem__, default=-1)
+        if (index < 0 or self._busy[index] >= self._per_pool) and len(self._pools) < self._most:
+            limits = httpx.Limits(max_connections=self._per_pool, max_keepalive_connections=None)
+            self._pools.append(httpx.AsyncHTTPTransport(verify=self._verify, limits=limits))
+            self._busy.append(0)
+            index = len(self._pools) - 1
+        return index
+
+    def _release(self, index: int) -> None:
+        self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+class _Released(httpx.AsyncByteStream):
+    """A response body that calls `done` once, when it is closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, done: Callable[[], None]) -> None:
+        self._stream = stream
+        self._done: Callable[[], None] | None = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done()
 
 
 def normalise_host(host: str) -> str:

@@ -39,7 +39,7 @@ from basepin.resolve import (
 from basepin.versions import sort_newest_first
 
 # Lookups in flight at once per registry host: enough to hide latency, polite to the server.
-PER_REGISTRY = 16
+PER_REGISTRY = 64
 HUB_TAG_PAGES = 10
 
 
