@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import subprocess
+import sys
 import typing
 
 import pytest
@@ -133,6 +135,18 @@ def test_other_bases_are_refused() -> None:
 
         class Bad(NamedTuple, int):  # type: ignore[misc]
             a: int
+
+
+def test_offline_modules_import_neither_typing_nor_pathlib() -> None:
+    modules = "basepin.config, basepin.files, basepin.dockerfile, basepin.reference"
+    code = (
+        f"import sys, {modules}\n"
+        "print(sorted({'typing', 'pathlib', 'collections.abc'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_literal_aliases_are_built_on_demand() -> None:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, cast
 
 from basepin.catalog import RULES
 from basepin.errors import ConfigError
-from basepin.model import Severity
+from basepin.records import NamedTuple
 
-SeverityOrOff = Literal["error", "warning", "note", "off"]
-BumpScope = Literal["patch", "minor", "major"]
-_SEVERITIES = ("error", "warning", "note")
-_SCOPES = ("patch", "minor", "major")
+# Neither typing nor pathlib at run time: an offline check imports this on every commit.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any, Literal, TypeVar
+
+    from basepin.model import Severity
+
+    SeverityOrOff = Literal["error", "warning", "note", "off"]
+    BumpScope = Literal["patch", "minor", "major"]
+    _Choice = TypeVar("_Choice", bound=str)
+
+_SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
+_LEVELS: tuple[SeverityOrOff, ...] = (*_SEVERITIES, "off")
+_SCOPES: tuple[BumpScope, ...] = ("patch", "minor", "major")
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -40,7 +50,8 @@ class Config(NamedTuple):
     # How long a tag -> digest answer may be reused from the cache, in seconds.
     cache_ttl: int = 600
     timeout: float = 10.0
-    source: Path | None = None
+    # The file read, as given to load_config (find_config gives a Path).
+    source: str | os.PathLike[str] | None = None
 
     def severity_of(self, rule: str) -> SeverityOrOff:
         return self.severity.get(rule, RULES[rule].severity)
@@ -54,30 +65,42 @@ class Config(NamedTuple):
 CONFIG_NAMES = (".basepin.toml", "pyproject.toml")
 
 
-def find_config(start: Path) -> Path | None:
+def find_config(start: str | os.PathLike[str]) -> Path | None:
     """The nearest `.basepin.toml`, or pyproject.toml with a [tool.basepin] table, walking up."""
-    folder = start.resolve()
-    if not folder.is_dir():
-        folder = folder.parent
-    for candidate_folder in (folder, *folder.parents):
-        dotfile = candidate_folder / ".basepin.toml"
-        if dotfile.is_file():
+    found = _find_config_file(os.path.realpath(start))
+    if found is None:
+        return None
+    from pathlib import Path  # only once a file is found: the walk itself stays light
+
+    return Path(found)
+
+
+def _find_config_file(folder: str) -> str | None:
+    if not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    while True:
+        dotfile = os.path.join(folder, ".basepin.toml")
+        if os.path.isfile(dotfile):
             return dotfile
-        pyproject = candidate_folder / "pyproject.toml"
-        if pyproject.is_file() and _has_basepin_table(pyproject):
+        pyproject = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(pyproject) and _has_basepin_table(pyproject):
             return pyproject
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def _has_basepin_table(pyproject: Path) -> bool:
+def _has_basepin_table(pyproject: str) -> bool:
     try:
         # A cheap look before a full parse: most pyproject files have no such table.
-        return "[tool.basepin" in pyproject.read_text(encoding="utf-8", errors="replace")
+        with open(pyproject, encoding="utf-8", errors="replace") as stream:
+            return "[tool.basepin" in stream.read()
     except OSError:
         return False
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: str | os.PathLike[str]) -> Config:
     # Imported here: most runs have no configuration file, and start-up counts.
     if sys.version_info >= (3, 11):
         import tomllib
@@ -85,12 +108,13 @@ def load_config(path: Path) -> Config:
         import tomli as tomllib
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as stream:
+            data = tomllib.loads(stream.read())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if path.name == "pyproject.toml":
+    if os.path.basename(path) == "pyproject.toml":
         table = data.get("tool", {}).get("basepin", {})
     else:
         table = data.get("tool", {}).get("basepin", data)
@@ -99,11 +123,11 @@ def load_config(path: Path) -> Config:
     return parse_table(table, path)
 
 
-def parse_table(table: Mapping[str, Any], source: Path | None = None) -> Config:
+def parse_table(table: Mapping[str, Any], source: str | os.PathLike[str] | None = None) -> Config:
     where = str(source) if source else "configuration"
     reader = _Reader(where, table)
     config = Config(
-        fail_on=cast(Severity, reader.choice("fail-on", _SEVERITIES, "error")),
+        fail_on=reader.choice("fail-on", _SEVERITIES, "error"),
         severity=reader.severities(),
         max_age=reader.integer("max-age", 90, minimum=0),
         platforms=reader.strings("platforms"),
@@ -112,7 +136,7 @@ def parse_table(table: Mapping[str, Any], source: Path | None = None) -> Config:
         insecure_registries=reader.strings("insecure-registries"),
         exclude=reader.strings("exclude"),
         build_args=reader.mapping("build-args"),
-        bump=cast(BumpScope, reader.choice("bump", _SCOPES, "minor")),
+        bump=reader.choice("bump", _SCOPES, "minor"),
         cache_ttl=reader.integer("cache-ttl", 600, minimum=0),
         timeout=float(reader.integer("timeout", 10, minimum=1)),
         source=source,
@@ -136,13 +160,13 @@ class _Reader:
     def _error(self, key: str, expected: str, value: Any) -> ConfigError:
         return ConfigError(f"{self.where}: {key} must be {expected}, not {value!r}")
 
-    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+    def choice(self, key: str, allowed: tuple[_Choice, ...], default: _Choice) -> _Choice:
         value = self._get(key)
         if value is None:
             return default
         if value not in allowed:
             raise self._error(key, " or ".join(allowed), value)
-        return str(value)
+        return allowed[allowed.index(value)]
 
     def integer(self, key: str, default: int, *, minimum: int) -> int:
         value = self._get(key)
@@ -169,15 +193,16 @@ class _Reader:
         return dict(value)
 
     def severities(self) -> dict[str, SeverityOrOff]:
-        table = self.mapping("severity")
-        for rule, level in table.items():
+        levels: dict[str, SeverityOrOff] = {}
+        for rule, level in self.mapping("severity").items():
             if rule not in RULES:
                 raise ConfigError(
                     f"{self.where}: severity.{rule}: unknown rule; known: {', '.join(RULES)}"
                 )
-            if level not in (*_SEVERITIES, "off"):
+            if level not in _LEVELS:
                 raise self._error(f"severity.{rule}", "error, warning, note or off", level)
-        return cast(dict[str, SeverityOrOff], table)
+            levels[rule] = _LEVELS[_LEVELS.index(level)]
+        return levels
 
     def reject_unknown(self) -> None:
         unknown = sorted(set(self.table) - self.seen)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from basepin.errors import UsageError
+
+# os.path rather than pathlib, which an offline check (on every commit) would pay to import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 # Names BuildKit users give Dockerfiles (docker build -f ...), Containerfile being Podman's.
 _NAME_PATTERNS = (
@@ -31,7 +34,7 @@ def is_dockerfile_name(name: str) -> bool:
     )
 
 
-def discover(paths: Sequence[str], *, exclude: Sequence[str] = ()) -> list[str]:
+def discover(paths: Sequence[str | os.PathLike[str]], *, exclude: Sequence[str] = ()) -> list[str]:
     """Return the Dockerfiles under `paths` in a stable order, each once.
 
     A file named on the command line is checked whatever its name (pre-commit passes files);
@@ -40,11 +43,11 @@ def discover(paths: Sequence[str], *, exclude: Sequence[str] = ()) -> list[str]:
     """
     found: dict[str, None] = {}
     for given in paths or ["."]:
-        path = Path(given)
-        if path.is_dir():
+        path = os.fspath(given) or "."  # as pathlib reads "": the current folder
+        if os.path.isdir(path):
             candidates: Iterable[str] = sorted(_search_folder(path))
-        elif path.exists() or path.is_symlink():
-            candidates = [given]
+        elif os.path.lexists(path):
+            candidates = [os.fspath(given)]
         else:
             raise UsageError(f"{given}: no such file or folder")
         for candidate in candidates:
@@ -54,33 +57,48 @@ def discover(paths: Sequence[str], *, exclude: Sequence[str] = ()) -> list[str]:
 
 
 def _excluded(path: str, exclude: Sequence[str]) -> bool:
-    posix = Path(path).as_posix()
+    if not exclude:
+        return False
+    posix = _as_posix(path)
     trimmed = posix[2:] if posix.startswith("./") else posix
     return any(fnmatch.fnmatchcase(trimmed, pattern) for pattern in exclude)
 
 
-def _search_folder(folder: Path) -> Iterable[str]:
+def _as_posix(path: str) -> str:
+    """PurePath(path).as_posix(): separators as `/`, no empty or `.` parts (`..` stays)."""
+    if os.altsep:
+        path = path.replace(os.sep, os.altsep)
+    drive, rest = os.path.splitdrive(path)
+    root = "/" if rest.startswith("/") else ""
+    if rest.startswith("//") and not rest.startswith("///"):
+        root = "//"  # POSIX keeps exactly two leading slashes (they may mean something)
+    parts = [part for part in rest.split("/") if part not in ("", ".")]
+    return drive + root + "/".join(parts) if drive or root or parts else "."
+
+
+def _search_folder(folder: str) -> Iterable[str]:
     tracked = _git_files(folder)
     if tracked is not None:
         for relative in tracked:
             if is_dockerfile_name(relative.rsplit("/", 1)[-1]):
-                candidate = folder / relative
+                candidate = os.path.join(folder, relative)
                 # ls-files also lists files deleted from the work tree but still in the index.
-                if candidate.is_file():
+                if os.path.isfile(candidate):
                     yield os.path.normpath(candidate)
         return
     for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _skip_dir(Path(root, d)))
+        dirs[:] = sorted(d for d in dirs if not _skip_dir(root, d))
         for name in names:
-            if is_dockerfile_name(name) and Path(root, name).is_file():
-                yield os.path.normpath(Path(root, name))
+            candidate = os.path.join(root, name)
+            if is_dockerfile_name(name) and os.path.isfile(candidate):
+                yield os.path.normpath(candidate)
 
 
-def _skip_dir(path: Path) -> bool:
-    return path.name in _SKIPPED_DIRS or (path / "pyvenv.cfg").is_file()
+def _skip_dir(root: str, name: str) -> bool:
+    return name in _SKIPPED_DIRS or os.path.isfile(os.path.join(root, name, "pyvenv.cfg"))
 
 
-def _git_files(folder: Path) -> list[str] | None:
+def _git_files(folder: str) -> list[str] | None:
     """Files git tracks or would track (not ignored) below `folder`; None outside a work tree."""
     import subprocess  # only folders need git: checking named files stays light
 
