@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from basepin.registry.http import PoolSet, new_http_client
+from basepin.registry.http import PoolSet, new_http_client, preconnect
 from fixtures.registry import Registry
 
 
@@ -66,3 +66,76 @@ def test_a_proxy_in_the_environment_keeps_httpx_in_charge(
     client = new_http_client()
     assert not isinstance(client._transport, PoolSet)
     assert any(transport is not None for transport in client._mounts.values())
+
+
+class _CountingServer:
+    """A loopback HTTP/1.1 server answering 200 to everything; counts connections."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.closed = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        try:
+            while (await reader.readuntil(b"\r\n\r\n")) is not None:
+                await asyncio.sleep(0.05)  # every request is in flight at once
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.closed += 1
+        finally:
+            writer.close()
+
+
+def test_requests_use_the_connections_opened_in_advance() -> None:
+    async def check() -> tuple[int, int]:
+        server = _CountingServer()
+        url = await server.start()
+        async with new_http_client() as http:
+            preconnect(http, url, 3)
+            await asyncio.sleep(0.05)
+            assert server.accepted == 3
+            replies = await asyncio.gather(*(http.get(f"{url}/v2/") for _ in range(3)))
+            assert [reply.text for reply in replies] == ["ok"] * 3
+        await asyncio.sleep(0.05)
+        await server.stop()
+        return server.accepted, server.closed
+
+    assert asyncio.run(check()) == (3, 3)
+
+
+def test_connections_opened_in_advance_and_not_used_are_closed() -> None:
+    async def check() -> tuple[int, int]:
+        server = _CountingServer()
+        url = await server.start()
+        async with new_http_client() as http:
+            preconnect(http, url, 4)
+            await asyncio.sleep(0.05)
+            assert (await http.get(f"{url}/v2/")).text == "ok"
+        await asyncio.sleep(0.05)
+        await server.stop()
+        return server.accepted, server.closed
+
+    assert asyncio.run(check()) == (4, 4)
+
+
+def test_a_connection_that_cannot_be_opened_in_advance_fails_as_its_request() -> None:
+    async def check() -> None:
+        async with new_http_client(timeout=2.0) as http:
+            preconnect(http, "http://127.0.0.1:9", 2)
+            with pytest.raises(httpx.ConnectError):
+                await http.get("http://127.0.0.1:9/v2/")
+
+    asyncio.run(check())

@@ -13,6 +13,7 @@ only. A mirror replaces the registry's base URL (the reference stays as written)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import ipaddress
 import logging
@@ -20,9 +21,20 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+import weakref
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 
+import httpcore
 import httpx
 
 from basepin import __version__
@@ -67,12 +79,12 @@ def new_http_client(
     # Every connection stays open for reuse: a new one costs a round trip (and a TLS
     # handshake) more than a request on an open one.
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None)
-    transport: httpx.AsyncBaseTransport | None = None
+    transport: PoolSet | None = None
     if not _proxied():
         # httpx mounts the proxies of the environment only on a client without a transport
         # of its own; with proxies, one pool it is.
         transport = PoolSet(verify, CONNECTIONS_PER_POOL, MAX_CONNECTIONS)
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers={"User-Agent": f"basepin/{__version__}"},
@@ -80,6 +92,20 @@ def new_http_client(
         limits=limits,
         transport=transport,
     )
+    if transport is not None:
+        _pool_sets[client] = transport
+    return client
+
+
+_pool_sets: weakref.WeakKeyDictionary[httpx.AsyncClient, PoolSet] = weakref.WeakKeyDictionary()
+
+
+def preconnect(http: httpx.AsyncClient, base_url: str, count: int) -> None:
+    """Start opening `count` connections to `base_url` for requests soon to come (where the
+    client is one of `new_http_client`'s without a proxy)."""
+    pools = _pool_sets.get(http)
+    if pools is not None:
+        pools.preconnect(httpx.URL(base_url), count)
 
 
 def _proxied() -> bool:
@@ -91,37 +117,71 @@ def _proxied() -> bool:
 
 
 class PoolSet(httpx.AsyncBaseTransport):
-    """httpx transports of at most `per_pool` connections each, as many as the requests in
+    """Connection pools of at most `per_pool` connections each, as many as the requests in
     flight need (up to `total` connections), each request sent through the least busy one.
-    Sequential requests all go through the first, so its connections are reused."""
+    Sequential requests all go through the first, so its connections are reused.
+
+    `preconnect` opens connections ahead of the requests that will use them, e.g. while a
+    token is being fetched: the TCP handshake is then no longer on the requests' way.
+    """
 
     def __init__(self, verify: ssl.SSLContext, per_pool: int, total: int) -> None:
         self._verify = verify
         self._per_pool = per_pool
         self._most = max(1, total // per_pool)
-        self._pools: list[httpx.AsyncHTTPTransport] = []
+        self._backend = _Preconnecting(httpcore.AnyIOBackend())
+        self._pools: list[httpcore.AsyncConnectionPool] = []
         self._busy: list[int] = []
 
     def __len__(self) -> int:
         return len(self._pools)
 
+    def preconnect(self, url: httpx.URL, count: int) -> None:
+        """Start opening `count` connections to `url`'s origin (no more than are allowed)."""
+        port = url.port or (443 if url.scheme == "https" else 80)
+        self._backend.preconnect(url.host, port, min(count, self._most * self._per_pool))
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
         index = self._choose()
         self._busy[index] += 1
         try:
-            response = await self._pools[index].handle_async_request(request)
+            url = httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            )
+            core = httpcore.Request(
+                request.method,
+                url,
+                headers=request.headers.raw,
+                content=request.stream,
+                extensions=request.extensions,
+            )
+            with _httpx_errors():
+                answer = await self._pools[index].handle_async_request(core)
         except BaseException:
             self._busy[index] -= 1
             raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _Released(response.stream, lambda: self._release(index))
-        return response
+        assert isinstance(answer.stream, AsyncIterable)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_Body(answer.stream, lambda: self._release(index)),
+            extensions=answer.extensions,
+        )
 
     def _choose(self) -> int:
         index = min(range(len(self._busy)), key=self._busy.__getitem__, default=-1)
         if (index < 0 or self._busy[index] >= self._per_pool) and len(self._pools) < self._most:
-            limits = httpx.Limits(max_connections=self._per_pool, max_keepalive_connections=None)
-            self._pools.append(httpx.AsyncHTTPTransport(verify=self._verify, limits=limits))
+            pool = httpcore.AsyncConnectionPool(
+                ssl_context=self._verify,
+                max_connections=self._per_pool,
+                max_keepalive_connections=None,
+                network_backend=self._backend,
+            )
+            self._pools.append(pool)
             self._busy.append(0)
             index = len(self._pools) - 1
         return index
@@ -132,26 +192,118 @@ class PoolSet(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+        await self._backend.aclose()
 
 
-class _Released(httpx.AsyncByteStream):
-    """A response body that calls `done` once, when it is closed."""
+class _Body(httpx.AsyncByteStream):
+    """A response body read from httpcore; calls `done` once, when it is closed."""
 
-    def __init__(self, stream: httpx.AsyncByteStream, done: Callable[[], None]) -> None:
+    def __init__(self, stream: AsyncIterable[bytes], done: Callable[[], None]) -> None:
         self._stream = stream
         self._done: Callable[[], None] | None = done
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+        with _httpx_errors():
+            async for chunk in self._stream:
+                yield chunk
 
     async def aclose(self) -> None:
         try:
-            await self._stream.aclose()
+            closing = getattr(self._stream, "aclose", None)
+            if closing is not None:
+                await closing()
         finally:
             done, self._done = self._done, None
             if done is not None:
                 done()
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """httpcore's errors as the httpx errors of the same name (as httpx's transport does)."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        kind = {
+            httpcore.ConnectTimeout: httpx.ConnectTimeout,
+            httpcore.ReadTimeout: httpx.ReadTimeout,
+            httpcore.WriteTimeout: httpx.WriteTimeout,
+            httpcore.PoolTimeout: httpx.PoolTimeout,
+        }.get(type(exc), httpx.TimeoutException)
+        raise kind(str(exc)) from exc
+    except httpcore.NetworkError as exc:
+        network = {
+            httpcore.ConnectError: httpx.ConnectError,
+            httpcore.ReadError: httpx.ReadError,
+            httpcore.WriteError: httpx.WriteError,
+        }.get(type(exc), httpx.NetworkError)
+        raise network(str(exc)) from exc
+    except httpcore.UnsupportedProtocol as exc:
+        raise httpx.UnsupportedProtocol(str(exc)) from exc
+    except httpcore.ProtocolError as exc:
+        protocol = {
+            httpcore.LocalProtocolError: httpx.LocalProtocolError,
+            httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+        }.get(type(exc), httpx.ProtocolError)
+        raise protocol(str(exc)) from exc
+
+
+class _Preconnecting(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that hands out connections opened in advance, where there
+    are any for the host and port asked for."""
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+        self._ready: dict[tuple[str, int], list[asyncio.Task[httpcore.AsyncNetworkStream]]] = {}
+
+    def preconnect(self, host: str, port: int, count: int) -> None:
+        opening = self._ready.setdefault((host, port), [])
+        opening[:] = [task for task in opening if not task.done() or task.exception() is None]
+        for _ in range(count - len(opening)):
+            # A connection that fails here is of no use; the request then connects itself
+            # and reports what went wrong.
+            opening.append(asyncio.ensure_future(self._backend.connect_tcp(host, port)))
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        opening = self._ready.get((host, port))
+        while opening and local_address is None:
+            try:
+                return await opening.pop(0)
+            except Exception:
+                continue
+        return await self._backend.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._backend.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+    async def aclose(self) -> None:
+        """Close what was opened and never used."""
+        for opening in self._ready.values():
+            for task in opening:
+                task.cancel()
+                try:
+                    stream = await task
+                except (asyncio.CancelledError, Exception):
+                    continue
+                await stream.aclose()
+        self._ready.clear()
 
 
 def normalise_host(host: str) -> str:

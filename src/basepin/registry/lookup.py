@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
@@ -80,9 +80,16 @@ async def _ask(
             asked += batch
             await asyncio.sleep(0)  # the introductions' answers come in between batches
         hub = _hub_client(http, options) if any(ref.is_docker_hub for ref in asked) else None
+        # The connections the lookups will use open while the tokens are fetched.
+        per_registry = Counter(ref.registry for ref in asked)
+        opening = [
+            asyncio.ensure_future(registry.preconnect(host, min(count, PER_REGISTRY)))
+            for host, count in per_registry.items()
+        ]
         resolver = _Resolver(registry, hub, cache, options)
         await resolver.prefetch_tokens(asked)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
+        await asyncio.gather(*opening)
     return list(answers), resolver.warnings
 
 

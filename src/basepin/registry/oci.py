@@ -46,6 +46,7 @@ from basepin.registry.http import (
     Sender,
     is_certificate_error,
     is_tls_failure,
+    preconnect,
     same_origin,
 )
 
@@ -288,6 +289,15 @@ class RegistryClient:
             await self._auth.prefetch(await self._origin(registry), registry, repositories)
         except RegistryError as exc:
             logger.debug("prefetching tokens for %s: %s", registry, exc)
+
+    async def preconnect(self, registry: str, count: int) -> None:
+        """Start opening `count` connections to `registry` for the requests to come, so they
+        need not wait for TCP handshakes (e.g. while the token is fetched). Never raises."""
+        try:
+            origin = await self._origin(registry)
+        except RegistryError:
+            return
+        preconnect(self._http, origin, count)
 
     # -- requests ------------------------------------------------------------------------------
 
