@@ -80,7 +80,8 @@ _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 # strconv.Atoi's reach: longer numbers fail there and are looked up as names.
 _STAGE_INDEX = re.compile(r"[+-]?[0-9]{1,19}")
 _INT64_MAX = (1 << 63) - 1
-_IGNORE = re.compile(r"#\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?")
+# Compiled on first use (re caches it): few files have such comments.
+_IGNORE = r"#\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?"
 _RULES = frozenset(RULE_IDS)
 
 
@@ -298,7 +299,7 @@ class _Extractor:
         """`# basepin: ignore[...]` in the comment lines right above an instruction."""
         rules: set[str] = set()
         for line, comment in instruction.comments:
-            match = _IGNORE.match(comment)
+            match = re.match(_IGNORE, comment)
             if match is None:
                 continue
             if match.group(1) is None:

@@ -28,7 +28,6 @@ GO_SPACE = (
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
 _GO_SPACE_SET = frozenset(GO_SPACE)
-_BLANKS = re.compile(f"[{re.escape(GO_SPACE)}]*")
 # parser.reWhitespace / tokenWhitespace: the separators of the command word and FROM's words.
 SEPARATOR = re.compile(r"[\t\v\f\r ]+")
 _NON_SEPARATOR = re.compile(r"[^\t\v\f\r ]+")
@@ -81,8 +80,10 @@ class Command(NamedTuple):
 
 
 def _skip_blanks(text: str, pos: int, end: int) -> int:
-    match = _BLANKS.match(text, pos, end)
-    return match.end() if match else pos
+    # A loop, not a regex: runs are short, and a class of Go's blanks takes ~0.3 ms to compile.
+    while pos < end and text[pos] in _GO_SPACE_SET:
+        pos += 1
+    return pos
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -29,18 +29,18 @@ if TYPE_CHECKING:
 
 DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
 # parser/directives.go reDirective (Go's \s is [\t\n\f\r ]); the value is trimmed below.
+# Patterns used on some files only are compiled on first use (re caches them): every compile
+# counts in the start-up of an offline check.
 _DIRECTIVE = {
-    prefix: re.compile(re.escape(prefix) + r"[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=(.*)")
+    prefix: re.escape(prefix) + r"[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=(.*)"
     for prefix in ("#", "//")
 }
 _GO_RE_SPACE = "\t\n\f\r "
 # parser.reHeredoc: an optional file descriptor, <<, an optional -, the name.
-_HEREDOC = re.compile(r"[0-9]*<<(-?)([^<]*)\Z")
-_BLANK = re.escape(GO_SPACE)
-# The same, found in a line with nothing to lex (no quote, `$` or `\`): words are the runs
-# of non-blank characters.
-_HEREDOC_WORD = re.compile(rf"(?<![^{_BLANK}])[0-9]*<<(-?)([^<{_BLANK}]*)(?![^{_BLANK}])")
-_NOTHING_TO_LEX = re.compile(r"[^'\"$\\]*")
+_HEREDOC = r"[0-9]*<<(-?)([^<]*)\Z"
+# Characters the shell lexer gives a meaning to; a line without them splits at blanks.
+_LEXED = frozenset("'\"$\\")
+_BLANK_TO_SPACE = str.maketrans(dict.fromkeys(GO_SPACE, " "))
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
 _MAY_OPEN_HEREDOC = _HEREDOC_COMMANDS | {"onbuild"}
 
@@ -103,7 +103,9 @@ class Reading(NamedTuple):
 
 def _match_directive(line: str, prefix: str) -> tuple[str, str, int] | None:
     """Key, value and the value's index in `line`, for a `#key=value` line."""
-    match = _DIRECTIVE[prefix].fullmatch(line)
+    if not line.startswith(prefix):
+        return None
+    match = re.fullmatch(_DIRECTIVE[prefix], line)
     if match is None:
         return None
     rest, at = match.group(2), match.start(2)
@@ -152,13 +154,14 @@ def _no_value(name: str) -> Unset:
 
 def _heredoc_names(line: str) -> Iterator[tuple[str, bool]]:
     """heredocsFromLine: (name, chomp) of each heredoc an instruction line opens, in order."""
-    if _NOTHING_TO_LEX.fullmatch(line):
-        for found in _HEREDOC_WORD.finditer(line):
-            if found.group(2):
-                yield found.group(2), found.group(1) == "-"
+    if _LEXED.isdisjoint(line):  # nothing to lex: the words are the runs of non-blanks
+        for word in line.translate(_BLANK_TO_SPACE).split(" "):
+            match = re.match(_HEREDOC, word) if "<<" in word else None
+            if match is not None and match.group(2):
+                yield match.group(2), match.group(1) == "-"
         return
     for word in ShellLexer("\\", _no_value, raw_quotes=True, raw_escapes=True).words(line):
-        match = _HEREDOC.match(word)
+        match = re.match(_HEREDOC, word)
         if match is None or not match.group(2):
             continue
         names = ShellLexer("\\", _no_value, skip_unset=True).words(match.group(2))

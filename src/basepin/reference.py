@@ -27,15 +27,17 @@ _DOMAIN_NAME = re.compile(
     r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
     r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*"
 )
-_IPV6_HOST = re.compile(r"\[([A-Fa-f0-9:]+)\]")
-_PORT = re.compile(r"[0-9]+")
-_DIGEST_ALGORITHM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*")
-_HEX = re.compile(r"[0-9a-fA-F]{32,}")
-_LOWER_HEX = re.compile(r"[0-9a-f]+")
+# The patterns below are not needed by every run (hosts with a port, digests, bare names):
+# they are compiled on first use (re caches them), as every compile counts at start-up.
+_IPV6_HOST = r"\[([A-Fa-f0-9:]+)\]"
+_PORT = r"[0-9]+"
+_DIGEST_ALGORITHM = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
+_HEX = r"[0-9a-fA-F]{32,}"
+_LOWER_HEX = r"[0-9a-f]+"
 # Algorithms go-digest knows, with the length of their lowercase hex encoding.
 _DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 # A bare 64-hex name is an image ID to Docker, which refuses it as a repository name.
-_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
+_IMAGE_ID = r"[a-f0-9]{64}"
 
 
 class ImageReference(NamedTuple):
@@ -100,7 +102,7 @@ def parse_reference(text: str) -> ImageReference:
     written_name, tag = _split_tag(remainder)
     if tag is not None:
         _check_tag(tag)
-    if not at and tag is None and _IMAGE_ID.fullmatch(written_name):
+    if not at and tag is None and len(written_name) == 64 and re.fullmatch(_IMAGE_ID, written_name):
         raise InvalidReference(
             f"{written_name!r} is a 64-digit hex image ID, not a repository name"
         )
@@ -147,7 +149,7 @@ def _split_name(written_name: str) -> tuple[str, str]:
 
 
 def _check_host(host_and_port: str) -> None:
-    ipv6 = _IPV6_HOST.match(host_and_port)
+    ipv6 = re.match(_IPV6_HOST, host_and_port) if host_and_port.startswith("[") else None
     if ipv6:
         import ipaddress  # rare: bracketed IPv6 hosts only
 
@@ -164,7 +166,7 @@ def _check_host(host_and_port: str) -> None:
                 f"registry host {host!r} is not a host name: dot-separated labels of letters, "
                 "digits and inner '-', or an IPv6 address in brackets"
             )
-    if port and not (port.startswith(":") and _PORT.fullmatch(port[1:])):
+    if port and not (port.startswith(":") and re.fullmatch(_PORT, port[1:])):
         raise InvalidReference(f"registry port in {host_and_port!r} must be ':' and digits")
 
 
@@ -206,18 +208,18 @@ def _check_digest(digest: str) -> None:
     if not digest:
         raise InvalidReference("digest after '@' is empty")
     algorithm, colon, encoded = digest.partition(":")
-    if not colon or not _DIGEST_ALGORITHM.fullmatch(algorithm):
+    length = _DIGEST_HEX_LENGTHS.get(algorithm)
+    if not colon or (length is None and not re.fullmatch(_DIGEST_ALGORITHM, algorithm)):
         raise InvalidReference(
             f"digest {digest!r} must be an algorithm and hex digits, as in sha256:<64 hex digits>"
         )
-    length = _DIGEST_HEX_LENGTHS.get(algorithm)
     if length is not None:
-        if len(encoded) != length or not _LOWER_HEX.fullmatch(encoded):
+        if len(encoded) != length or not re.fullmatch(_LOWER_HEX, encoded):
             raise InvalidReference(
                 f"digest must be {algorithm}: followed by {length} lowercase hex digits, "
                 f"not {encoded!r}"
             )
-    elif not _HEX.fullmatch(encoded):
+    elif not re.fullmatch(_HEX, encoded):
         raise InvalidReference(
             f"digest {digest!r} must have at least 32 hex digits after {algorithm}:"
         )
