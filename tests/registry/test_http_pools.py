@@ -66,6 +66,8 @@ def test_a_proxy_in_the_environment_keeps_httpx_in_charge(
     client = new_http_client()
     assert not isinstance(client._transport, PoolSet)
     assert any(transport is not None for transport in client._mounts.values())
+    # One pool stays small: its work grows with the square of its connections.
+    assert client._transport._pool._max_connections == 16  # type: ignore[attr-defined]
 
 
 class _CountingServer:

@@ -56,6 +56,8 @@ MAX_CONNECTIONS = 2 * REQUESTS_PER_ORIGIN
 # connections on every request (and polls each idle one), so many connections are spread
 # over several small pools instead of one large one.
 CONNECTIONS_PER_POOL = 4
+# Connections through a proxy from the environment, all in httpx's one pool.
+PROXIED_CONNECTIONS = 16
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _MAX_RATE_LIMIT_WAITS = 5
 
@@ -81,9 +83,11 @@ def new_http_client(
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None)
     transport: PoolSet | None = None
     if not _proxied():
-        # httpx mounts the proxies of the environment only on a client without a transport
-        # of its own; with proxies, one pool it is.
         transport = PoolSet(verify, CONNECTIONS_PER_POOL, MAX_CONNECTIONS)
+    else:
+        # httpx mounts the proxies of the environment only on a client without a transport
+        # of its own; with proxies, one pool it is, kept small (see CONNECTIONS_PER_POOL).
+        limits = httpx.Limits(max_connections=PROXIED_CONNECTIONS, max_keepalive_connections=None)
     client = httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
