@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from basepin import __version__
 from basepin.config import Config, find_config, load_config
@@ -22,7 +19,12 @@ from basepin.model import (
     Unresolved,
 )
 
+TYPE_CHECKING = False  # neither `typing` nor `pathlib` is imported offline: start-up counts
+
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from pathlib import Path
+
     from basepin.resolve import ResolveOptions
 
 FORMATS = ("text", "json", "sarif", "github", "markdown")
@@ -201,11 +203,11 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
 
 def _load_config(args: argparse.Namespace) -> Config:
     if getattr(args, "config", None):
-        config = load_config(Path(args.config))
+        config = load_config(args.config)
     else:
         paths = getattr(args, "paths", None)
-        start = Path(paths[0]) if paths else Path.cwd()
-        found = find_config(start if start.exists() else Path.cwd())
+        start = paths[0] if paths else os.getcwd()
+        found = find_config(start if os.path.exists(start) else os.getcwd())
         config = load_config(found) if found else Config()
     build_args = dict(config.build_args)
     for name, value in _pairs(getattr(args, "build_arg", []), "--build-arg", "NAME=VALUE"):
@@ -240,6 +242,8 @@ def _resolve_options(
     args: argparse.Namespace, config: Config, *, bump: bool = False
 ) -> ResolveOptions:
     """What to look up; `bump`: also the digests of newer versions (`fix --bump`)."""
+    from pathlib import Path
+
     from basepin.registry.cache import default_folder
     from basepin.resolve import ResolveOptions
 
@@ -272,7 +276,7 @@ def _read_dockerfiles(paths: Sequence[str], config: Config) -> Iterator[ParsedDo
 
     for path in paths:
         try:
-            data = Path(path).read_bytes()
+            data = _read_bytes(path)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             problem = Problem(path, 1, 1, f"cannot read the file: {reason}")
@@ -403,11 +407,14 @@ def _run_fix(args: argparse.Namespace) -> int:
 
 
 def _read_bytes(path: str) -> bytes:
-    return Path(path).read_bytes()
+    with open(path, "rb") as stream:
+        return stream.read()
 
 
 def _tree_root(paths: Sequence[str]) -> Path:
     """The checked tree: fixes are not written through symlinks that leave it."""
+    from pathlib import Path
+
     folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
     if not folders:
         return Path.cwd().resolve()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
 from basepin.config import Config
 from basepin.errors import InvalidReference
@@ -17,15 +15,20 @@ from basepin.model import (
     Missing,
     ParsedDockerfile,
     Resolution,
-    Severity,
     Span,
     TagInfo,
     Unresolved,
 )
+from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from datetime import datetime
+
+    from basepin.model import Severity
 
 
 class Candidate(NamedTuple):

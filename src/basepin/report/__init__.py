@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
 
-from basepin.model import Finding, ImageUse, Report, Resolution, Severity, Unresolved
+from basepin.model import Finding, ImageUse, Report, Resolution, Unresolved
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from basepin.model import Severity
 
 # The summary warns when a registry says fewer pulls than this are left (Docker Hub counts
 # pulls per IP; it is the only registry that sends `ratelimit-remaining`).

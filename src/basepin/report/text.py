@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from basepin.model import Report
 from basepin.report import describe, incomplete_message, one_line, sorted_findings, tally
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from basepin.model import Report
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
