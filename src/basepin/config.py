@@ -67,7 +67,7 @@ CONFIG_NAMES = (".basepin.toml", "pyproject.toml")
 
 def find_config(start: str | os.PathLike[str]) -> Path | None:
     """The nearest `.basepin.toml`, or pyproject.toml with a [tool.basepin] table, walking up."""
-    found = _find_config_file(os.path.realpath(start))
+    found = find_config_file(start)
     if found is None:
         return None
     from pathlib import Path  # only once a file is found: the walk itself stays light
@@ -75,7 +75,9 @@ def find_config(start: str | os.PathLike[str]) -> Path | None:
     return Path(found)
 
 
-def _find_config_file(folder: str) -> str | None:
+def find_config_file(start: str | os.PathLike[str]) -> str | None:
+    """find_config as a str path (absolute, symlinks resolved), without importing pathlib."""
+    folder = os.path.realpath(start)
     if not os.path.isdir(folder):
         folder = os.path.dirname(folder)
     while True:
