@@ -7,7 +7,7 @@ import os
 import sys
 
 from basepin import __version__
-from basepin.config import Config, find_config, load_config
+from basepin.config import Config, find_config_file, load_config
 from basepin.errors import BasepinError, UsageError
 from basepin.model import (
     SEVERITY_RANK,
@@ -52,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; only the command `argv` names gets its options built (start-up counts)."""
+    """The parser; when `argv` names a command, only that command's parser is built
+    (start-up counts: each parser costs time, even unused)."""
     parser = argparse.ArgumentParser(
         prog="basepin",
         description="Keep the base images of container builds pinned and fresh.",
@@ -63,11 +64,12 @@ def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     words = sys.argv[1:] if argv is None else argv
     chosen = next((word for word in words if not word.startswith("-")), None)
     for name, (summary, description, build) in _COMMANDS.items():
+        if chosen in _COMMANDS and chosen != name:
+            continue
         command = commands.add_parser(
             name, help=summary, description=description, formatter_class=_Formatter
         )
-        if chosen is None or chosen == name or chosen not in _COMMANDS:
-            build(command)
+        build(command)
     return parser
 
 
@@ -207,7 +209,7 @@ def _load_config(args: argparse.Namespace) -> Config:
     else:
         paths = getattr(args, "paths", None)
         start = paths[0] if paths else os.getcwd()
-        found = find_config(start if os.path.exists(start) else os.getcwd())
+        found = find_config_file(start if os.path.exists(start) else os.getcwd())
         config = load_config(found) if found else Config()
     build_args = dict(config.build_args)
     for name, value in _pairs(getattr(args, "build_arg", []), "--build-arg", "NAME=VALUE"):
