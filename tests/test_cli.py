@@ -246,6 +246,33 @@ def test_python_dash_m_and_no_http_stack_offline(tmp_path: Path) -> None:
         assert module not in imported, f"offline run imported {module}"
 
 
+def test_the_command_delivers_a_whole_report_before_it_exits(tmp_path: Path) -> None:
+    # `basepin` leaves without the interpreter's teardown: what it wrote must still arrive.
+    for number in range(300):
+        _write(tmp_path, f"svc-{number:03d}/Dockerfile", f"FROM alpine:3.{number}\n")
+    command = [sys.executable, "-m", "basepin", "check", "--offline", "--format", "json", "."]
+    result = subprocess.run(command, capture_output=True, cwd=tmp_path, check=False)
+    assert result.returncode == 1, result.stderr
+    assert len(json.loads(result.stdout)["findings"]) == 300
+    assert result.stderr.decode().startswith("basepin: 300 errors in 300 files")
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    for number in range(300):
+        _write(tmp_path, f"svc-{number:03d}/Dockerfile", f"FROM alpine:3.{number}\n")
+    command = [sys.executable, "-m", "basepin", "check", "--offline", "."]
+    with subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # as `| head -1` does
+        errors = process.stderr.read().decode()
+    assert process.returncode != 0
+    assert "Traceback" not in errors
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

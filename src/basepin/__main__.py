@@ -1,3 +1,3 @@
-from basepin.cli import main
+from basepin.cli import run
 
-raise SystemExit(main())
+run()
