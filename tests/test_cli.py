@@ -95,6 +95,33 @@ def test_json_report_lists_every_use_in_file_order(
     assert report["incomplete"] == []
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_the_report_is_written_while_later_files_are_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from basepin import dockerfile
+
+    for name in ("a", "b", "c"):
+        _write(tmp_path, f"{name}/Dockerfile", "FROM alpine:3.20\n")
+    events: list[str] = []
+    parse = dockerfile.parse_dockerfile
+
+    def parse_logged(data: bytes, path: str, build_args: object = None) -> object:
+        events.append(f"read {Path(path).parent.name}")
+        return parse(data, path, build_args)  # type: ignore[arg-type]
+
+    class Recorder(io.StringIO):
+        def write(self, text: str) -> int:
+            if "a/Dockerfile" in text:
+                events.append("wrote a")
+            return super().write(text)
+
+    monkeypatch.setattr(dockerfile, "parse_dockerfile", parse_logged)
+    monkeypatch.setattr(sys, "stdout", Recorder())
+    assert main(["check", "--offline", "--format", fmt, str(tmp_path)]) == 1
+    assert events.index("wrote a") < events.index("read c"), events
+
+
 def test_an_unwritable_report_file_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -308,25 +308,33 @@ def _read_dockerfiles(paths: Sequence[str], config: Config) -> Iterator[ParsedDo
         yield parse_dockerfile(data, path, config.build_args)
 
 
-def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, Config]:
-    """Discover, extract, resolve (unless offline) and judge.
+def _examine(
+    args: argparse.Namespace, *, bump: bool = False
+) -> tuple[Report, Iterator[Report], Config]:
+    """Discover, extract, resolve (unless offline) and judge: the run's head and its parts,
+    one per file in path order (see `basepin.report`).
 
-    Files are judged one at a time (every rule and fix stays within its file) and their text
-    let go once judged, so memory grows with the findings, not with the monorepo's text.
+    Files are judged one at a time as the parts are asked for (every rule and fix stays within
+    its file), so a report can be written while the later files are still being judged, and
+    memory does not grow with the tree.
     """
     from basepin.files import discover
+    from basepin.report import part
 
     config = _load_config(args)
     paths = discover(args.paths, exclude=config.exclude)
-    uses: list[ImageUse] = []
-    findings: list[Finding] = []
+    in_order = sorted(paths)  # the order the formatters list files in
     if args.offline:
         from basepin.rules import judge_offline
 
-        for dockerfile in _read_dockerfiles(paths, config):
-            uses.extend(dockerfile.uses)
-            findings.extend(judge_offline((dockerfile,), config))
-        return Report(tuple(paths), tuple(uses), tuple(findings)), config
+        run = Report(tuple(paths), (), ())
+
+        def judged_offline() -> Iterator[Report]:
+            for dockerfile in _read_dockerfiles(in_order, config):
+                findings = judge_offline((dockerfile,), config)
+                yield part(run, dockerfile.path, dockerfile.uses, findings)
+
+        return run, judged_offline(), config
 
     from basepin.resolve import resolve_files
     from basepin.rules import judge
@@ -335,7 +343,7 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
-        for dockerfile in _read_dockerfiles(paths, config):
+        for dockerfile in _read_dockerfiles(in_order, config):
             parsed.append(dockerfile)
             yield [use.reference for use in dockerfile.uses if use.resolved]
 
@@ -346,27 +354,33 @@ def _examine(args: argparse.Namespace, *, bump: bool = False) -> tuple[Report, C
         done()
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
+    incomplete: dict[str, Unresolved] = {}
+    for lookup in result.lookups.values():
+        if isinstance(lookup, Unresolved):
+            incomplete.setdefault(lookup.reference, lookup)
+    run = Report(tuple(paths), (), (), tuple(incomplete.values()), result.lookups, offline=False)
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc)
-    incomplete: dict[str, Unresolved] = {}
-    parsed.reverse()
-    while parsed:
-        dockerfile = parsed.pop()
-        uses.extend(dockerfile.uses)
-        verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump)
-        findings.extend(verdict.findings)
-        for unresolved in verdict.incomplete:
-            incomplete.setdefault(unresolved.reference, unresolved)
-    report = Report(
-        tuple(paths),
-        tuple(uses),
-        tuple(findings),
-        tuple(incomplete.values()),
-        result.lookups,
-        offline=False,
-    )
-    return report, config
+
+    def judged() -> Iterator[Report]:
+        parsed.reverse()
+        while parsed:  # each file let go once judged
+            dockerfile = parsed.pop()
+            verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump)
+            yield part(run, dockerfile.path, dockerfile.uses, verdict.findings)
+
+    return run, judged(), config
+
+
+def _whole(run: Report, files: Iterable[Report]) -> Report:
+    """The run's report held whole, for what needs all of it at once (fixes, the summary)."""
+    uses: list[ImageUse] = []
+    findings: list[Finding] = []
+    for each in files:
+        uses.extend(each.uses)
+        findings.extend(each.findings)
+    return run._replace(uses=tuple(uses), findings=tuple(findings))
 
 
 def _progress(message: str, delay: float = 1.0) -> Callable[[], None]:
@@ -398,16 +412,21 @@ def _progress(message: str, delay: float = 1.0) -> Callable[[], None]:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    report, config = _examine(args)
-    _emit(report, args)
-    return _exit_code(report.findings, report, config)
+    from basepin.report import Tally, text
+
+    run, files, config = _examine(args)
+    counts = Tally(run)
+    _emit(run, counts.counting(files), args)
+    print(text.summary_of(counts), file=sys.stderr)
+    return _exit_code(counts.severities, run, config)
 
 
 def _run_fix(args: argparse.Namespace) -> int:
     from basepin.fix import plan_changes, unified_diff, write_change
     from basepin.report import text
 
-    report, config = _examine(args, bump=args.bump)
+    run, files, config = _examine(args, bump=args.bump)
+    report = _whole(run, files)
     edits = [f.fix for f in report.findings if f.fix is not None]
     planned = plan_changes(edits, _read_bytes)
     for plan in planned:
@@ -416,7 +435,7 @@ def _run_fix(args: argparse.Namespace) -> int:
     changes = [c for c in planned if c.changed]
     if args.diff:
         sys.stdout.write("".join(unified_diff(change) for change in changes))
-        return 1 if changes else _exit_code(report.findings, report, config)
+        return 1 if changes else _exit_code(_severities(report.findings), report, config)
     root = _tree_root(args.paths)
     for change in changes:
         write_change(change, root=root)
@@ -426,7 +445,7 @@ def _run_fix(args: argparse.Namespace) -> int:
     rest = Report(report.files, report.uses, left, report.incomplete, report.lookups, False)
     sys.stdout.write(text.render(rest, color=False))
     print(text.summary(rest), file=sys.stderr)
-    return 1 if changes else _exit_code(left, report, config)
+    return 1 if changes else _exit_code(_severities(left), report, config)
 
 
 def _read_bytes(path: str) -> bytes:
@@ -444,12 +463,9 @@ def _tree_root(paths: Sequence[str]) -> Path:
     return Path(os.path.commonpath(folders))
 
 
-def _emit(report: Report, args: argparse.Namespace) -> None:
-    """Write the report as it is rendered (a monorepo's report is megabytes), then the
-    summary line on stderr."""
-    from basepin.report import text
-
-    pieces = _render(report, args)
+def _emit(run: Report, files: Iterable[Report], args: argparse.Namespace) -> None:
+    """Write the report as it is rendered (a monorepo's report is megabytes)."""
+    pieces = _render(run, files, args)
     if args.output:
         _write_output(args.output, pieces)
     else:
@@ -457,7 +473,6 @@ def _emit(report: Report, args: argparse.Namespace) -> None:
         for piece in pieces:
             write(piece)
         sys.stdout.flush()
-    print(text.summary(report), file=sys.stderr)
 
 
 def _write_output(path: str, pieces: Iterable[str]) -> None:
@@ -479,29 +494,30 @@ def _write_output(path: str, pieces: Iterable[str]) -> None:
         raise
 
 
-def _render(report: Report, args: argparse.Namespace) -> Iterable[str]:
+def _render(run: Report, files: Iterable[Report], args: argparse.Namespace) -> Iterable[str]:
     fmt = args.format
     if fmt == "json":
         from basepin.report import json
 
-        return json.chunks(report)
+        return json.chunks(run, files)
     if fmt == "sarif":
         from basepin.report import sarif
 
-        return sarif.chunks(report, tool_version=__version__)
+        return sarif.chunks(run, files, tool_version=__version__)
     if fmt == "github":
         from basepin.report import github
 
-        return github.lines(report)
+        return github.lines(run, files)
     if fmt == "markdown":
         from datetime import datetime, timezone
 
         from basepin.report import markdown
 
-        return (markdown.render(report, now=datetime.now(timezone.utc)),)
+        # A job summary is at most 1 MiB and opens with the verdict: it is made whole.
+        return (markdown.render(_whole(run, files), now=datetime.now(timezone.utc)),)
     from basepin.report import text
 
-    return text.lines(report, color=_use_color(args))
+    return text.lines(run, files, color=_use_color(args))
 
 
 def _use_color(args: argparse.Namespace) -> bool:
@@ -512,13 +528,17 @@ def _use_color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
-def _exit_code(findings: Sequence[Finding], report: Report, config: Config) -> int:
+def _exit_code(severities: Iterable[str], run: Report, config: Config) -> int:
     threshold = SEVERITY_RANK[config.fail_on]
-    if any(SEVERITY_RANK[f.severity] >= threshold for f in findings):
+    if any(SEVERITY_RANK[severity] >= threshold for severity in severities):
         return 1
-    if report.incomplete:
+    if run.incomplete:
         return 3
     return 0
+
+
+def _severities(findings: Iterable[Finding]) -> set[str]:
+    return {finding.severity for finding in findings}
 
 
 # -- resolve and tags -------------------------------------------------------------------------

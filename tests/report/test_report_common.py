@@ -10,15 +10,19 @@ from hypothesis import given, settings
 
 from basepin.model import DigestInfo, Report, Resolution, Unresolved
 from basepin.report import (
+    Tally,
+    head,
     iso_utc,
     json,
     one_line,
+    parts,
     pushed_at,
     rate_limit_remaining,
     sarif,
     sorted_findings,
     sorted_uses,
     tally,
+    text,
 )
 from report.samples import NGINX, OFFLINE, ONLINE, PYTHON, TOOLS, reports
 
@@ -171,3 +175,44 @@ def test_streamed_json_reads_back(report: Report) -> None:
     assert len(document["uses"]) == len(report.uses)
     assert len(document["findings"]) == len(report.findings)
     assert len(document["incomplete"]) == len(report.incomplete)
+
+
+@settings(max_examples=60, deadline=None)
+@given(reports())
+def test_file_by_file_rendering_keeps_the_whole_reports_order(report: Report) -> None:
+    findings = sorted_findings(report)
+    document = stdlib_json.loads(json.render(report))
+    assert [(f["path"], f["line"], f["column"]) for f in document["findings"]] == [
+        (f.path, f.span.line, f.span.column) for f in findings
+    ]
+    assert [(u["path"], u["line"], u["reference"]) for u in document["uses"]] == [
+        (u.path, u.span.line, u.reference) for u in sorted_uses(report)
+    ]
+    results = stdlib_json.loads(sarif.render(report, tool_version="1.0"))["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [f"basepin/{f.rule}" for f in findings]
+    shown = text.render(report, color=False).splitlines()
+    for line, finding in zip(shown, findings, strict=False):
+        span = finding.span
+        assert line.startswith(one_line(f"{finding.path}:{span.line}:{span.column}: "))
+    assert len(shown) == len(findings) + len(report.incomplete)
+
+
+@settings(max_examples=60, deadline=None)
+@given(reports())
+def test_the_tally_counts_the_whole_report(report: Report) -> None:
+    counts = Tally(head(report))
+    for part in counts.counting(parts(report)):
+        assert {use.path for use in part.uses} | {f.path for f in part.findings} == {part.files[0]}
+    assert counts.uses == len(report.uses)
+    assert counts.references == {use.reference for use in report.uses}
+    assert counts.files_with_findings == len({finding.path for finding in report.findings})
+    assert sum(counts.severities.values()) == len(report.findings)
+    assert counts.line() == tally(report)
+
+
+def test_findings_wait_in_a_temporary_file_beyond_a_megabyte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    held_whole = json.render(ONLINE)
+    monkeypatch.setattr(json, "FINDINGS_IN_MEMORY", 16)
+    assert json.render(ONLINE) == held_whole

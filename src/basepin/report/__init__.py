@@ -3,6 +3,11 @@
 `text`, `json`, `sarif`, `github` and `markdown` each render one output format. What more than
 one of them needs lives here: the order findings and uses are shown in, the tally of a run, and
 what the registry said about a use.
+
+A monorepo's report is rendered as it is made, file by file, so that memory does not grow with
+the tree: the streaming formatters take the run's `head` (the report without uses and findings)
+and its `parts`, one `Report` per file in path order. `render(report)` is the same output for a
+report held whole.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from basepin.model import Finding, ImageUse, Report, Resolution, Unresolved
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from datetime import datetime
 
     from basepin.model import Severity
@@ -27,6 +33,79 @@ _LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _SEVERITIES_FIRST_WORST: tuple[Severity, ...] = ("error", "warning", "note")
+
+
+def head(report: Report) -> Report:
+    """What a run knows before its files are judged: the report without uses and findings."""
+    return report._replace(uses=(), findings=())
+
+
+def parts(report: Report) -> list[Report]:
+    """The report file by file, in path order: one part per path that has uses or findings."""
+    uses: dict[str, list[ImageUse]] = {}
+    findings: dict[str, list[Finding]] = {}
+    for use in report.uses:
+        uses.setdefault(use.path, []).append(use)
+    for finding in report.findings:
+        findings.setdefault(finding.path, []).append(finding)
+    return [
+        part(report, path, uses.get(path, ()), findings.get(path, ()))
+        for path in sorted(uses.keys() | findings.keys())
+    ]
+
+
+def part(run: Report, path: str, uses: Iterable[ImageUse], findings: Iterable[Finding]) -> Report:
+    """One file's share of the run `run`: its uses and findings, and the run's lookups."""
+    return Report((path,), tuple(uses), tuple(findings), (), run.lookups, run.offline)
+
+
+class Tally:
+    """The counts behind the summary line, kept as the parts of a run go by."""
+
+    def __init__(self, run: Report) -> None:
+        self.run = run
+        self.severities: Counter[str] = Counter()
+        self.files_with_findings = 0
+        self.uses = 0
+        self.references: set[str] = set()
+
+    def add(self, part: Report) -> Report:
+        self.severities.update(finding.severity for finding in part.findings)
+        self.files_with_findings += len({finding.path for finding in part.findings})
+        self.uses += len(part.uses)
+        self.references.update(use.reference for use in part.uses)
+        return part
+
+    def counting(self, parts: Iterable[Report]) -> Iterator[Report]:
+        """`parts`, counted as they pass."""
+        return (self.add(part) for part in parts)
+
+    def line(self) -> str:
+        """See `tally`."""
+        total_files = len(self.run.files)
+        files_word = "file" if total_files == 1 else "files"
+        if self.severities:
+            shown = ", ".join(
+                plural(self.severities[severity], severity)
+                for severity in _SEVERITIES_FIRST_WORST
+                if self.severities[severity]
+            )
+            with_findings = self.files_with_findings
+            where = (
+                f"{with_findings} {files_word}"
+                if with_findings == total_files
+                else f"{with_findings} of {total_files} {files_word}"
+            )
+            line = f"{shown} in {where}"
+        else:
+            line = f"no findings in {total_files} {files_word}"
+        line += f" ({plural(self.uses, 'reference')}, {len(self.references)} unique)"
+        if self.run.incomplete:
+            line += f"; {plural(len(self.run.incomplete), 'reference')} could not be checked"
+        remaining = rate_limit_remaining(self.run)
+        if remaining is not None and remaining < LOW_RATE_LIMIT:
+            line += f"; Docker Hub pull quota: {remaining} left"
+        return line
 
 
 def sorted_findings(report: Report) -> list[Finding]:
@@ -81,32 +160,10 @@ def tally(report: Report) -> str:
     `3 errors, 1 warning in 2 of 5 files (12 references, 9 unique); 1 reference could not be
     checked`.
     """
-    counts = Counter(finding.severity for finding in report.findings)
-    total_files = len(report.files)
-    files_word = "file" if total_files == 1 else "files"
-    if report.findings:
-        shown = ", ".join(
-            plural(counts[severity], severity)
-            for severity in _SEVERITIES_FIRST_WORST
-            if counts[severity]
-        )
-        with_findings = len({finding.path for finding in report.findings})
-        where = (
-            f"{with_findings} {files_word}"
-            if with_findings == total_files
-            else f"{with_findings} of {total_files} {files_word}"
-        )
-        line = f"{shown} in {where}"
-    else:
-        line = f"no findings in {total_files} {files_word}"
-    unique = len({use.reference for use in report.uses})
-    line += f" ({plural(len(report.uses), 'reference')}, {unique} unique)"
-    if report.incomplete:
-        line += f"; {plural(len(report.incomplete), 'reference')} could not be checked"
-    remaining = rate_limit_remaining(report)
-    if remaining is not None and remaining < LOW_RATE_LIMIT:
-        line += f"; Docker Hub pull quota: {remaining} left"
-    return line
+    counts = Tally(report)
+    for each in parts(report):
+        counts.add(each)
+    return counts.line()
 
 
 def resolution_of(report: Report, use: ImageUse) -> Resolution | None:

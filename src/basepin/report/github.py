@@ -8,20 +8,28 @@ file-less warnings titled `basepin/incomplete`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from basepin.model import Report
-from basepin.report import describe, incomplete_message, sorted_findings
+from basepin.report import describe, head, incomplete_message, parts, sorted_findings
 
 _COMMANDS = {"error": "error", "warning": "warning", "note": "notice"}
 
 
 def render(report: Report) -> str:
-    return "".join(lines(report))
+    return "".join(lines(head(report), parts(report)))
 
 
-def lines(report: Report) -> Iterator[str]:
-    """`render` a line at a time, so a monorepo's report is written as it is made."""
+def lines(run: Report, files: Iterable[Report]) -> Iterator[str]:
+    """`render` a line at a time from the run's head and its parts (see `basepin.report`)."""
+    for part in files:
+        yield from _annotations(part)
+    for unresolved in run.incomplete:
+        message = incomplete_message(unresolved)
+        yield _command("warning", {"title": "basepin/incomplete"}, message) + "\n"
+
+
+def _annotations(report: Report) -> Iterator[str]:
     for finding in sorted_findings(report):
         span = finding.span
         properties = {
@@ -33,9 +41,6 @@ def lines(report: Report) -> Iterator[str]:
             "title": f"basepin/{finding.rule}",
         }
         yield _command(_COMMANDS[finding.severity], properties, describe(finding)) + "\n"
-    for unresolved in report.incomplete:
-        message = incomplete_message(unresolved)
-        yield _command("warning", {"title": "basepin/incomplete"}, message) + "\n"
 
 
 def _command(name: str, properties: dict[str, str], message: str) -> str:

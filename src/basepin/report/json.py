@@ -21,7 +21,7 @@ The output is ASCII (other characters as `\\u` escapes), so it survives any stdo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TypeVar, get_args
 
@@ -42,7 +42,9 @@ from basepin.model import (
 )
 from basepin.report import (
     current_digest,
+    head,
     iso_utc,
+    parts,
     pushed_at,
     rate_limit_remaining,
     resolution_of,
@@ -56,38 +58,60 @@ _T = TypeVar("_T")
 
 
 def render(report: Report) -> str:
-    return "".join(chunks(report))
+    return "".join(chunks(head(report), parts(report)))
 
 
-def chunks(report: Report) -> Iterator[str]:
-    """`render` a record at a time, so a monorepo's report is written as it is made.
+# Findings wait for the last use to be written; beyond this many bytes, in a temporary file.
+FINDINGS_IN_MEMORY = 1024 * 1024
+
+
+def chunks(run: Report, files: Iterable[Report]) -> Iterator[str]:
+    """`render` a record at a time from the run's head and its parts (see `basepin.report`).
 
     Each use and finding has a line of its own: readable and diffable, and each record goes
     through the C encoder (`indent=` would force the pure-Python one, which on a monorepo's
-    report costs seconds and several times the report's size in memory).
+    report costs seconds and several times the report's size in memory). The document lists
+    every use before the first finding, so findings wait, encoded, until the uses are out.
     """
-    yield f'{{\n  "version": {VERSION},\n  "files": {json.dumps(list(report.files))},\n'
-    yield from _records("uses", (_use_json(report, use) for use in sorted_uses(report)))
-    yield ",\n"
-    yield from _records("findings", (_finding_json(f) for f in sorted_findings(report)))
-    yield ",\n"
-    incomplete = ({"reference": u.reference, "reason": u.reason} for u in report.incomplete)
-    yield from _records("incomplete", incomplete)
-    remaining = rate_limit_remaining(report)
+    import tempfile
+
+    yield f'{{\n  "version": {VERSION},\n  "files": {json.dumps(list(run.files))},\n'
+    with tempfile.SpooledTemporaryFile(FINDINGS_IN_MEMORY, "w+", encoding="ascii") as waiting:
+        uses = _Records("uses")
+        findings = _Records("findings")
+        for part in files:
+            for use in sorted_uses(part):
+                yield uses.add(_use_json(part, use))
+            for finding in sorted_findings(part):
+                waiting.write(findings.add(_finding_json(finding)))
+        yield uses.end() + ",\n"
+        waiting.seek(0)
+        yield from iter(lambda: waiting.read(64 * 1024), "")
+        yield findings.end() + ",\n"
+    incomplete = _Records("incomplete")
+    for unresolved in run.incomplete:
+        yield incomplete.add({"reference": unresolved.reference, "reason": unresolved.reason})
+    yield incomplete.end()
+    remaining = rate_limit_remaining(run)
     if remaining is not None:
         yield f',\n  "rate_limit": {json.dumps({"remaining": remaining})}'
     yield "\n}\n"
 
 
-def _records(name: str, records: Iterator[Mapping[str, object]]) -> Iterator[str]:
-    first = next(records, None)
-    if first is None:
-        yield f'  "{name}": []'
-        return
-    yield f'  "{name}": [\n    {json.dumps(first)}'
-    for record in records:
-        yield f",\n    {json.dumps(record)}"
-    yield "\n  ]"
+class _Records:
+    """One member of the document that lists records, a record a line, as they come."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._count = 0
+
+    def add(self, record: Mapping[str, object]) -> str:
+        self._count += 1
+        start = f'  "{self._name}": [\n' if self._count == 1 else ",\n"
+        return f"{start}    {json.dumps(record)}"
+
+    def end(self) -> str:
+        return "\n  ]" if self._count else f'  "{self._name}": []'
 
 
 def _use_json(report: Report, use: ImageUse) -> dict[str, object]:

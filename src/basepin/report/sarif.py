@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from basepin.catalog import RULES, RuleInfo
 from basepin.model import Edit, Report
-from basepin.report import describe, incomplete_message, sorted_findings
+from basepin.report import describe, head, incomplete_message, parts, sorted_findings
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -28,24 +28,24 @@ _RULE_INDEX = {rule_id: index for index, rule_id in enumerate(RULES)}
 
 
 def render(report: Report, *, tool_version: str) -> str:
-    return "".join(chunks(report, tool_version=tool_version))
+    return "".join(chunks(head(report), parts(report), tool_version=tool_version))
 
 
-def chunks(report: Report, *, tool_version: str) -> Iterator[str]:
-    """`render` a result at a time, so a monorepo's report is written as it is made: the
-    document is laid out with an empty `results`, and the results are written into it."""
+def chunks(run: Report, files: Iterable[Report], *, tool_version: str) -> Iterator[str]:
+    """`render` a result at a time from the run's head and its parts (see `basepin.report`):
+    the document is laid out with an empty `results`, and the results are written into it."""
     invocation: dict[str, object] = {
-        "executionSuccessful": not report.incomplete,
+        "executionSuccessful": not run.incomplete,
         "toolExecutionNotifications": [
             {
                 "level": "warning",
                 "message": {"text": incomplete_message(unresolved)},
                 "descriptor": {"id": "basepin/incomplete"},
             }
-            for unresolved in report.incomplete
+            for unresolved in run.incomplete
         ],
     }
-    run = {
+    described = {
         "tool": {
             "driver": {
                 "name": "basepin",
@@ -58,9 +58,9 @@ def chunks(report: Report, *, tool_version: str) -> Iterator[str]:
         "columnKind": "unicodeCodePoints",
         "results": [],
     }
-    document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [described]}
     head, tail = json.dumps(document, indent=2).split('"results": []')
-    results = _results(report)
+    results = (result for part in files for result in _results(part))
     first = next(results, None)
     if first is None:
         yield head + '"results": []' + tail + "\n"
@@ -100,6 +100,7 @@ def _descriptor(info: RuleInfo) -> dict[str, object]:
 
 
 def _results(report: Report) -> Iterator[dict[str, object]]:
+    # Twins share a path, so counting them within one file's part is counting them all.
     twins: Counter[tuple[str, str, str]] = Counter()
     for finding in sorted_findings(report):
         twin_key = (finding.rule, finding.path, finding.reference)

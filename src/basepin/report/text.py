@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from basepin.report import describe, incomplete_message, one_line, sorted_findings, tally
+from basepin.report import (
+    Tally,
+    describe,
+    head,
+    incomplete_message,
+    one_line,
+    parts,
+    sorted_findings,
+    tally,
+)
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from basepin.model import Report
 
@@ -21,11 +30,18 @@ def render(report: Report, *, color: bool) -> str:
     """Findings sorted by path, line and column, then one line per reference that could not
     be checked (`basepin: could not check <ref>: <reason>`). Empty when there is nothing to say.
     """
-    return "".join(lines(report, color=color))
+    return "".join(lines(head(report), parts(report), color=color))
 
 
-def lines(report: Report, *, color: bool) -> Iterator[str]:
-    """`render` a line at a time, so a monorepo's report is written as it is made."""
+def lines(run: Report, files: Iterable[Report], *, color: bool) -> Iterator[str]:
+    """`render` a line at a time from the run's head and its parts (see `basepin.report`)."""
+    for part in files:
+        yield from _finding_lines(part, color)
+    for unresolved in run.incomplete:
+        yield f"basepin: {one_line(incomplete_message(unresolved))}\n"
+
+
+def _finding_lines(report: Report, color: bool) -> Iterator[str]:
     for finding in sorted_findings(report):
         span = finding.span
         location = one_line(f"{finding.path}:{span.line}:{span.column}:")
@@ -35,8 +51,6 @@ def lines(report: Report, *, color: bool) -> Iterator[str]:
             yield f"{_BOLD}{location}{_RESET} {severity} {_DIM}{finding.rule}:{_RESET} {message}\n"
         else:
             yield f"{location} {finding.severity} {finding.rule}: {message}\n"
-    for unresolved in report.incomplete:
-        yield f"basepin: {one_line(incomplete_message(unresolved))}\n"
 
 
 def summary(report: Report) -> str:
@@ -44,3 +58,8 @@ def summary(report: Report) -> str:
     9 unique); 1 reference could not be checked; Docker Hub pull quota: 4 left`.
     """
     return f"basepin: {one_line(tally(report))}"
+
+
+def summary_of(counts: Tally) -> str:
+    """`summary` of a run whose parts were counted as they were rendered."""
+    return f"basepin: {one_line(counts.line())}"
