@@ -77,7 +77,9 @@ def test_conformance(case: dict[str, Any]) -> None:
 def test_real_dockerfile(entry: dict[str, Any]) -> None:
     data = load_real(entry)
     assert hashlib.sha256(data).hexdigest() == entry["sha256"]
-    assert rows(parse_dockerfile(data, entry["file"])) == expected_rows(entry["expected"])
+    parsed = parse_dockerfile(data, entry["file"])
+    assert rows(parsed) == expected_rows(entry["expected"])
+    assert_well_formed(parsed)
 
 
 @pytest.mark.parametrize(
@@ -593,12 +595,21 @@ DOCKERFILE_LIKE = st.lists(st.sampled_from(ATOMS), max_size=60).map("".join)
 
 
 def assert_well_formed(parsed: ParsedDockerfile) -> None:
+    text = parsed.text
     for use in parsed.uses:
-        assert_span_fits(parsed.text, use.span)
+        assert_span_fits(text, use.span)
+        assert use.source == text[use.span.start : use.span.end]
         assert use.instruction_line >= 1
     for problem in parsed.problems:
         assert problem.line >= 1
         assert problem.column >= 1
+        # The offset is (line, column) in the text, or its end where the text stops short.
+        lines = text.split("\n")
+        if problem.line <= len(lines):
+            line_start = len("\n".join(lines[: problem.line - 1])) + (problem.line > 1)
+            assert problem.offset == min(line_start + problem.column - 1, len(text))
+        else:
+            assert problem.offset == len(text)
 
 
 @settings(max_examples=400, deadline=None)

@@ -344,7 +344,7 @@ def _examine(
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
         for dockerfile in _read_dockerfiles(in_order, config):
-            parsed.append(dockerfile)
+            parsed.append(dockerfile._replace(text=""))  # judging needs no text
             yield [use.reference for use in dockerfile.uses if use.resolved]
 
     done = _progress(f"basepin: asking the registries about {len(paths)} files' images...")

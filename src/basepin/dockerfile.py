@@ -102,12 +102,30 @@ def parse_dockerfile(
         text = data.decode("utf-8", "surrogateescape")
         problems = [_not_utf8(data, err.start, path)]
     if b"\0" in data:
-        return ParsedDockerfile(path, text, (), (_binary(data, path),))
+        return ParsedDockerfile(path, text, (), _placed(text, [_binary(data, path)]))
     extractor = _Extractor(path, read_dockerfile(text), dict(build_args or {}))
     uses = extractor.run(empty=not data)
     problems.extend(extractor.problems)
     problems.sort(key=lambda problem: (problem.line, problem.column))
-    return ParsedDockerfile(path, text, uses, tuple(problems))
+    return ParsedDockerfile(path, text, uses, _placed(text, problems))
+
+
+def _placed(text: str, problems: list[Problem]) -> tuple[Problem, ...]:
+    """`problems` with their offsets in `text` (past its end where a line is not there)."""
+    if not problems:
+        return ()
+    line_starts = [0]
+    newline = text.find("\n")
+    while newline >= 0:
+        line_starts.append(newline + 1)
+        newline = text.find("\n", newline + 1)
+    placed = []
+    for problem in problems:
+        offset = len(text)
+        if problem.line <= len(line_starts):
+            offset = min(line_starts[problem.line - 1] + problem.column - 1, offset)
+        placed.append(problem._replace(offset=offset))
+    return tuple(placed)
 
 
 def _not_utf8(data: bytes, start: int, path: str) -> Problem:
@@ -255,6 +273,7 @@ class _Extractor:
             platform=platform,
             unresolved_reason=unresolved,
             ignored_rules=self.ignores.get(order, frozenset()),
+            source=self.reading.text[span.start : span.end],
         )
         self.uses.append((order, use))
 
@@ -265,7 +284,8 @@ class _Extractor:
         if directive is None:
             return
         span = self._span(directive.offset, directive.offset + len(directive.value))
-        use = ImageUse(self.path, "syntax", directive.value, True, span, span.line)
+        source = self.reading.text[span.start : span.end]
+        use = ImageUse(self.path, "syntax", directive.value, True, span, span.line, source=source)
         self.uses.append((-1, use))
 
     def _structure(self) -> None:

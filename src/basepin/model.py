@@ -91,6 +91,9 @@ class ImageUse(NamedTuple):
     unresolved_reason: str | None = None
     # Rules silenced by `# basepin: ignore[...]` above the instruction; "*" silences all.
     ignored_rules: frozenset[str] = frozenset()
+    # The text at `span` as the file has it: what a fix replaces ("" when read back from a
+    # JSON report). With it, judging needs no file text.
+    source: str = ""
 
 
 class Problem(NamedTuple):
@@ -100,9 +103,14 @@ class Problem(NamedTuple):
     line: int
     column: int
     message: str
+    # Where line and column are in the decoded text (Span.start of the finding).
+    offset: int = 0
 
 
 class ParsedDockerfile(NamedTuple):
+    """One Dockerfile read. Judging needs only its uses and problems, so a run that holds many
+    files while the registries answer may let their `text` go."""
+
     path: str
     text: str
     uses: tuple[ImageUse, ...]

@@ -82,10 +82,9 @@ def judge(
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
             candidates.extend(offline)
-    texts = {parsed.path: parsed.text for parsed in files}
     uses = [use for parsed in files for use in parsed.uses]
     return Verdict(
-        settle(candidates, config, plan_fixes(candidates, uses, texts)), list(incomplete.values())
+        settle(candidates, config, plan_fixes(candidates, uses)), list(incomplete.values())
     )
 
 
@@ -277,7 +276,7 @@ def _date(when: datetime) -> str:
 
 
 def plan_fixes(
-    candidates: Sequence[Candidate], uses: Sequence[ImageUse], texts: Mapping[str, str]
+    candidates: Sequence[Candidate], uses: Sequence[ImageUse]
 ) -> dict[Candidate, Edit | str]:
     """One edit (or the reason there is none) per candidate that wants a new reference.
 
@@ -296,9 +295,8 @@ def plan_fixes(
         if cand.use is None or cand.wanted is None:
             continue
         use = cand.use
-        text = texts.get(use.path, "")
         plans[cand] = _edit_for(
-            use, cand.wanted, sharing[(use.path, use.span.start, use.span.end)], wanted_by_use, text
+            use, cand.wanted, sharing[(use.path, use.span.start, use.span.end)], wanted_by_use
         )
     return plans
 
@@ -308,10 +306,8 @@ def _edit_for(
     wanted: str,
     sharing: Sequence[ImageUse],
     wanted_by_use: Mapping[ImageUse, str],
-    text: str,
 ) -> Edit | str:
-    span = use.span
-    source = text[span.start : span.end]
+    span, source = use.span, use.source
     if span.line != span.end_line:
         return "not fixed: the reference text spans several lines"
     new_texts = set()
@@ -409,19 +405,9 @@ def _candidate(rule: str, use: ImageUse, message: str, *, wanted: str | None = N
 
 def _problems(parsed: ParsedDockerfile) -> Iterator[Candidate]:
     for problem in parsed.problems:
-        offset = _offset_of(parsed.text, problem.line, problem.column)
-        span = Span(problem.line, problem.column, problem.line, problem.column, offset, offset)
+        line, column, offset = problem.line, problem.column, problem.offset
+        span = Span(line, column, line, column, offset, offset)
         yield Candidate("invalid", None, problem.path, span, "", problem.message)
-
-
-def _offset_of(text: str, line: int, column: int) -> int:
-    offset = 0
-    for _ in range(line - 1):
-        found = text.find("\n", offset)
-        if found < 0:
-            return len(text)
-        offset = found + 1
-    return min(offset + column - 1, len(text))
 
 
 def settle(
