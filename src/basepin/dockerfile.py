@@ -12,6 +12,7 @@ Pure: no I/O, standard library only (an offline check imports this on every run)
 from __future__ import annotations
 
 import re
+import sys
 from functools import cached_property
 
 from basepin.dockerfile_lex import (
@@ -261,19 +262,21 @@ class _Extractor:
         via: str | None = None,
         platform: str | None = None,
     ) -> None:
+        # A monorepo names the same few images and stages thousands of times, and its uses
+        # are held until the registries have answered: one copy of each text will do.
         use = ImageUse(
             path=self.path,
             kind=kind,
-            reference=reference,
+            reference=sys.intern(reference),
             resolved=unresolved is None,
             span=span,
             instruction_line=instruction.line,
             via_arg=via,
-            stage=stage,
+            stage=sys.intern(stage),
             platform=platform,
             unresolved_reason=unresolved,
             ignored_rules=self.ignores.get(order, frozenset()),
-            source=self.reading.text[span.start : span.end],
+            source=sys.intern(self.reading.text[span.start : span.end]),
         )
         self.uses.append((order, use))
 
