@@ -284,6 +284,17 @@ def test_the_command_delivers_a_whole_report_before_it_exits(tmp_path: Path) -> 
     assert result.stderr.decode().startswith("basepin: 300 errors in 300 files")
 
 
+def test_a_profiler_still_gets_to_save_its_data(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Dockerfile", "FROM alpine:3.20\n")
+    profile = tmp_path / "check.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "basepin"]
+    result = subprocess.run(
+        [*command, "check", "--offline", path], capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stderr  # cProfile keeps the exit status to itself
+    assert profile.stat().st_size > 0
+
+
 def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
     for number in range(300):
         _write(tmp_path, f"svc-{number:03d}/Dockerfile", f"FROM alpine:3.{number}\n")

@@ -1,3 +1,3 @@
 from basepin.cli import run
 
-run()
+raise SystemExit(run())

@@ -56,14 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def run() -> None:
+def run() -> int:
     """The `basepin` command: `main`, then exit without the interpreter's teardown.
 
     Once the report is out, freeing a run's objects one by one only costs time: a tenth of an
     offline check, more for a monorepo. Nothing is pending by then (files and the cache are
-    closed as they are finished with), so only the standard streams need flushing.
+    closed as they are finished with), so only the standard streams need flushing. Under a
+    profiler or a coverage tracer the exit is the usual one, so that they can save their data.
     """
     code = main()
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return code
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
