@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
+from functools import lru_cache
 
 from basepin.config import Config
 from basepin.errors import InvalidReference
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from basepin.model import Severity
+    from basepin.versions import Scope
 
 
 class Candidate(NamedTuple):
@@ -239,12 +241,20 @@ def _image_date(ref: ImageReference, res: Resolution) -> datetime | None:
 def _newest_of_variant(ref: ImageReference, res: Resolution, config: Config) -> TagInfo | None:
     if not res.tags or ref.tag is None:
         return None
+    newest = _newest_tag(ref.tag, tuple(t.name for t in res.tags), config.bump)
+    if newest is None:
+        return None
+    return next(t for t in res.tags if t.name == newest)
+
+
+@lru_cache(maxsize=1024)
+def _newest_tag(tag: str, names: tuple[str, ...], scope: Scope) -> str | None:
+    """The newest of `names` that replaces `tag` within `scope`. A monorepo asks this for the
+    same few tags thousands of times, over tag lists hundreds long."""
     from basepin.versions import newer_tags  # online only: keep start-up light
 
-    newer = newer_tags(ref.tag, (t.name for t in res.tags), config.bump)
-    if not newer:
-        return None
-    return next(t for t in res.tags if t.name == newer[0])
+    newer = newer_tags(tag, names, scope)
+    return newer[0] if newer else None
 
 
 def _outdated_candidate(
