@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import httpcore
 import httpx
 import pytest
 
-from basepin.registry.http import PoolSet, new_http_client, preconnect
+from basepin.registry.http import PoolSet, _httpx_errors, new_http_client, preconnect
 from fixtures.registry import Registry
 
 
@@ -141,3 +142,29 @@ def test_a_connection_that_cannot_be_opened_in_advance_fails_as_its_request() ->
                 await http.get("http://127.0.0.1:9/v2/")
 
     asyncio.run(check())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "ConnectError",
+        "ReadError",
+        "WriteError",
+        "UnsupportedProtocol",
+        "LocalProtocolError",
+        "RemoteProtocolError",
+    ],
+)
+def test_httpcore_errors_surface_as_the_httpx_errors_of_the_same_name(name: str) -> None:
+    with pytest.raises(getattr(httpx, name)) as raised, _httpx_errors():
+        raise getattr(httpcore, name)("what went wrong")
+    assert str(raised.value) == "what went wrong"
+
+
+def test_other_errors_pass_through() -> None:
+    with pytest.raises(KeyError), _httpx_errors():
+        raise KeyError("not a network error")

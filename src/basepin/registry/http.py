@@ -222,34 +222,35 @@ class _Body(httpx.AsyncByteStream):
                 done()
 
 
+# httpcore's errors and the httpx errors of the same name, the more specific first (as httpx's
+# own transport maps them).
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
 @contextlib.contextmanager
 def _httpx_errors() -> Iterator[None]:
-    """httpcore's errors as the httpx errors of the same name (as httpx's transport does)."""
+    """httpcore's errors as the httpx errors of the same name."""
     try:
         yield
-    except httpcore.TimeoutException as exc:
-        kind = {
-            httpcore.ConnectTimeout: httpx.ConnectTimeout,
-            httpcore.ReadTimeout: httpx.ReadTimeout,
-            httpcore.WriteTimeout: httpx.WriteTimeout,
-            httpcore.PoolTimeout: httpx.PoolTimeout,
-        }.get(type(exc), httpx.TimeoutException)
-        raise kind(str(exc)) from exc
-    except httpcore.NetworkError as exc:
-        network = {
-            httpcore.ConnectError: httpx.ConnectError,
-            httpcore.ReadError: httpx.ReadError,
-            httpcore.WriteError: httpx.WriteError,
-        }.get(type(exc), httpx.NetworkError)
-        raise network(str(exc)) from exc
-    except httpcore.UnsupportedProtocol as exc:
-        raise httpx.UnsupportedProtocol(str(exc)) from exc
-    except httpcore.ProtocolError as exc:
-        protocol = {
-            httpcore.LocalProtocolError: httpx.LocalProtocolError,
-            httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-        }.get(type(exc), httpx.ProtocolError)
-        raise protocol(str(exc)) from exc
+    except Exception as exc:
+        for core, mapped in _HTTPX_ERRORS:
+            if isinstance(exc, core):
+                raise mapped(str(exc)) from exc
+        raise
 
 
 class _Preconnecting(httpcore.AsyncNetworkBackend):
