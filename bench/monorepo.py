@@ -30,7 +30,10 @@ takes from building its client to its last answer: one batched token request wit
 known in advance, then one HEAD per reference, all at once. The whole floor client process,
 imports included, is a row of its own; the cold checks are printed as multiples of both.
 
-Prints the table and exits 0; exits 1 when a check fails or leaves references unchecked.
+Prints the table, then each target with what this run measured and whether it holds (cold
+within 1.2x the floor, one HEAD a reference, one token request, warm under 0.3 s with no
+request, peak memory from the small tree to the large one within 10%). Exits 0; exits 1 when
+a check fails or leaves references unchecked.
 """
 
 from __future__ import annotations
@@ -94,6 +97,19 @@ class Row:
     @property
     def median(self) -> float:
         return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def rss_mib(self) -> float:
+        return statistics.median(s.max_rss_kib for s in self.samples) / 1024
+
+    def most(self, kind: str) -> int:
+        """The most requests of `kind` any of the runs made."""
+        return max(s.requests[kind] for s in self.samples)
+
+    def requests(self) -> int:
+        return max(
+            sum(v for k, v in s.requests.items() if k != "connections") for s in self.samples
+        )
 
     def render(self) -> str:
         best = min(s.seconds for s in self.samples)
@@ -344,7 +360,54 @@ def main() -> int:
             f"{seconds / floor:.2f}x the floor, "
             f"{seconds / client.median:.2f}x the whole floor client"
         )
+    print()
+    for line in targets(rows, floor, args.files, args.large, len(references)):
+        print(line)
     return 0
+
+
+def targets(rows: Sequence[Row], floor: float, files: int, large: int, refs: int) -> list[str]:
+    """The benchmark's targets, each with what this run measured and whether it holds."""
+    by_label = {row.label: row for row in rows}
+
+    def row(config: str, count: int, kind: str) -> Row | None:
+        return by_label.get(f"{config}, {count} files: {kind}")
+
+    lines = ["targets:"]
+
+    def target(holds: bool, text: str) -> None:
+        lines.append(f"  [{'met' if holds else 'MISSED'}] {text}")
+
+    cold_off = row("rules off", files, "cold")
+    if cold_off is not None:
+        ratio = cold_off.median / floor
+        target(ratio <= 1.2, f"cold check within 1.2x the floor (rules off): {ratio:.2f}x")
+        heads = cold_off.most("HEAD manifest")
+        target(heads == refs, f"one HEAD per unique reference cold (rules off): {heads}/{refs}")
+    for config in ("default", "rules off"):
+        cold, warm = row(config, files, "cold"), row(config, files, "warm")
+        if cold is not None:
+            tokens = cold.most("token")
+            target(tokens <= 1, f"one token request per registry ({config}): {tokens}")
+        if warm is not None:
+            target(warm.median < 0.3, f"warm check under 0.3 s ({config}): {warm.median:.3f} s")
+            target(warm.requests() == 0, f"no request warm ({config}): {warm.requests()}")
+    if large:
+        for config in ("default", "rules off"):
+            for kind in ("cold", "warm", "offline"):
+                small, big = row(config, files, kind), row(config, large, kind)
+                if small is None or big is None:
+                    continue
+                growth = big.rss_mib / small.rss_mib
+                target(
+                    growth <= 1.1,
+                    f"memory flat from {files} to {large} files within 10% ({config}, {kind}): "
+                    f"{small.rss_mib:.1f} -> {big.rss_mib:.1f} MiB ({growth:.2f}x)",
+                )
+    lines.append(
+        "  (offline start-up of one Dockerfile: bench/offline.py, target 3x python -c pass)"
+    )
+    return lines
 
 
 if __name__ == "__main__":
