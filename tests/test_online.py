@@ -340,3 +340,26 @@ def test_tls_registry_trusted_through_ssl_cert_file(
     code, report = _json_check(capsys, "--platform", "linux/s390x", str(path))
     assert [f["rule"] for f in report["findings"]] == ["platforms"]
     assert code == 0
+
+
+def test_files_waiting_on_disk_give_the_same_report(
+    plain_registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from basepin import file_queue
+
+    repo = _repo()
+    image = push_image(plain_registry, repo, "1.0")
+    old = push_image(plain_registry, repo, "0.9", created=NOW - timedelta(days=400))
+    for number in range(6):
+        _dockerfile(
+            tmp_path,
+            f"FROM {image.reference} AS a\nFROM {old.reference}@{old.digest}\nBOGUS x\n",
+            name=f"Dockerfile.{number}",
+        )
+    code, kept = _json_check(capsys, "--no-cache", str(tmp_path))
+    monkeypatch.setattr(file_queue, "IN_MEMORY", 2)
+    assert _json_check(capsys, "--no-cache", str(tmp_path)) == (code, kept)
+    assert len(kept["findings"]) > 6

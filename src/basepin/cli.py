@@ -339,15 +339,16 @@ def _examine(
 
         return run, judged_offline(), config
 
+    from basepin.file_queue import FileQueue
     from basepin.resolve import resolve_files
     from basepin.rules import judge
 
-    parsed: list[ParsedDockerfile] = []
+    waiting = FileQueue()
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
         for dockerfile in _read_dockerfiles(in_order, config):
-            parsed.append(dockerfile._replace(text=""))  # judging needs no text
+            waiting.put(dockerfile._replace(text=""))  # judging needs no text
             yield [use.reference for use in dockerfile.uses if use.resolved]
 
     done = _progress(f"basepin: asking the registries about {len(paths)} files' images...")
@@ -367,9 +368,7 @@ def _examine(
     now = datetime.now(timezone.utc)
 
     def judged() -> Iterator[Report]:
-        parsed.reverse()
-        while parsed:  # each file let go once judged
-            dockerfile = parsed.pop()
+        for dockerfile in waiting.drain():
             verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump)
             yield part(run, dockerfile.path, dockerfile.uses, verdict.findings)
 

@@ -210,7 +210,7 @@ def test_the_tally_counts_the_whole_report(report: Report) -> None:
     assert counts.line() == tally(report)
 
 
-def test_findings_wait_in_a_temporary_file_beyond_a_megabyte(
+def test_findings_wait_in_a_temporary_file_beyond_a_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     held_whole = json.render(ONLINE)

@@ -61,8 +61,9 @@ def render(report: Report) -> str:
     return "".join(chunks(head(report), parts(report)))
 
 
-# Findings wait for the last use to be written; beyond this many bytes, in a temporary file.
-FINDINGS_IN_MEMORY = 1024 * 1024
+# Findings wait for the last use to be written; beyond this many bytes (about a thousand
+# findings), in a temporary file.
+FINDINGS_IN_MEMORY = 256 * 1024
 
 
 def chunks(run: Report, files: Iterable[Report]) -> Iterator[str]:
