@@ -376,7 +376,7 @@ def _examine(
 
 
 def _whole(run: Report, files: Iterable[Report]) -> Report:
-    """The run's report held whole, for what needs all of it at once (fixes, the summary)."""
+    """The run's report held whole, for what needs all of it at once (fixes, the job summary)."""
     uses: list[ImageUse] = []
     findings: list[Finding] = []
     for each in files:
