@@ -5,7 +5,8 @@ A stage only reads what the stage before it produced; nothing here does I/O.
 
 They are NamedTuples rather than frozen dataclasses: as immutable and as typed, but without
 the import cost (dataclasses pulls in inspect and generates code for every class, which alone
-took longer than the interpreter's start-up), and an offline check is on every commit.
+took longer than the interpreter's start-up), and an offline check is on every commit. They
+are built by `basepin.records`, which spares the import of `typing` too.
 """
 
 from __future__ import annotations
