@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from basepin.catalog import RULES
 from basepin.errors import ConfigError
+from basepin.model import SEVERITIES
 from basepin.records import NamedTuple
 
 # Neither typing nor pathlib at run time: an offline check imports this on every commit.
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
     BumpScope = Literal["patch", "minor", "major"]
     _Choice = TypeVar("_Choice", bound=str)
 
-_SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
-_LEVELS: tuple[SeverityOrOff, ...] = (*_SEVERITIES, "off")
+_LEVELS: tuple[SeverityOrOff, ...] = (*SEVERITIES, "off")
 _SCOPES: tuple[BumpScope, ...] = ("patch", "minor", "major")
 
 
@@ -129,7 +129,7 @@ def parse_table(table: Mapping[str, Any], source: str | os.PathLike[str] | None 
     where = str(source) if source else "configuration"
     reader = _Reader(where, table)
     config = Config(
-        fail_on=reader.choice("fail-on", _SEVERITIES, "error"),
+        fail_on=reader.choice("fail-on", SEVERITIES, "error"),
         severity=reader.severities(),
         max_age=reader.integer("max-age", 90, minimum=0),
         platforms=reader.strings("platforms"),

@@ -24,21 +24,10 @@ if TYPE_CHECKING:
 
     UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
     Severity = Literal["error", "warning", "note"]
-else:
 
-    def __getattr__(name: str) -> object:
-        # The Literal aliases need `typing`: built only for code that reads them at run time.
-        if name in _LITERALS:
-            from typing import Literal
-
-            globals()[name] = alias = Literal[_LITERALS[name]]
-            return alias
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-    _LITERALS = {
-        "UseKind": ("from", "copy-from", "mount-from", "syntax"),
-        "Severity": ("error", "warning", "note"),
-    }
+# The values of the two Literal types, for code that checks them at run time.
+USE_KINDS: tuple[UseKind, ...] = ("from", "copy-from", "mount-from", "syntax")
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")  # worst first
 
 SEVERITY_RANK: Mapping[str, int] = {"note": 0, "warning": 1, "error": 2}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
@@ -23,11 +24,12 @@ from basepin.model import (
     Missing,
     Report,
     Resolution,
-    Severity,
     Span,
     Unresolved,
-    UseKind,
 )
+
+if TYPE_CHECKING:
+    from basepin.model import Severity, UseKind
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin.model import Finding, Report, Severity, Span
+from basepin.model import Finding, Report, Span
 from basepin.report import github
 from report.samples import OFFLINE, SAMPLES, assert_golden, reports
+
+if TYPE_CHECKING:
+    from basepin.model import Severity
 
 
 @pytest.mark.parametrize("variant", sorted(SAMPLES))

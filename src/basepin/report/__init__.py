@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from basepin.model import Finding, ImageUse, Report, Resolution, Unresolved
+from basepin.model import SEVERITIES, Finding, ImageUse, Report, Resolution, Unresolved
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
@@ -23,16 +23,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from datetime import datetime
 
-    from basepin.model import Severity
-
 # The summary warns when a registry says fewer pulls than this are left (Docker Hub counts
 # pulls per IP; it is the only registry that sends `ratelimit-remaining`).
 LOW_RATE_LIMIT = 10
 
 _LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-_SEVERITIES_FIRST_WORST: tuple[Severity, ...] = ("error", "warning", "note")
 
 
 def head(report: Report) -> Report:
@@ -71,7 +67,7 @@ class Tally:
 
     def add(self, part: Report) -> Report:
         self.severities.update(finding.severity for finding in part.findings)
-        self.files_with_findings += len({finding.path for finding in part.findings})
+        self.files_with_findings += bool(part.findings)  # a part is one file
         self.uses += len(part.uses)
         self.references.update(use.reference for use in part.uses)
         return part
@@ -87,7 +83,7 @@ class Tally:
         if self.severities:
             shown = ", ".join(
                 plural(self.severities[severity], severity)
-                for severity in _SEVERITIES_FIRST_WORST
+                for severity in SEVERITIES
                 if self.severities[severity]
             )
             with_findings = self.files_with_findings
@@ -160,10 +156,15 @@ def tally(report: Report) -> str:
     `3 errors, 1 warning in 2 of 5 files (12 references, 9 unique); 1 reference could not be
     checked`.
     """
+    return counted(report).line()
+
+
+def counted(report: Report) -> Tally:
+    """The tally of a report held whole."""
     counts = Tally(report)
     for each in parts(report):
         counts.add(each)
-    return counts.line()
+    return counts
 
 
 def resolution_of(report: Report, use: ImageUse) -> Resolution | None:

@@ -23,11 +23,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TypeVar, get_args
+from typing import TYPE_CHECKING, TypeVar
 
 from basepin.catalog import RULES
 from basepin.errors import UsageError
 from basepin.model import (
+    SEVERITIES,
+    USE_KINDS,
     DigestInfo,
     Edit,
     Finding,
@@ -35,10 +37,8 @@ from basepin.model import (
     Lookup,
     Report,
     Resolution,
-    Severity,
     Span,
     Unresolved,
-    UseKind,
 )
 from basepin.report import (
     current_digest,
@@ -51,6 +51,9 @@ from basepin.report import (
     sorted_findings,
     sorted_uses,
 )
+
+if TYPE_CHECKING:
+    from basepin.model import Severity
 
 VERSION = 1
 
@@ -209,7 +212,7 @@ def _use_from(value: object, where: str) -> tuple[ImageUse, str | None, datetime
     line, column = fields.position("line"), fields.position("column")
     use = ImageUse(
         path=fields.text("path"),
-        kind=fields.choice("kind", get_args(UseKind)),
+        kind=fields.choice("kind", USE_KINDS),
         reference=fields.text("reference"),
         resolved=fields.flag("resolved"),
         span=Span(line, column, line, column, 0, 0),
@@ -242,7 +245,7 @@ def _finding_from(value: object, where: str) -> Finding:
             original="",
             replacement=fix_fields.text("replacement"),
         )
-    severity: Severity = fields.choice("severity", get_args(Severity))
+    severity: Severity = fields.choice("severity", SEVERITIES)
     return Finding(
         rule=fields.choice("rule", tuple(RULES)),
         severity=severity,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from basepin.report import (
     Tally,
+    counted,
     describe,
     head,
     incomplete_message,
     one_line,
     parts,
     sorted_findings,
-    tally,
 )
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
@@ -57,7 +57,7 @@ def summary(report: Report) -> str:
     """One line for stderr, e.g. `basepin: 3 errors, 1 warning in 2 of 5 files (12 references,
     9 unique); 1 reference could not be checked; Docker Hub pull quota: 4 left`.
     """
-    return f"basepin: {one_line(tally(report))}"
+    return summary_of(counted(report))
 
 
 def summary_of(counts: Tally) -> str:
