@@ -375,6 +375,24 @@ def test_htpasswd_with_the_right_credentials(htpasswd_registry: Registry) -> Non
     assert run(check()) == image.digest
 
 
+def _refused(
+    registry: Registry, repository: str, password: str | None, caplog: pytest.LogCaptureFixture
+) -> RegistryError:
+    """The error a HEAD of `repository`:1 ends in, as alice with `password` (None: anonymous),
+    with debug logs captured for the secret checks."""
+    push_image(registry, repository, "1")
+    config = {"auths": {registry.host: basic("alice", password)}} if password else None
+    caplog.set_level(logging.DEBUG)
+
+    async def check() -> RegistryError:
+        async with client_with(config) as client:
+            with pytest.raises(Unauthorized) as caught:
+                await client.head_digest(ref(registry, repository, "1"))
+        return caught.value
+
+    return run(check())
+
+
 @pytest.mark.parametrize(
     ("password", "words"),
     [
@@ -388,17 +406,7 @@ def test_htpasswd_refusals(
     password: str | None,
     words: str,
 ) -> None:
-    push_image(htpasswd_registry, "basic/refused", "1")
-    config = {"auths": {htpasswd_registry.host: basic("alice", password)}} if password else None
-    caplog.set_level(logging.DEBUG)
-
-    async def check() -> RegistryError:
-        async with client_with(config) as client:
-            with pytest.raises(Unauthorized) as caught:
-                await client.head_digest(ref(htpasswd_registry, "basic/refused", "1"))
-        return caught.value
-
-    error = run(check())
+    error = _refused(htpasswd_registry, "basic/refused", password, caplog)
     assert words in str(error)
     assert f"{htpasswd_registry.host}/basic/refused:1" in str(error)
     assert_no_secret(error, caplog, SECRET, htpasswd_registry.password)
@@ -461,17 +469,7 @@ def test_private_repositories_refuse(
     password: str | None,
     words: str,
 ) -> None:
-    push_image(token_registry, "private/refused", "1")
-    config = {"auths": {token_registry.host: basic("alice", password)}} if password else None
-    caplog.set_level(logging.DEBUG)
-
-    async def check() -> RegistryError:
-        async with client_with(config) as client:
-            with pytest.raises(Unauthorized) as caught:
-                await client.head_digest(ref(token_registry, "private/refused", "1"))
-        return caught.value
-
-    error = run(check())
+    error = _refused(token_registry, "private/refused", password, caplog)
     assert words in str(error)
     assert "private/refused" in str(error)
     assert_no_secret(error, caplog, SECRET, token_registry.password)
