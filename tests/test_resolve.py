@@ -18,6 +18,7 @@ import pytest
 
 from basepin.errors import ConfigError
 from basepin.model import Lookup, Missing, Resolution
+from basepin.registry.early import get_v2
 from basepin.registry.http import new_http_client
 from basepin.resolve import LATEST_PROBES, ResolveOptions, resolve, resolve_files
 from fixtures.hub import HubServer, image_entry
@@ -41,7 +42,8 @@ def _kind(request: httpx.Request) -> str:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Every request the resolver sends, by kind (the token realm's included)."""
+    """Every request the resolver sends, by kind (the token realm's and the ping sent ahead of
+    the HTTP client included)."""
     counts: Counter[str] = Counter()
 
     def recording(**kwargs: Any) -> httpx.AsyncClient:
@@ -53,7 +55,12 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         client.event_hooks["request"].append(record)
         return client
 
+    def pinging_ahead(base: str, *args: Any) -> tuple[int, str]:
+        counts["ping"] += 1
+        return get_v2(base, *args)
+
     monkeypatch.setattr("basepin.registry.lookup.new_http_client", recording)
+    monkeypatch.setattr("basepin.registry.early.get_v2", pinging_ahead)
     return counts
 
 

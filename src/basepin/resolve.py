@@ -20,14 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from basepin.errors import InvalidReference
+from basepin.errors import ConfigError, InvalidReference
 from basepin.model import DigestInfo, Lookup, Platform, Resolution, TagInfo
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
 from basepin.versions import Scope, newer_tags, parse_tag
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from basepin.registry.auth import CredentialStore
+    from basepin.registry.early import Answer
+    from basepin.registry.trust import TrustLoader
 
 # For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
 LATEST_PROBES = 12
@@ -83,14 +87,30 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
             from basepin.registry.trust import TrustLoader
 
             trust = TrustLoader()  # loads while the HTTP stack is imported
+            early = _ping_ahead(first, options, trust)
             from basepin.registry.lookup import ask_registries
 
-            found, warnings = ask_registries(first, batches, unique.cache, options, trust)
+            found, warnings = ask_registries(first, batches, unique.cache, options, trust, early)
             unique.answers.update(zip(unique.asked, found, strict=True))
             break  # the network side read the rest
     unique.cache.close()
     lookups = {text: unique.answers[key] for key, texts in unique.texts.items() for text in texts}
     return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
+
+
+def _ping_ahead(
+    refs: Sequence[ImageReference], options: ResolveOptions, trust: TrustLoader
+) -> Mapping[str, Future[Answer | None]]:
+    """Ping the registries `refs` name while the HTTP stack is imported (see
+    `basepin.registry.early`); a configuration error is left to the lookups to report."""
+    from basepin.registry.early import start_pings
+    from basepin.registry.endpoints import Endpoints
+
+    try:
+        endpoints = Endpoints(options.mirrors, options.insecure)
+    except ConfigError:
+        return {}
+    return start_pings((ref.registry for ref in refs), endpoints, trust, options.timeout)
 
 
 class _Unique:

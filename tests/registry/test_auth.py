@@ -28,8 +28,8 @@ from basepin.registry.auth import (
     credential_key,
     parse_challenges,
 )
+from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import RegistryError, Unauthorized
-from basepin.registry.http import Endpoints
 from basepin.registry.oci import RegistryClient
 from fixtures.registry import Registry, docker_config, push_image
 from fixtures.tokenserver import TokenServer

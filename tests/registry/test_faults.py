@@ -16,6 +16,7 @@ import pytest
 
 from basepin.reference import parse_reference
 from basepin.registry.auth import CredentialStore
+from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import (
     ManifestNotFound,
     ProtocolError,
@@ -23,7 +24,7 @@ from basepin.registry.errors import (
     RegistryError,
     Unavailable,
 )
-from basepin.registry.http import Endpoints, RetryPolicy
+from basepin.registry.http import RetryPolicy
 from basepin.registry.oci import MANIFEST_ACCEPT, OCI_MANIFEST, RegistryClient
 
 T = TypeVar("T")

@@ -22,8 +22,9 @@ from basepin.errors import ConfigError
 from basepin.model import Platform
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.auth import CredentialStore
+from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import ManifestNotFound, RepositoryNotFound
-from basepin.registry.http import Endpoints, new_http_client
+from basepin.registry.http import new_http_client
 from basepin.registry.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,

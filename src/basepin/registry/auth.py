@@ -32,8 +32,9 @@ import httpx
 
 from basepin.errors import ConfigError
 from basepin.reference import DOCKER_HUB
+from basepin.registry.endpoints import Endpoints, normalise_host
 from basepin.registry.errors import ProtocolError, RegistryError, Unauthorized
-from basepin.registry.http import Endpoints, Reply, Sender, normalise_host
+from basepin.registry.http import Reply, Sender
 
 logger = logging.getLogger(__name__)
 
@@ -358,10 +359,14 @@ class Authenticator:
 
     def learn(self, origin: str, reply: Reply) -> Challenge | None:
         """Remember how `origin` wants to be authenticated, from any answer it gave."""
-        if reply.status != 401:
+        return self.learn_from(origin, reply.status, reply.headers.get("www-authenticate", ""))
+
+    def learn_from(self, origin: str, status: int, challenges: str) -> Challenge | None:
+        """`learn` from an answer's status and `WWW-Authenticate` header alone."""
+        if status != 401:
             self._challenges.setdefault(origin, _OPEN)
             return None
-        offered = parse_challenges(reply.headers.get("www-authenticate", ""))
+        offered = parse_challenges(challenges)
         usable = [c for c in offered if c.scheme == "bearer" and c.realm] or [
             c for c in offered if c.scheme == "basic"
         ]

@@ -1,13 +1,8 @@
-"""The HTTP layer under the registry client: where a registry lives, and sending with retries.
+"""The HTTP layer under the registry client: connection pools, and sending with retries.
 
 One `httpx.AsyncClient` serves a whole run (building one loads the CA bundle, ~45 ms), so it is
 passed in rather than made here; `new_http_client` makes one with basepin's defaults. Custom
 CAs come from `SSL_CERT_FILE`/`SSL_CERT_DIR` (httpx reads them) or an explicit bundle.
-
-Endpoints follow Docker: Docker Hub (any spelling) is `https://registry-1.docker.io`; a host
-listed as insecure is spoken to over plain HTTP; a loopback host (localhost, 127.0.0.0/8, ::1)
-is tried over HTTPS first and over HTTP when the TLS handshake fails; every other host is HTTPS
-only. A mirror replaces the registry's base URL (the reference stays as written).
 """
 
 from __future__ import annotations
@@ -15,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import ipaddress
 import logging
 import os
 import re
@@ -27,24 +21,19 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Collection,
     Iterable,
     Iterator,
-    Mapping,
 )
 from dataclasses import dataclass, field
 
 import httpcore
 import httpx
 
-from basepin import __version__
-from basepin.errors import ConfigError
-from basepin.reference import DOCKER_HUB, DOCKER_HUB_HOSTS
+from basepin.registry.endpoints import USER_AGENT, proxied
 from basepin.registry.errors import ProtocolError, RateLimited, Unavailable
 
 logger = logging.getLogger(__name__)
 
-DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 # Manifests are at most 4 MiB on every registry we know; configs are smaller still.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # Requests in flight at once per origin, queued in basepin beyond that: enough for a
@@ -82,7 +71,7 @@ def new_http_client(
     # handshake) more than a request on an open one.
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None)
     transport: PoolSet | None = None
-    if not _proxied():
+    if not proxied():
         transport = PoolSet(verify, CONNECTIONS_PER_POOL, MAX_CONNECTIONS)
     else:
         # httpx mounts the proxies of the environment only on a client without a transport
@@ -91,7 +80,7 @@ def new_http_client(
     client = httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        headers={"User-Agent": f"basepin/{__version__}"},
+        headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
         limits=limits,
         transport=transport,
@@ -112,12 +101,12 @@ def preconnect(http: httpx.AsyncClient, base_url: str, count: int) -> None:
         pools.preconnect(httpx.URL(base_url), count)
 
 
-def _proxied() -> bool:
-    """Whether the environment names an HTTP proxy (httpx reads it the same way)."""
-    from urllib.request import getproxies  # imported by httpx already
+async def load_network_backend() -> None:
+    """Import anyio's asyncio backend (~25 ms), which httpcore would otherwise import on the
+    way of the first request; meant for where a run waits on the network anyway."""
+    import anyio
 
-    proxies = getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+    await anyio.sleep(0)
 
 
 class PoolSet(httpx.AsyncBaseTransport):
@@ -260,14 +249,21 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
     def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
         self._backend = backend
         self._ready: dict[tuple[str, int], list[asyncio.Task[httpcore.AsyncNetworkStream]]] = {}
+        self._openers: list[asyncio.Task[None]] = []
 
     def preconnect(self, host: str, port: int, count: int) -> None:
+        self._openers.append(asyncio.ensure_future(self._open(host, port, count)))
+
+    async def _open(self, host: str, port: int, count: int) -> None:
         opening = self._ready.setdefault((host, port), [])
         opening[:] = [task for task in opening if not task.done() or task.exception() is None]
         for _ in range(count - len(opening)):
             # A connection that fails here is of no use; the request then connects itself
             # and reports what went wrong.
             opening.append(asyncio.ensure_future(self._backend.connect_tcp(host, port)))
+            # One a turn of the event loop (starting one costs ~0.5 ms): a request under way,
+            # such as the token request these connections wait for, is not held up by them.
+            await asyncio.sleep(0)
 
     async def connect_tcp(
         self,
@@ -300,6 +296,9 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
 
     async def aclose(self) -> None:
         """Close what was opened and never used."""
+        for opener in self._openers:
+            opener.cancel()
+        self._openers.clear()
         for opening in self._ready.values():
             for task in opening:
                 task.cancel()
@@ -309,78 +308,6 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
                     continue
                 await stream.aclose()
         self._ready.clear()
-
-
-def normalise_host(host: str) -> str:
-    """Lowercase host[:port]; every spelling of Docker Hub becomes `docker.io`."""
-    lowered = host.strip().lower()
-    return DOCKER_HUB if lowered in DOCKER_HUB_HOSTS else lowered
-
-
-def split_port(host: str) -> str:
-    """The host name of host[:port], without brackets around an IPv6 address."""
-    if host.startswith("["):
-        return host[1:].partition("]")[0]
-    name, _, port = host.rpartition(":")
-    return name if name and port.isdigit() else host
-
-
-def is_loopback(host: str) -> bool:
-    name = split_port(host.lower())
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-class Endpoints:
-    """Which base URLs answer for a registry host, and where credentials may travel."""
-
-    def __init__(
-        self, mirrors: Mapping[str, str] | None = None, insecure: Collection[str] = ()
-    ) -> None:
-        self._mirrors = {
-            normalise_host(host): _checked_mirror(host, url)
-            for host, url in (mirrors or {}).items()
-        }
-        self._insecure = frozenset(normalise_host(host) for host in insecure)
-
-    def __repr__(self) -> str:
-        return f"Endpoints(mirrors={self._mirrors!r}, insecure={sorted(self._insecure)!r})"
-
-    def base_urls(self, registry: str) -> tuple[str, ...]:
-        """Base URLs to try for `registry`, in order (more than one only for loopback hosts)."""
-        host = normalise_host(registry)
-        if host in self._mirrors:
-            return (self._mirrors[host],)
-        if host == DOCKER_HUB:
-            return (DOCKER_HUB_ENDPOINT,)
-        if self._is_insecure(host):
-            return (f"http://{host}",)
-        if is_loopback(host):
-            return (f"https://{host}", f"http://{host}")
-        return (f"https://{host}",)
-
-    def may_send_credentials(self, url: httpx.URL) -> bool:
-        """Credentials travel over HTTPS, or in the clear only to loopback and insecure hosts."""
-        host = url.netloc.decode().lower()
-        return url.scheme == "https" or is_loopback(host) or self._is_insecure(host)
-
-    def _is_insecure(self, host: str) -> bool:
-        return host in self._insecure or split_port(host) in self._insecure
-
-
-def _checked_mirror(host: str, url: str) -> str:
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(f"registry mirror for {host}: {url!r} is not an http(s) URL")
-    if parsed.userinfo:
-        raise ConfigError(
-            f"registry mirror for {host}: put credentials in the Docker config, not in the URL"
-        )
-    return str(parsed.copy_with(query=None, fragment=None)).rstrip("/")
 
 
 def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:

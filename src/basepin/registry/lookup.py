@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from datetime import datetime, timezone
 
 import httpx
@@ -20,8 +21,10 @@ from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
 from basepin.reference import ImageReference
 from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
+from basepin.registry.early import Answer
+from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RegistryError
-from basepin.registry.http import Endpoints, new_http_client
+from basepin.registry.http import load_network_backend, new_http_client
 from basepin.registry.hub import HUB_URL, HubClient, HubTag
 from basepin.registry.oci import RegistryClient
 from basepin.registry.trust import TrustLoader, default_context
@@ -49,14 +52,16 @@ def ask_registries(
     cache: Cache,
     options: ResolveOptions,
     trust: TrustLoader | None = None,
+    early: Mapping[str, Future[Answer | None]] | None = None,
 ) -> tuple[list[Lookup], list[str]]:
     """A lookup for each of `refs`, then for each of the references `more` yields (in order),
-    and warnings for the user. `trust`: the TLS trust store, when its loading has begun.
+    and warnings for the user. `trust`: the TLS trust store, when its loading has begun;
+    `early`: the answers to pings sent ahead (see `basepin.registry.early`), by registry.
 
     Each registry is introduced to as soon as a reference names it, while `more` is still
     being produced (files being read): that round trip is then over when the lookups start.
     """
-    return asyncio.run(_ask(refs, more, cache, options, trust or TrustLoader()))
+    return asyncio.run(_ask(refs, more, cache, options, trust or TrustLoader(), early or {}))
 
 
 async def _ask(
@@ -65,10 +70,13 @@ async def _ask(
     cache: Cache,
     options: ResolveOptions,
     trust: TrustLoader,
+    early: Mapping[str, Future[Answer | None]],
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        for host, answer in early.items():
+            registry.adopt(host, answer)
         asked: list[ImageReference] = []
         # Held here as well: the event loop keeps only weak references to tasks.
         introductions: dict[str, asyncio.Task[None]] = {}
@@ -79,6 +87,7 @@ async def _ask(
                     introductions[ref.registry] = introduction
             asked += batch
             await asyncio.sleep(0)  # the introductions' answers come in between batches
+        await load_network_backend()  # while the introductions are answered
         hub = _hub_client(http, options) if any(ref.is_docker_hub for ref in asked) else None
         # The connections the lookups will use open while the tokens are fetched.
         per_registry = Counter(ref.registry for ref in asked)

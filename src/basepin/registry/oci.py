@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -29,6 +30,8 @@ import httpx
 from basepin.model import DigestInfo, Platform
 from basepin.reference import ImageReference
 from basepin.registry.auth import Authenticator, CredentialStore
+from basepin.registry.early import Answer
+from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import (
     BlobNotFound,
     ManifestNotFound,
@@ -40,7 +43,6 @@ from basepin.registry.errors import (
     Unavailable,
 )
 from basepin.registry.http import (
-    Endpoints,
     Reply,
     RetryPolicy,
     Sender,
@@ -66,6 +68,9 @@ UNKNOWN_DATES = frozenset({date(1970, 1, 1), date(1980, 1, 1), date(1, 1, 1)})
 DEFAULT_PLATFORM = Platform("linux", "amd64")
 ATTESTATION_TYPE = "attestation-manifest"
 MAX_REDIRECTS = 5
+# How long the lookups wait for a ping sent ahead before pinging themselves (it is normally
+# answered by then; a connection stuck on an unreachable address is not).
+EARLY_ANSWER_WAIT = 1.0
 MAX_TAG_PAGES = 1000
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
@@ -129,6 +134,7 @@ class RegistryClient:
         self._origins: dict[str, str] = {}
         self._origin_locks: dict[str, asyncio.Lock] = {}
         self._introductions: dict[str, asyncio.Lock] = {}
+        self._adopting: dict[str, asyncio.Task[None]] = {}
         self._rate_limits: dict[str, int] = {}
 
     def rate_limit_remaining(self, registry: str) -> int | None:
@@ -264,6 +270,21 @@ class RegistryClient:
                 return TagList(tuple(tags), False, stop)
             url = following
 
+    def adopt(self, registry: str, early: Future[Answer | None]) -> None:
+        """Take `registry`'s answer to a ping sent before this client existed (see
+        `basepin.registry.early`) in place of a ping of its own, if it comes in time."""
+        self._adopting[registry] = asyncio.ensure_future(self._adopt(registry, early))
+
+    async def _adopt(self, registry: str, early: Future[Answer | None]) -> None:
+        done, _ = await asyncio.wait([asyncio.wrap_future(early)], timeout=EARLY_ANSWER_WAIT)
+        answer = done.pop().result() if done else None
+        candidates = self._endpoints.base_urls(registry)
+        if answer is None or answer.origin not in candidates:
+            return
+        if len(candidates) > 1:
+            self._origins[registry] = answer.origin
+        self._auth.learn_from(answer.origin, answer.status, answer.challenges)
+
     async def introduce(self, registry: str) -> None:
         """Learn where `registry` answers and how it wants to be authenticated (one GET /v2/,
         once), ahead of the first real question.
@@ -303,6 +324,9 @@ class RegistryClient:
 
     async def _origin(self, registry: str) -> str:
         """The base URL that answers for `registry`; loopback hosts fall back to plain HTTP."""
+        adopting = self._adopting.get(registry)
+        if adopting is not None:
+            await adopting  # an answer that came ahead tells, so the probe is not repeated
         candidates = self._endpoints.base_urls(registry)
         if len(candidates) == 1:
             return candidates[0]
