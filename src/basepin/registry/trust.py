@@ -41,9 +41,7 @@ def default_context() -> ssl.SSLContext:
     """A verifying TLS context with the trust httpx uses by default."""
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if not (cafile or capath):
-        import certifi  # httpx's own dependency, so always there
-
-        return ssl.create_default_context(cafile=certifi.where())
+        return ssl.create_default_context(cafile=_certifi_bundle())
     variable, location = ("SSL_CERT_FILE", cafile) if cafile else ("SSL_CERT_DIR", capath)
     try:
         return ssl.create_default_context(cafile=cafile or None, capath=None if cafile else capath)
@@ -52,3 +50,21 @@ def default_context() -> ssl.SSLContext:
         raise ConfigError(
             f"{variable}={location}: cannot load the certificates ({reason})"
         ) from None
+
+
+def _certifi_bundle() -> str:
+    """certifi's CA bundle (httpx's own dependency, so always there). Found beside its package
+    rather than by importing it: `import certifi` loads importlib.resources, zipfile and more
+    (~14 ms of the GIL an online run's start-up needs); `certifi.where()` where that fails, e.g.
+    in a zip."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("certifi")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        bundle = Path(folder, "cacert.pem")
+        if bundle.is_file():
+            return str(bundle)
+    import certifi
+
+    return certifi.where()
