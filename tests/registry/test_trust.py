@@ -1,0 +1,17 @@
+"""The default TLS trust: certifi's bundle, found without importing certifi."""
+
+from __future__ import annotations
+
+import certifi
+import pytest
+
+from basepin.registry import trust
+
+
+def test_the_bundle_is_certifi_s() -> None:
+    assert trust._certifi_bundle() == certifi.where()
+
+
+def test_where_the_package_has_no_folder_certifi_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert trust._certifi_bundle() == certifi.where()
