@@ -1,4 +1,5 @@
-"""The run's HTTP client: many connections spread over small pools, one pool behind a proxy."""
+"""The run's HTTP client: many connections spread over small pools per origin, one pool behind a
+proxy."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_concurrent_requests_spread_over_small_pools(
     plain_registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("basepin.registry.http.CONNECTIONS_PER_POOL", 2)
-    monkeypatch.setattr("basepin.registry.http.MAX_CONNECTIONS", 6)
+    monkeypatch.setattr("basepin.registry.http.REQUESTS_PER_ORIGIN", 6)
 
     async def check() -> tuple[list[int], int]:
         async with new_http_client() as http:
@@ -41,12 +42,30 @@ def test_concurrent_requests_spread_over_small_pools(
                 *(http.get(f"{plain_registry.url}/v2/") for _ in range(12))
             )
             # Every pool is free again once the answers are closed.
-            busy = list(_pools(http)._busy)
+            busy = _pools(http).busy()
             return [reply.status_code for reply in replies] + busy, len(_pools(http))
 
     statuses_and_busy, pools = asyncio.run(check())
     assert statuses_and_busy == [200] * 12 + [0] * pools
     assert pools == 3
+
+
+def test_each_origin_keeps_its_own_connections() -> None:
+    async def check() -> list[tuple[int, int]]:
+        servers = [_CountingServer(), _CountingServer()]
+        urls = [await server.start() for server in servers]
+        async with new_http_client() as http:
+            for _ in range(3):
+                for url in urls:
+                    assert (await http.get(f"{url}/v2/")).text == "ok"
+            assert len(_pools(http)) == 2
+        await asyncio.sleep(0.05)
+        for server in servers:
+            await server.stop()
+        return [(server.accepted, server.closed) for server in servers]
+
+    # One connection each, reused, though the requests alternate between them.
+    assert asyncio.run(check()) == [(1, 1), (1, 1)]
 
 
 def test_a_pool_is_freed_when_the_request_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,7 +74,7 @@ def test_a_pool_is_freed_when_the_request_fails(monkeypatch: pytest.MonkeyPatch)
             with pytest.raises(httpx.ConnectError):
                 # Port 9 on loopback: nothing listens there.
                 await http.get("http://127.0.0.1:9/v2/")
-            return list(_pools(http)._busy)
+            return _pools(http).busy()
 
     assert asyncio.run(check()) == [0]
 

@@ -39,12 +39,11 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 # Requests in flight at once per origin, queued in basepin beyond that: enough for a
 # monorepo's references to go out in one round trip, and polite to the server.
 REQUESTS_PER_ORIGIN = 64
-# Connections open at once over all origins (a registry, its token realm, the Hub API).
-MAX_CONNECTIONS = 2 * REQUESTS_PER_ORIGIN
-# Connections per httpx pool: a pool does work that grows with the square of its open
-# connections on every request (and polls each idle one), so many connections are spread
-# over several small pools instead of one large one.
-CONNECTIONS_PER_POOL = 4
+# Connections per httpcore pool: a pool does work that grows with the square of its open
+# connections on every request, and polls each idle one for every request it assigns, so many
+# connections are spread over pools of one each (~0.85 ms of CPU a request against ~1.2 ms
+# for pools of four).
+CONNECTIONS_PER_POOL = 1
 # Connections through a proxy from the environment, all in httpx's one pool.
 PROXIED_CONNECTIONS = 16
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
@@ -69,14 +68,12 @@ def new_http_client(
         verify = trust
     # Every connection stays open for reuse: a new one costs a round trip (and a TLS
     # handshake) more than a request on an open one.
-    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=None)
     transport: PoolSet | None = None
+    limits = httpx.Limits(max_connections=PROXIED_CONNECTIONS, max_keepalive_connections=None)
     if not proxied():
-        transport = PoolSet(verify, CONNECTIONS_PER_POOL, MAX_CONNECTIONS)
-    else:
-        # httpx mounts the proxies of the environment only on a client without a transport
-        # of its own; with proxies, one pool it is, kept small (see CONNECTIONS_PER_POOL).
-        limits = httpx.Limits(max_connections=PROXIED_CONNECTIONS, max_keepalive_connections=None)
+        transport = PoolSet(verify, CONNECTIONS_PER_POOL, REQUESTS_PER_ORIGIN)
+    # Otherwise httpx mounts the proxies of the environment (it does only on a client without
+    # a transport of its own): one pool it is, kept small (see CONNECTIONS_PER_POOL).
     client = httpx.AsyncClient(
         verify=verify,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -110,24 +107,29 @@ async def load_network_backend() -> None:
 
 
 class PoolSet(httpx.AsyncBaseTransport):
-    """Connection pools of at most `per_pool` connections each, as many as the requests in
-    flight need (up to `total` connections), each request sent through the least busy one.
-    Sequential requests all go through the first, so its connections are reused.
+    """Connection pools of at most `per_pool` connections each, per origin: as many as the
+    requests in flight to the origin need (up to `per_origin` connections), each request sent
+    through its origin's least busy pool. Sequential requests to an origin all go through its
+    first pool, so its connections are reused; an origin never closes another's connection to
+    make room.
 
     `preconnect` opens connections ahead of the requests that will use them, e.g. while a
     token is being fetched: the TCP handshake is then no longer on the requests' way.
     """
 
-    def __init__(self, verify: ssl.SSLContext, per_pool: int, total: int) -> None:
+    def __init__(self, verify: ssl.SSLContext, per_pool: int, per_origin: int) -> None:
         self._verify = verify
         self._per_pool = per_pool
-        self._most = max(1, total // per_pool)
+        self._most = max(1, per_origin // per_pool)
         self._backend = _Preconnecting(httpcore.AnyIOBackend())
-        self._pools: list[httpcore.AsyncConnectionPool] = []
-        self._busy: list[int] = []
+        self._pools: dict[tuple[bytes, bytes, int | None], list[_Pool]] = {}
 
     def __len__(self) -> int:
-        return len(self._pools)
+        return sum(len(pools) for pools in self._pools.values())
+
+    def busy(self) -> list[int]:
+        """Requests under way in each pool, the pools of an origin together."""
+        return [pool.busy for pools in self._pools.values() for pool in pools]
 
     def preconnect(self, url: httpx.URL, count: int) -> None:
         """Start opening `count` connections to `url`'s origin (no more than are allowed)."""
@@ -136,56 +138,68 @@ class PoolSet(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
-        index = self._choose()
-        self._busy[index] += 1
+        url = request.url
+        pool = self._choose((url.raw_scheme, url.raw_host, url.port))
+        pool.busy += 1
         try:
-            url = httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            )
             core = httpcore.Request(
                 request.method,
-                url,
+                httpcore.URL(
+                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+                ),
                 headers=request.headers.raw,
                 content=request.stream,
                 extensions=request.extensions,
             )
             with _httpx_errors():
-                answer = await self._pools[index].handle_async_request(core)
+                answer = await pool.connections.handle_async_request(core)
         except BaseException:
-            self._busy[index] -= 1
+            pool.busy -= 1
             raise
         assert isinstance(answer.stream, AsyncIterable)
         return httpx.Response(
             status_code=answer.status,
             headers=answer.headers,
-            stream=_Body(answer.stream, lambda: self._release(index)),
+            stream=_Body(answer.stream, pool.release),
             extensions=answer.extensions,
         )
 
-    def _choose(self) -> int:
-        index = min(range(len(self._busy)), key=self._busy.__getitem__, default=-1)
-        if (index < 0 or self._busy[index] >= self._per_pool) and len(self._pools) < self._most:
-            pool = httpcore.AsyncConnectionPool(
-                ssl_context=self._verify,
-                max_connections=self._per_pool,
-                max_keepalive_connections=None,
-                network_backend=self._backend,
+    def _choose(self, origin: tuple[bytes, bytes, int | None]) -> _Pool:
+        pools = self._pools.setdefault(origin, [])
+        least = min(pools, key=_Pool.load, default=None)
+        if least is None or (least.busy >= self._per_pool and len(pools) < self._most):
+            least = _Pool(
+                httpcore.AsyncConnectionPool(
+                    ssl_context=self._verify,
+                    max_connections=self._per_pool,
+                    max_keepalive_connections=None,
+                    network_backend=self._backend,
+                )
             )
-            self._pools.append(pool)
-            self._busy.append(0)
-            index = len(self._pools) - 1
-        return index
-
-    def _release(self, index: int) -> None:
-        self._busy[index] -= 1
+            pools.append(least)
+        return least
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        for pools in self._pools.values():
+            for pool in pools:
+                await pool.connections.aclose()
         await self._backend.aclose()
+
+
+class _Pool:
+    """One httpcore pool and the requests under way through it."""
+
+    __slots__ = ("busy", "connections")
+
+    def __init__(self, connections: httpcore.AsyncConnectionPool) -> None:
+        self.connections = connections
+        self.busy = 0
+
+    def load(self) -> int:
+        return self.busy
+
+    def release(self) -> None:
+        self.busy -= 1
 
 
 class _Body(httpx.AsyncByteStream):
