@@ -13,7 +13,9 @@ credentials; behind a proxy from the environment it is not sent; anything but a 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -76,43 +78,66 @@ def _ping_into(
 
 def ping(registry: str, endpoints: Endpoints, trust: TrustLoader, timeout: float) -> Answer | None:
     """`registry`'s answer to `GET /v2/`, from the first of its base URLs that speaks TLS as
-    asked (see `Endpoints.base_urls`); None where the HTTP client must ask for itself."""
-    import ssl
-
-    if proxied():
+    asked (see `Endpoints.base_urls`); None where the HTTP client must ask for itself (behind a
+    proxy, or after an answer it would retry). Raises what the connection raised."""
+    if _proxy_variable():
         return None
     candidates = endpoints.base_urls(registry)
     for number, base in enumerate(candidates, start=1):
         try:
             status, challenges = get_v2(base, trust, timeout)
-        except ssl.SSLCertVerificationError:
-            return None
-        except ssl.SSLError:
-            if number < len(candidates):
+        except OSError as exc:  # ssl's errors too
+            import ssl  # loaded by now
+
+            tls_refused = isinstance(exc, ssl.SSLError) and not isinstance(
+                exc, ssl.SSLCertVerificationError
+            )
+            if tls_refused and number < len(candidates):
                 continue  # a loopback registry without TLS
+            raise
+        # The proxy settings httpx reads (system ones too, off Linux), read after the answer:
+        # urllib.request takes ~15 ms to import, which httpx pays anyway.
+        if status in _RETRIED_STATUSES or proxied():
             return None
-        return None if status in _RETRIED_STATUSES else Answer(base, status, challenges)
+        return Answer(base, status, challenges)
     return None
 
 
+def _proxy_variable() -> bool:
+    """Whether an environment variable names a proxy (as `urllib.request.getproxies` reads
+    them on Linux, without importing it)."""
+    names = ("http_proxy", "https_proxy", "all_proxy")
+    return any(value and name.lower() in names for name, value in os.environ.items())
+
+
 def get_v2(base: str, trust: TrustLoader, timeout: float) -> tuple[int, str]:
-    """Status and `WWW-Authenticate` of `GET {base}/v2/`; raises what http.client raises."""
-    import http.client
+    """Status and `WWW-Authenticate` of `GET {base}/v2/`; raises what the socket or http.client
+    raise. The TCP handshake is under way while http.client is imported."""
+    import socket
     from urllib.parse import urlsplit
 
     url = urlsplit(base)
     host = url.hostname or ""
-    connection: http.client.HTTPConnection
-    # The port always given: http.client would read one from an IPv6 address otherwise.
-    if url.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            host, url.port or 443, timeout=timeout, context=trust.context()
-        )
-    else:
-        connection = http.client.HTTPConnection(host, url.port or 80, timeout=timeout)
-    try:
-        connection.request("GET", f"{url.path}/v2/", headers={"User-Agent": USER_AGENT})
-        response = connection.getresponse()
-        return response.status, ", ".join(response.headers.get_all("www-authenticate") or ())
-    finally:
-        connection.close()
+    https = url.scheme == "https"
+    port = url.port or (443 if https else 80)
+    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, protocol) as raw:
+        raw.setblocking(False)
+        if (status := raw.connect_ex(address)) not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            raise OSError(status, os.strerror(status))
+        import http.client
+        import select
+
+        if not select.select([], [raw], [], timeout)[1]:
+            raise TimeoutError(f"connecting to {host}:{port} timed out")
+        if error := raw.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            raise OSError(error, os.strerror(error))
+        raw.settimeout(timeout)
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        connection.sock = trust.context().wrap_socket(raw, server_hostname=host) if https else raw
+        try:
+            connection.request("GET", f"{url.path}/v2/", headers={"User-Agent": USER_AGENT})
+            response = connection.getresponse()
+            return response.status, ", ".join(response.headers.get_all("www-authenticate") or ())
+        finally:
+            connection.close()

@@ -283,7 +283,7 @@ class RegistryClient:
             return
         if len(candidates) > 1:
             self._origins[registry] = answer.origin
-        self._auth.learn_from(answer.origin, answer.status, answer.challenges)
+        self._learn(answer.origin, answer.status, answer.challenges)
 
     async def introduce(self, registry: str) -> None:
         """Learn where `registry` answers and how it wants to be authenticated (one GET /v2/,
@@ -296,7 +296,8 @@ class RegistryClient:
             origin = await self._origin(registry)
             async with self._introductions.setdefault(origin, asyncio.Lock()):
                 if not self._auth.knows(origin):
-                    self._auth.learn(origin, await self._ping(origin, registry))
+                    reply = await self._ping(origin, registry)
+                    self._learn(origin, reply.status, reply.headers.get("www-authenticate", ""))
         except RegistryError as exc:
             logger.debug("introducing %s: %s", registry, exc)
 
@@ -346,10 +347,25 @@ class RegistryClient:
                     logger.debug("%s does not speak TLS; trying %s", base, fallback)
                     continue
                 raise
-            self._auth.learn(base, reply)
+            self._learn(base, reply.status, reply.headers.get("www-authenticate", ""))
             return base
-        self._auth.learn(candidates[-1], await self._ping(candidates[-1], registry))
+        reply = await self._ping(candidates[-1], registry)
+        self._learn(candidates[-1], reply.status, reply.headers.get("www-authenticate", ""))
         return candidates[-1]
+
+    def _learn(self, origin: str, status: int, challenges: str) -> None:
+        """Learn how `origin` authenticates from its answer to `/v2/`. Where that names a token
+        realm, a connection to it opens at once: the token request follows as soon as the
+        files are read, and need not wait for a handshake then."""
+        challenge = self._auth.learn_from(origin, status, challenges)
+        if challenge is None or challenge.scheme != "bearer" or not challenge.realm:
+            return
+        try:
+            realm = httpx.URL(challenge.realm)
+        except httpx.InvalidURL:
+            return  # the token request reports it
+        if realm.scheme in ("http", "https") and realm.host:
+            preconnect(self._http, str(realm), 1)
 
     async def _ping(self, origin: str, registry: str) -> Reply:
         request = self._http.build_request("GET", f"{origin}/v2/")
