@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import socket
 import ssl
 import subprocess
 import sys
@@ -81,7 +82,7 @@ class _Recorded(http.server.BaseHTTPRequestHandler):
         server.requests.append((self.command, self.path, dict(self.headers.items())))
         self.send_response(server.status)
         if server.status == 401:
-            self.send_header("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:9/token"')
+            self.send_header("WWW-Authenticate", f'Bearer realm="{server.realm}"')
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -91,6 +92,7 @@ class _Recorded(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     status = 200
+    realm = "http://127.0.0.1:9/token"
     requests: list[tuple[str, str, dict[str, str]]]
 
 
@@ -260,3 +262,20 @@ def test_without_a_usable_answer_the_client_pings_itself(
     monkeypatch.setattr("basepin.registry.oci.EARLY_ANSWER_WAIT", 0.2)
     sent = _adopting(token_registry, _endpoints(token_registry), answer)
     assert sent == Counter({"ping": 1, "GET": 1, "HEAD": 1})
+
+
+def test_a_token_realm_is_connected_to_as_soon_as_it_is_named(server: _Server) -> None:
+    host = _host(server)
+    with socket.create_server(("127.0.0.1", 0)) as realm:
+        realm.settimeout(5)
+        server.status, server.realm = 401, f"http://127.0.0.1:{realm.getsockname()[1]}/token"
+
+        async def introduce() -> None:
+            async with new_http_client(timeout=5.0) as http:
+                await RegistryClient(http, endpoints=Endpoints(insecure=[host])).introduce(host)
+                await asyncio.sleep(0.2)  # the connection opens in the background
+
+        asyncio.run(introduce())
+        # Accepted by the kernel before anything was asked of the realm.
+        connection, _ = realm.accept()
+        connection.close()
