@@ -77,6 +77,9 @@ async def _ask(
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
         for host, answer in early.items():
             registry.adopt(host, answer)
+        # Now rather than on the first connection's way: the token realm a ping names is
+        # then connected to as soon as it is known, while the files are still being read.
+        await load_network_backend()
         asked: list[ImageReference] = []
         # Held here as well: the event loop keeps only weak references to tasks.
         introductions: dict[str, asyncio.Task[None]] = {}
@@ -87,7 +90,6 @@ async def _ask(
                     introductions[ref.registry] = introduction
             asked += batch
             await asyncio.sleep(0)  # the introductions' answers come in between batches
-        await load_network_backend()  # while the introductions are answered
         hub = _hub_client(http, options) if any(ref.is_docker_hub for ref in asked) else None
         # The connections the lookups will use open while the tokens are fetched.
         per_registry = Counter(ref.registry for ref in asked)
