@@ -86,8 +86,11 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
         if first:
             from basepin.registry.trust import TrustLoader
 
-            trust = TrustLoader()  # loads while the HTTP stack is imported
+            # The pings first: the trust store's thread would hold them up (it imports `ssl`),
+            # and they need it only once connected, if at all.
+            trust = TrustLoader(start=False)
             early = _ping_ahead(first, options, trust)
+            trust.start()  # loads while the HTTP stack is imported
             from basepin.registry.lookup import ask_registries
 
             found, warnings = ask_registries(first, batches, unique.cache, options, trust, early)

@@ -15,3 +15,9 @@ def test_the_bundle_is_certifi_s() -> None:
 def test_where_the_package_has_no_folder_certifi_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     assert trust._certifi_bundle() == certifi.where()
+
+
+def test_a_loader_made_not_to_start_loads_once_started() -> None:
+    loader = trust.TrustLoader(start=False)
+    loader.start()
+    assert loader.context().verify_mode.name == "CERT_REQUIRED"

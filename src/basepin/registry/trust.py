@@ -1,26 +1,36 @@
 """The TLS trust store, loaded on a thread of its own while the HTTP stack is being imported.
 
 OpenSSL reads the CA bundle (some 150 certificates, ~30 ms) without holding the GIL, so the
-load costs an online run no time when it overlaps the imports. The trust is what httpx would
-use by default: `SSL_CERT_FILE`, else `SSL_CERT_DIR`, else certifi's bundle.
+load costs an online run no time when it overlaps the imports; `ssl` itself is imported on
+that thread too. The trust is what httpx would use by default: `SSL_CERT_FILE`, else
+`SSL_CERT_DIR`, else certifi's bundle.
 """
 
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 
 from basepin.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+
 
 class TrustLoader:
-    """Starts loading the default TLS context at once; `context()` waits for it."""
+    """Loads the default TLS context on a thread, from construction on or from `start()`;
+    `context()` waits for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, start: bool = True) -> None:
         self._context: ssl.SSLContext | None = None
         self._error: ConfigError | None = None
         self._thread = threading.Thread(target=self._load, name="basepin-trust", daemon=True)
+        if start:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Start loading (for a loader made with `start=False`)."""
         self._thread.start()
 
     def context(self) -> ssl.SSLContext:
@@ -39,6 +49,8 @@ class TrustLoader:
 
 def default_context() -> ssl.SSLContext:
     """A verifying TLS context with the trust httpx uses by default."""
+    import ssl  # on the loader's thread: ~8 ms the main thread need not wait for
+
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if not (cafile or capath):
         return ssl.create_default_context(cafile=_certifi_bundle())
