@@ -125,14 +125,31 @@ def test_disabled_cache_stores_nothing(tmp_path: Path) -> None:
     assert cache.warnings == []
 
 
-def test_opening_touches_nothing_until_used(tmp_path: Path) -> None:
+def test_nothing_is_created_until_an_answer_is_kept(tmp_path: Path) -> None:
     folder = tmp_path / "not-yet"
     cache = Cache.open(folder)
     assert not folder.exists()
 
-    cache.get_tag("docker.io", "library/python", "3.12")
+    assert cache.get_tag("docker.io", "library/python", "3.12") is None
+    assert not folder.exists()
 
+    cache.put_tag("docker.io", "library/python", "3.12", CachedTag(DIGEST_A))
     assert (folder / FILE_NAME).is_file()
+    assert cache.get_tag("docker.io", "library/python", "3.12") == CachedTag(DIGEST_A)
+    assert cache.warnings == []
+
+
+def test_reading_a_missing_cache_loads_no_sqlite(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from basepin.registry.cache import Cache\n"
+        f"cache = Cache.open(Path({str(tmp_path)!r}))\n"
+        "assert cache.get_tag('docker.io', 'library/python', '3.12') is None\n"
+        "print('sqlite3' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 @pytest.mark.parametrize(

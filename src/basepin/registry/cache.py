@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -23,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from basepin.model import DigestInfo, Platform, TagInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
 
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change; a file with another version is rebuilt.
@@ -113,7 +116,8 @@ class Cache:
     ) -> Cache:
         """A cache kept in `folder`, or a disabled one that stores nothing when it is None.
 
-        Nothing touches the disk until the first lookup.
+        Nothing touches the disk until the first lookup, and nothing is created until the
+        first answer is kept.
         """
         return cls(folder, tag_ttl=tag_ttl, list_ttl=list_ttl, now=now)
 
@@ -251,9 +255,11 @@ class Cache:
 
     def _fetch(self, sql: str, parameters: tuple[object, ...]) -> tuple[Any, ...] | None:
         with self._lock:
-            connection = self._connect()
+            connection = self._connect(create=False)
             if connection is None:
                 return None
+            import sqlite3  # loaded by _connect
+
             try:
                 row: tuple[Any, ...] | None = connection.execute(sql, parameters).fetchone()
             except sqlite3.Error as error:
@@ -266,19 +272,28 @@ class Cache:
             connection = self._connect()
             if connection is None:
                 return
+            import sqlite3  # loaded by _connect
+
             try:
                 # Autocommit: each upsert is its own short, atomic transaction.
                 connection.execute(sql, parameters)
             except sqlite3.Error as error:
                 self._give_up(f"cannot write the cache {self.path}: {error}")
 
-    def _connect(self) -> sqlite3.Connection | None:
+    def _connect(self, *, create: bool = True) -> sqlite3.Connection | None:
+        """The connection, opened on first use; None when the cache is off, or when there is
+        no file yet and `create` is false (a missing file answers nothing: a cold run need
+        not load sqlite3 and set the file up before its first request)."""
         if self._disabled:
             return None
         if self._connection is not None:
             return self._connection
         assert self.folder is not None  # a cache without a folder starts disabled
         path = self.folder / FILE_NAME
+        if not create and not path.exists():
+            return None
+        import sqlite3
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._connection, rebuilt_because = _open_database(path)
@@ -316,6 +331,8 @@ def _open_database(path: Path) -> tuple[sqlite3.Connection, str | None]:
     A database with another schema version is emptied and set up again; the second value
     says why when that happened. A file that is not a database raises sqlite3.DatabaseError.
     """
+    import sqlite3
+
     connection = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
     )
