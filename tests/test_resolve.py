@@ -9,7 +9,6 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ def _options(registry: Registry, tmp_path: Path, **wanted: Any) -> ResolveOption
     options = ResolveOptions(
         insecure=(registry.host,), cache_dir=tmp_path / "cache", hub_url="http://127.0.0.1:9"
     )
-    return replace(options, **wanted)
+    return options._replace(**wanted)
 
 
 def _digest(found: Lookup) -> str | None:
@@ -211,7 +210,7 @@ def test_without_facts_a_stale_pin_is_still_told_from_an_unknown_digest(
 ) -> None:
     first = push_image(plain_registry, _repo(), "1")
     push_image(plain_registry, first.repository, "1")
-    options = replace(_options(plain_registry, tmp_path), want_facts=False, want_tags=False)
+    options = _options(plain_registry, tmp_path)._replace(want_facts=False, want_tags=False)
     unknown = "sha256:" + "0" * 64
     stale, missing = f"{first.reference}@{first.digest}", f"{first.reference}@{unknown}"
     lookups = resolve([stale, missing], options).lookups

@@ -547,8 +547,6 @@ def _severities(findings: Iterable[Finding]) -> set[str]:
 
 
 def _run_resolve(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from basepin.model import Missing, Resolution
     from basepin.reference import parse_reference
     from basepin.resolve import resolve
@@ -556,7 +554,7 @@ def _run_resolve(args: argparse.Namespace) -> int:
     for text in args.references:
         parse_reference(text)  # InvalidReference: exit 2 with the reason
     config = _load_config(args)
-    options = replace(_resolve_options(args, config), want_facts=False, want_tags=False)
+    options = _resolve_options(args, config)._replace(want_facts=False, want_tags=False)
     result = resolve(args.references, options)
     code = 0
     for text in args.references:

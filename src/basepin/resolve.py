@@ -16,22 +16,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from basepin.errors import ConfigError, InvalidReference
 from basepin.model import DigestInfo, Lookup, Platform, Resolution, TagInfo
+from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
-from basepin.versions import Scope, newer_tags, parse_tag
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from pathlib import Path
 
     from basepin.registry.auth import CredentialStore
     from basepin.registry.early import Answer
     from basepin.registry.trust import TrustLoader
+    from basepin.versions import Scope
 
 # For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
 LATEST_PROBES = 12
@@ -42,9 +43,8 @@ _NO_PIN: Pin = (None, None, None)
 _Key = tuple[str, str, str | None, str | None]
 
 
-@dataclass(frozen=True)
-class ResolveOptions:
-    mirrors: Mapping[str, str] = field(default_factory=dict)
+class ResolveOptions(NamedTuple):
+    mirrors: Mapping[str, str] = MappingProxyType({})
     insecure: Sequence[str] = ()
     timeout: float = 10.0
     cache_dir: Path | None = None
@@ -64,8 +64,7 @@ class ResolveOptions:
     credentials: CredentialStore | None = None
 
 
-@dataclass
-class ResolveResult:
+class ResolveResult(NamedTuple):
     lookups: dict[str, Lookup]
     warnings: list[str]
 
@@ -260,13 +259,21 @@ def tag_list_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
     tag = ref.effective_tag
     if not options.want_tags or tag is None:
         return False
-    return tag == "latest" or (options.want_newer and parse_tag(tag) is not None)
+    if tag == "latest":
+        return True
+    if not options.want_newer:
+        return False
+    from basepin.versions import parse_tag  # packaging loads only once versions matter
+
+    return parse_tag(tag) is not None
 
 
 def probed_tags(
     ref: ImageReference, tags: tuple[TagInfo, ...], options: ResolveOptions
 ) -> list[str]:
     """The tags whose digests the rules need where the tag list has none (capped)."""
+    from basepin.versions import newer_tags, parse_tag
+
     tag = ref.effective_tag or ""
     if tag == "latest":
         versions = [t.name for t in tags if parse_tag(t.name) is not None]
@@ -287,6 +294,8 @@ def with_digests(
 
 
 def _specificity(tag: str) -> tuple[int, bool]:
+    from basepin.versions import parse_tag
+
     version = parse_tag(tag)
     assert version is not None
     return (len(version.release), not version.suffix)

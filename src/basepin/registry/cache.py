@@ -16,12 +16,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from basepin.model import DigestInfo, Platform, TagInfo
+from basepin.records import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ _SCHEMA = (
 )
 
 
-@dataclass(frozen=True)
-class CachedTag:
+class CachedTag(NamedTuple):
     """What a tag pointed to when it was last asked."""
 
     digest: str
