@@ -8,8 +8,6 @@ times faster than the files could be parsed again), so memory does not grow with
 
 from __future__ import annotations
 
-import pickle
-
 from basepin.model import ParsedDockerfile
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
@@ -46,6 +44,8 @@ class FileQueue:
             self._spill()
 
     def _spill(self) -> None:
+        import pickle  # only a tree of more than IN_MEMORY files needs it
+
         if self._spilled is None:
             import tempfile
 
@@ -66,6 +66,8 @@ class FileQueue:
         spilled, self._spilled = self._spilled, None
         if spilled is None:
             return
+        import pickle
+
         with spilled:
             spilled.seek(0)
             while self._batches:

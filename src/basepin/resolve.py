@@ -26,11 +26,10 @@ from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
     from pathlib import Path
 
     from basepin.registry.auth import CredentialStore
-    from basepin.registry.early import Answer
+    from basepin.registry.early import Pending
     from basepin.registry.trust import TrustLoader
     from basepin.versions import Scope
 
@@ -102,7 +101,7 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
 
 def _ping_ahead(
     refs: Sequence[ImageReference], options: ResolveOptions, trust: TrustLoader
-) -> Mapping[str, Future[Answer | None]]:
+) -> Mapping[str, Pending]:
     """Ping the registries `refs` name while the HTTP stack is imported (see
     `basepin.registry.early`); a configuration error is left to the lookups to report."""
     from basepin.registry.early import start_pings

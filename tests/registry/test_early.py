@@ -12,7 +12,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 
 from basepin.reference import parse_reference
 from basepin.registry import early
-from basepin.registry.early import Answer, ping, start_pings
+from basepin.registry.early import Answer, Pending, ping, start_pings
 from basepin.registry.endpoints import USER_AGENT, Endpoints
 from basepin.registry.http import new_http_client
 from basepin.registry.oci import RegistryClient
@@ -65,13 +64,13 @@ def test_the_answer_is_what_the_http_client_sees(
 
 def test_an_untrusted_certificate_is_left_to_the_http_client(tls_registry: Registry) -> None:
     answers = start_pings([tls_registry.host], Endpoints(), TrustLoader(), 5.0)
-    assert answers[tls_registry.host].result(timeout=10) is None
+    assert answers[tls_registry.host].wait(timeout=10) is None
 
 
 def test_a_registry_that_cannot_be_reached_is_left_to_the_http_client() -> None:
     endpoints = Endpoints(insecure=["127.0.0.1:9"])
     answers = start_pings(["127.0.0.1:9"], endpoints, TrustLoader(), 5.0)
-    assert answers["127.0.0.1:9"].result(timeout=10) is None
+    assert answers["127.0.0.1:9"].wait(timeout=10) is None
 
 
 class _Recorded(http.server.BaseHTTPRequestHandler):
@@ -178,7 +177,7 @@ def test_the_first_few_registries_are_pinged_once_each(monkeypatch: pytest.Monke
     names = ["a.test", "b.test", "a.test", "c.test", "d.test", "e.test"]
     answers = start_pings(names, Endpoints(), TrustLoader(), 5.0)
     for answer in answers.values():
-        answer.result(timeout=10)
+        answer.wait(timeout=10)
     assert early.MOST_REGISTRIES == 4
     assert list(answers) == ["a.test", "b.test", "c.test", "d.test"]
     assert pinged == Counter(dict.fromkeys(answers, 1))
@@ -209,9 +208,7 @@ def _pings_sent(client: httpx.AsyncClient) -> Counter[str]:
     return counts
 
 
-def _adopting(
-    registry: Registry, endpoints: Endpoints, answer: Future[Answer | None]
-) -> Counter[str]:
+def _adopting(registry: Registry, endpoints: Endpoints, answer: Pending) -> Counter[str]:
     """The requests a client that adopts `answer` sends itself to look a pushed image up."""
     image = push_image(registry, "early/adopted", "1.0")
 
@@ -229,10 +226,10 @@ def _adopting(
     return sent
 
 
-def _answered(answer: Answer | None) -> Future[Answer | None]:
-    future: Future[Answer | None] = Future()
-    future.set_result(answer)
-    return future
+def _answered(answer: Answer | None) -> Pending:
+    pending = Pending()
+    pending.give(answer)
+    return pending
 
 
 @pytest.mark.parametrize("insecure", [True, False], ids=["insecure", "loopback, probed"])
@@ -252,12 +249,12 @@ def test_an_answer_that_came_ahead_spares_the_ping(
     "answer",
     [
         pytest.param(_answered(None), id="no answer"),
-        pytest.param(Future(), id="an answer that does not come in time"),
+        pytest.param(Pending(), id="an answer that does not come in time"),
         pytest.param(_answered(Answer("http://elsewhere.test", 200, "")), id="from another origin"),
     ],
 )
 def test_without_a_usable_answer_the_client_pings_itself(
-    token_registry: Registry, answer: Future[Answer | None], monkeypatch: pytest.MonkeyPatch
+    token_registry: Registry, answer: Pending, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("basepin.registry.oci.EARLY_ANSWER_WAIT", 0.2)
     sent = _adopting(token_registry, _endpoints(token_registry), answer)
@@ -279,3 +276,25 @@ def test_a_token_realm_is_connected_to_as_soon_as_it_is_named(server: _Server) -
         # Accepted by the kernel before anything was asked of the realm.
         connection, _ = realm.accept()
         connection.close()
+
+
+def test_an_answer_is_passed_on_whether_it_came_before_or_after() -> None:
+    seen: list[Answer | None] = []
+    pending = Pending()
+    pending.then(seen.append)
+    assert pending.wait(timeout=0.01) is None
+    answer = Answer("http://registry.test", 200, "")
+    pending.give(answer)
+    pending.then(seen.append)
+    assert seen == [answer, answer]
+    assert pending.wait() == answer
+
+
+def test_an_answer_after_the_run_is_over_goes_nowhere(
+    token_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("basepin.registry.oci.EARLY_ANSWER_WAIT", 0.1)
+    late = Pending()
+    _adopting(token_registry, _endpoints(token_registry), late)
+    # The event loop is closed by now: giving the answer must not fail the giving thread.
+    late.give(Answer(token_registry.url, 200, ""))

@@ -16,8 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Iterable
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable
 
 from basepin.records import NamedTuple
 from basepin.registry.endpoints import USER_AGENT, Endpoints, proxied
@@ -41,15 +40,49 @@ class Answer(NamedTuple):
     challenges: str
 
 
+class Pending:
+    """An answer a ping's thread is yet to give. `then` passes it on once given (at once if it
+    has been), on the thread that gives it; `wait` blocks for it. (concurrent.futures would
+    do, but it imports logging and more on the way of the ping.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._given = threading.Event()
+        self._answer: Answer | None = None
+        self._then: list[Callable[[Answer | None], object]] = []
+
+    def give(self, answer: Answer | None) -> None:
+        with self._lock:
+            self._answer = answer
+            self._given.set()
+            then, self._then = self._then, []
+        for call in then:
+            call(answer)
+
+    def then(self, call: Callable[[Answer | None], object]) -> None:
+        with self._lock:
+            if not self._given.is_set():
+                self._then.append(call)
+                return
+        call(self._answer)
+
+    def wait(self, timeout: float | None = None) -> Answer | None:
+        """The answer; None as well when none came within `timeout` seconds."""
+        self._given.wait(timeout)
+        return self._answer
+
+
 def start_pings(
     registries: Iterable[str], endpoints: Endpoints, trust: TrustLoader, timeout: float
-) -> dict[str, Future[Answer | None]]:
-    """Ping each of `registries` (the first few) on a thread of its own; a future answer for
+) -> dict[str, Pending]:
+    """Ping each of `registries` (the first few) on a thread of its own; the answer to come for
     each (None: the HTTP client is to ping it itself)."""
-    answers: dict[str, Future[Answer | None]] = {}
+    # Imported here, once: the threads (and the trust store's) would wait on each other for it.
+    import socket  # noqa: F401
+
+    answers: dict[str, Pending] = {}
     for registry in list(dict.fromkeys(registries))[:MOST_REGISTRIES]:
-        answer: Future[Answer | None] = Future()
-        answers[registry] = answer
+        answer = answers[registry] = Pending()
         threading.Thread(
             target=_ping_into,
             args=(answer, registry, endpoints, trust, timeout),
@@ -60,19 +93,16 @@ def start_pings(
 
 
 def _ping_into(
-    answer: Future[Answer | None],
-    registry: str,
-    endpoints: Endpoints,
-    trust: TrustLoader,
-    timeout: float,
+    answer: Pending, registry: str, endpoints: Endpoints, trust: TrustLoader, timeout: float
 ) -> None:
     try:
-        answer.set_result(ping(registry, endpoints, trust, timeout))
+        found = ping(registry, endpoints, trust, timeout)
     except Exception as exc:  # whatever went wrong goes wrong again, and is reported, later
         import logging  # not on the way of the ping
 
         logging.getLogger(__name__).debug("pinging %s ahead: %s", registry, exc)
-        answer.set_result(None)
+        found = None
+    answer.give(found)
 
 
 def ping(registry: str, endpoints: Endpoints, trust: TrustLoader, timeout: float) -> Answer | None:

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from datetime import datetime, timezone
 
 import httpx
@@ -21,7 +20,7 @@ from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
 from basepin.reference import ImageReference
 from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
-from basepin.registry.early import Answer
+from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RegistryError
 from basepin.registry.http import load_network_backend, new_http_client
@@ -52,7 +51,7 @@ def ask_registries(
     cache: Cache,
     options: ResolveOptions,
     trust: TrustLoader | None = None,
-    early: Mapping[str, Future[Answer | None]] | None = None,
+    early: Mapping[str, Pending] | None = None,
 ) -> tuple[list[Lookup], list[str]]:
     """A lookup for each of `refs`, then for each of the references `more` yields (in order),
     and warnings for the user. `trust`: the TLS trust store, when its loading has begun;
@@ -70,7 +69,7 @@ async def _ask(
     cache: Cache,
     options: ResolveOptions,
     trust: TrustLoader,
-    early: Mapping[str, Future[Answer | None]],
+    early: Mapping[str, Pending],
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:

@@ -13,6 +13,7 @@ ProtocolError, never accepted. Answers are errors from `registry.errors` (never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -20,7 +21,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -30,7 +30,7 @@ import httpx
 from basepin.model import DigestInfo, Platform
 from basepin.reference import ImageReference
 from basepin.registry.auth import Authenticator, CredentialStore
-from basepin.registry.early import Answer
+from basepin.registry.early import Answer, Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import (
     BlobNotFound,
@@ -270,14 +270,17 @@ class RegistryClient:
                 return TagList(tuple(tags), False, stop)
             url = following
 
-    def adopt(self, registry: str, early: Future[Answer | None]) -> None:
+    def adopt(self, registry: str, early: Pending) -> None:
         """Take `registry`'s answer to a ping sent before this client existed (see
         `basepin.registry.early`) in place of a ping of its own, if it comes in time."""
         self._adopting[registry] = asyncio.ensure_future(self._adopt(registry, early))
 
-    async def _adopt(self, registry: str, early: Future[Answer | None]) -> None:
-        done, _ = await asyncio.wait([asyncio.wrap_future(early)], timeout=EARLY_ANSWER_WAIT)
-        answer = done.pop().result() if done else None
+    async def _adopt(self, registry: str, early: Pending) -> None:
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[Answer | None] = loop.create_future()
+        early.then(lambda answer: _hand_over(loop, arrived, answer))
+        done, _ = await asyncio.wait([arrived], timeout=EARLY_ANSWER_WAIT)
+        answer = arrived.result() if done else None
         candidates = self._endpoints.base_urls(registry)
         if answer is None or answer.origin not in candidates:
             return
@@ -695,3 +698,17 @@ def _next_link(headers: httpx.Headers) -> str | None:
                 if name.strip().lower() == "rel" and "next" in rel.strip(" \t\"',").split():
                     return str(target)
     return None
+
+
+def _hand_over(
+    loop: asyncio.AbstractEventLoop, arrived: asyncio.Future[Answer | None], answer: Answer | None
+) -> None:
+    """Settle `arrived` with `answer` from another thread, unless the run is over."""
+
+    def settle() -> None:
+        if not arrived.done():
+            arrived.set_result(answer)
+
+    if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # closed since
+            loop.call_soon_threadsafe(settle)
