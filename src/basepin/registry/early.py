@@ -157,10 +157,12 @@ def get_v2(base: str, trust: TrustLoader, timeout: float) -> tuple[int, str]:
         if (status := raw.connect_ex(address)) not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             raise OSError(status, os.strerror(status))
         import http.client
-        import select
+        import selectors
 
-        if not select.select([], [raw], [], timeout)[1]:
-            raise TimeoutError(f"connecting to {host}:{port} timed out")
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(raw, selectors.EVENT_WRITE)
+            if not waiting.select(timeout):
+                raise TimeoutError(f"connecting to {host}:{port} timed out")
         if error := raw.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             raise OSError(error, os.strerror(error))
         raw.settimeout(timeout)
