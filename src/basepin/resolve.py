@@ -2,10 +2,11 @@
 
 Each unique reference is looked up once. The cache answers first: a reference it can answer
 whole costs no request, and a run the cache answers whole never builds the HTTP stack (nor
-imports httpx and asyncio). The rest go to `registry.lookup`, concurrently, bounded per
-registry, over one connection pool, with the tokens of all repositories of a registry asked
-for in one batched request first. Facts that never change (what a digest is) are kept in the
-cache; tag answers expire.
+imports httpx and asyncio). The first reference it cannot answer sends its registry a ping
+ahead (`registry.early`) while the HTTP stack is imported; the rest go to `registry.lookup`,
+concurrently, bounded per registry, over one HTTP client, with the tokens of all repositories
+of a registry asked for in one batched request first. Facts that never change (what a digest
+is) are kept in the cache; tag answers expire.
 
 Only what the active rules need is fetched: digest facts (dates, platforms) for `old-image`
 and `platforms`, tag lists for `outdated` and for naming `latest`, the digests of newer tags
