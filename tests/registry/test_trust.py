@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import certifi
 import pytest
 
@@ -21,3 +23,10 @@ def test_a_loader_made_not_to_start_loads_once_started() -> None:
     loader = trust.TrustLoader(start=False)
     loader.start()
     assert loader.context().verify_mode.name == "CERT_REQUIRED"
+
+
+def test_the_context_can_be_asked_for_before_loading_starts() -> None:
+    loader = trust.TrustLoader(start=False)
+    asked = concurrent.futures.ThreadPoolExecutor(1).submit(loader.context)
+    loader.start()
+    assert asked.result(timeout=10) is loader.context()

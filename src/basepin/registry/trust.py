@@ -20,20 +20,23 @@ if TYPE_CHECKING:
 
 class TrustLoader:
     """Loads the default TLS context on a thread, from construction on or from `start()`;
-    `context()` waits for it."""
+    `context()` waits for it (from any thread, even before `start()`)."""
 
     def __init__(self, *, start: bool = True) -> None:
         self._context: ssl.SSLContext | None = None
         self._error: ConfigError | None = None
         self._thread = threading.Thread(target=self._load, name="basepin-trust", daemon=True)
+        self._started = threading.Event()
         if start:
-            self._thread.start()
+            self.start()
 
     def start(self) -> None:
         """Start loading (for a loader made with `start=False`)."""
         self._thread.start()
+        self._started.set()
 
     def context(self) -> ssl.SSLContext:
+        self._started.wait()
         self._thread.join()
         if self._error is not None:
             raise self._error
