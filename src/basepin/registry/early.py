@@ -7,8 +7,10 @@ library's http.client (which httpx imports anyway), while the main thread import
 `RegistryClient.adopt` then starts from their answers.
 
 An optimisation only, and no less careful than the ping it stands in for: it carries no
-credentials; behind a proxy from the environment it is not sent; anything but a plain answer
-(an error, a timeout, a 429 or a 5xx) is left to the HTTP client, which retries and reports.
+credentials; behind a proxy it is not sent (one named by the environment), or its answer is
+not used (one from the system's settings, which only urllib.request reads); anything but a
+plain answer (an error, a timeout, a 429 or a 5xx) is left to the HTTP client, which retries
+and reports.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def ping(registry: str, endpoints: Endpoints, trust: TrustLoader, timeout: float
         try:
             status, challenges = get_v2(base, trust, timeout)
         except OSError as exc:  # ssl's errors too
-            import ssl  # loaded by now
+            import ssl  # the trust store's thread has imported it
 
             tls_refused = isinstance(exc, ssl.SSLError) and not isinstance(
                 exc, ssl.SSLCertVerificationError
