@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 MOST_REGISTRIES = 4
 # Answers the HTTP client would retry rather than learn from.
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What a non-blocking connect answers while the handshake is under way (Windows: WSA codes).
+_CONNECTING = frozenset(
+    {0, errno.EINPROGRESS, errno.EWOULDBLOCK, getattr(errno, "WSAEWOULDBLOCK", errno.EWOULDBLOCK)}
+)
 
 
 class Answer(NamedTuple):
@@ -156,7 +160,7 @@ def get_v2(base: str, trust: TrustLoader, timeout: float) -> tuple[int, str]:
     family, kind, protocol, _, address = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)[0]
     with socket.socket(family, kind, protocol) as raw:
         raw.setblocking(False)
-        if (status := raw.connect_ex(address)) not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+        if (status := raw.connect_ex(address)) not in _CONNECTING:
             raise OSError(status, os.strerror(status))
         import http.client
         import selectors
