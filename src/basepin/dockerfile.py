@@ -84,6 +84,9 @@ _INT64_MAX = (1 << 63) - 1
 # Compiled on first use (re caches it): few files have such comments.
 _IGNORE = r"#\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?"
 _RULES = frozenset(RULE_IDS)
+# One empty set for every use without an ignore comment: `frozenset()` makes a new one each
+# time (~200 bytes a use).
+_NONE_IGNORED: frozenset[str] = frozenset()
 
 
 def parse_dockerfile(
@@ -275,7 +278,7 @@ class _Extractor:
             stage=sys.intern(stage),
             platform=platform,
             unresolved_reason=unresolved,
-            ignored_rules=self.ignores.get(order, frozenset()),
+            ignored_rules=self.ignores.get(order, _NONE_IGNORED),
             source=sys.intern(self.reading.text[span.start : span.end]),
         )
         self.uses.append((order, use))
