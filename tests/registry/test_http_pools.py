@@ -4,12 +4,19 @@ proxy."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import httpcore
 import httpx
 import pytest
 
-from basepin.registry.http import PoolSet, _httpx_errors, new_http_client, preconnect
+from basepin.registry.http import (
+    PoolSet,
+    _httpx_errors,
+    _Preconnecting,
+    new_http_client,
+    preconnect,
+)
 from fixtures.registry import Registry
 
 
@@ -187,3 +194,44 @@ def test_httpcore_errors_surface_as_the_httpx_errors_of_the_same_name(name: str)
 def test_other_errors_pass_through() -> None:
     with pytest.raises(KeyError), _httpx_errors():
         raise KeyError("not a network error")
+
+
+class _Stuck(httpcore.AsyncNetworkBackend):
+    """A network whose connections never open (a host that drops the handshake)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise NotImplementedError
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def test_a_connection_opened_ahead_is_waited_for_no_longer_than_the_connect_timeout() -> None:
+    async def check() -> float:
+        backend = _Preconnecting(_Stuck())
+        backend.preconnect("registry.test", 443, 1)
+        await asyncio.sleep(0.01)  # the opener has started the connection
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(httpcore.ConnectTimeout, match=r"registry\.test:443 timed out"):
+            await backend.connect_tcp("registry.test", 443, timeout=0.1)
+        await backend.aclose()
+        return loop.time() - started
+
+    assert asyncio.run(check()) < 2

@@ -289,8 +289,12 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         opening = self._ready.get((host, port))
         while opening and local_address is None:
+            # Opened ahead without a timeout of its own: a request waits for it no longer than
+            # for a connection of its own.
             try:
-                return await opening.pop(0)
+                return await asyncio.wait_for(opening.pop(0), timeout)
+            except TimeoutError:
+                raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
             except Exception:
                 continue
         return await self._backend.connect_tcp(
