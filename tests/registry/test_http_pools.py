@@ -4,6 +4,7 @@ proxy."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterable
 
 import httpcore
@@ -224,7 +225,7 @@ class _Stuck(httpcore.AsyncNetworkBackend):
 
 def test_a_connection_opened_ahead_is_waited_for_no_longer_than_the_connect_timeout() -> None:
     async def check() -> float:
-        backend = _Preconnecting(_Stuck())
+        backend = _Preconnecting(_Stuck(), ssl.create_default_context())
         backend.preconnect("registry.test", 443, 1)
         await asyncio.sleep(0.01)  # the opener has started the connection
         loop = asyncio.get_running_loop()
@@ -235,3 +236,97 @@ def test_a_connection_opened_ahead_is_waited_for_no_longer_than_the_connect_time
         return loop.time() - started
 
     assert asyncio.run(check()) < 2
+
+
+class _Handshakes(httpcore.AsyncNetworkStream):
+    """A stream that only records the TLS handshakes asked of it."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.closed = False
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        raise NotImplementedError
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.log.append(f"handshake with {server_hostname}")
+        return self
+
+
+class _Recording(_Stuck):
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.streams: list[_Handshakes] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.log.append(f"connect {host}:{port}")
+        self.streams.append(_Handshakes(self.log))
+        return self.streams[-1]
+
+
+def test_https_connections_are_opened_ahead_with_their_handshake_done() -> None:
+    async def check() -> list[str]:
+        network = _Recording()
+        backend = _Preconnecting(network, ssl.create_default_context())
+        backend.preconnect("registry.test", 443, 2, tls=True)
+        await asyncio.sleep(0.01)
+        network.log.append("requests")
+        for _ in range(2):
+            stream = await backend.connect_tcp("registry.test", 443, timeout=1.0)
+            # httpcore asks for the handshake; the one done ahead stands.
+            assert await stream.start_tls(ssl.create_default_context(), "registry.test") in (
+                network.streams
+            )
+        return network.log
+
+    *ahead, last = asyncio.run(check())
+    # Both handshakes were done before the requests, and none after.
+    assert sorted(ahead) == ["connect registry.test:443"] * 2 + ["handshake with registry.test"] * 2
+    assert last == "requests"
+
+
+def test_a_connection_secured_ahead_serves_no_other_name() -> None:
+    async def check() -> bool:
+        network = _Recording()
+        backend = _Preconnecting(network, ssl.create_default_context())
+        backend.preconnect("registry.test", 443, 1, tls=True)
+        await asyncio.sleep(0.01)
+        stream = await backend.connect_tcp("registry.test", 443, timeout=1.0)
+        with pytest.raises(httpcore.ConnectError, match="opened ahead is for registry"):
+            await stream.start_tls(ssl.create_default_context(), "other.test")
+        return network.streams[0].closed
+
+    assert asyncio.run(check())
+
+
+def test_requests_use_https_connections_opened_ahead(tls_registry: Registry) -> None:
+    assert tls_registry.ca_file is not None
+    trust = ssl.create_default_context(cafile=tls_registry.ca_file)
+
+    async def check() -> list[int]:
+        async with new_http_client(trust=trust) as http:
+            preconnect(http, tls_registry.url, 3)
+            await asyncio.sleep(0.2)
+            replies = await asyncio.gather(*(http.get(f"{tls_registry.url}/v2/") for _ in range(3)))
+            assert all(reply.extensions["http_version"] == b"HTTP/1.1" for reply in replies)
+            return [reply.status_code for reply in replies]
+
+    assert asyncio.run(check()) == [200, 200, 200]

@@ -25,6 +25,7 @@ from collections.abc import (
     Iterator,
 )
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpcore
 import httpx
@@ -121,7 +122,7 @@ class PoolSet(httpx.AsyncBaseTransport):
         self._verify = verify
         self._per_pool = per_pool
         self._most = max(1, per_origin // per_pool)
-        self._backend = _Preconnecting(httpcore.AnyIOBackend())
+        self._backend = _Preconnecting(httpcore.AnyIOBackend(), verify)
         self._pools: dict[tuple[bytes, bytes, int | None], list[_Pool]] = {}
 
     def __len__(self) -> int:
@@ -132,9 +133,12 @@ class PoolSet(httpx.AsyncBaseTransport):
         return [pool.busy for pools in self._pools.values() for pool in pools]
 
     def preconnect(self, url: httpx.URL, count: int) -> None:
-        """Start opening `count` connections to `url`'s origin (no more than are allowed)."""
-        port = url.port or (443 if url.scheme == "https" else 80)
-        self._backend.preconnect(url.host, port, min(count, self._most * self._per_pool))
+        """Start opening `count` connections to `url`'s origin (no more than are allowed),
+        TLS handshake included for HTTPS."""
+        https = url.scheme == "https"
+        port = url.port or (443 if https else 80)
+        count = min(count, self._most * self._per_pool)
+        self._backend.preconnect(url.host, port, count, tls=https)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
@@ -258,26 +262,42 @@ def _httpx_errors() -> Iterator[None]:
 
 class _Preconnecting(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that hands out connections opened in advance, where there
-    are any for the host and port asked for."""
+    are any for the host and port asked for. For HTTPS they come with the TLS handshake done
+    (verified as httpcore would, with the pools' context and the host's name): httpcore's own
+    `start_tls` then gets the secured stream back instead of a second handshake."""
 
-    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, backend: httpcore.AsyncNetworkBackend, verify: ssl.SSLContext) -> None:
         self._backend = backend
+        self._verify = verify
         self._ready: dict[tuple[str, int], list[asyncio.Task[httpcore.AsyncNetworkStream]]] = {}
         self._openers: list[asyncio.Task[None]] = []
 
-    def preconnect(self, host: str, port: int, count: int) -> None:
-        self._openers.append(asyncio.ensure_future(self._open(host, port, count)))
+    def preconnect(self, host: str, port: int, count: int, *, tls: bool = False) -> None:
+        self._openers.append(asyncio.ensure_future(self._open(host, port, count, tls)))
 
-    async def _open(self, host: str, port: int, count: int) -> None:
+    async def _open(self, host: str, port: int, count: int, tls: bool) -> None:
         opening = self._ready.setdefault((host, port), [])
         opening[:] = [task for task in opening if not task.done() or task.exception() is None]
         for _ in range(count - len(opening)):
             # A connection that fails here is of no use; the request then connects itself
             # and reports what went wrong.
-            opening.append(asyncio.ensure_future(self._backend.connect_tcp(host, port)))
+            opening.append(asyncio.ensure_future(self._connect_ahead(host, port, tls)))
             # One a turn of the event loop (starting one costs ~0.5 ms): a request under way,
             # such as the token request these connections wait for, is not held up by them.
             await asyncio.sleep(0)
+
+    async def _connect_ahead(self, host: str, port: int, tls: bool) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(host, port)
+        if not tls:
+            return stream
+        # As httpcore's connection does for HTTP/1.1 (the context is the pools' own).
+        self._verify.set_alpn_protocols(["http/1.1"])
+        try:
+            secured = await stream.start_tls(self._verify, server_hostname=host)
+        except BaseException:
+            await stream.aclose()
+            raise
+        return _Secured(secured, host)
 
     async def connect_tcp(
         self,
@@ -326,6 +346,39 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
                     continue
                 await stream.aclose()
         self._ready.clear()
+
+
+class _Secured(httpcore.AsyncNetworkStream):
+    """A connection whose TLS handshake with `host` was done ahead: httpcore's `start_tls`
+    for that name returns it as it is."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream, host: str) -> None:
+        self._stream = stream
+        self._host = host
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if server_hostname != self._host:
+            # Secured for another name (an SNI override): of no use for this request.
+            await self._stream.aclose()
+            raise httpcore.ConnectError(f"connection opened ahead is for {self._host}")
+        return self._stream
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
