@@ -313,7 +313,7 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
             # for a connection of its own.
             try:
                 return await asyncio.wait_for(opening.pop(0), timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
                 raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
             except Exception:
                 continue
