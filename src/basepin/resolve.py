@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from basepin.errors import ConfigError, InvalidReference
+from basepin.errors import InvalidReference
 from basepin.model import DigestInfo, Lookup, Platform, Resolution, TagInfo
 from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from basepin.registry.auth import CredentialStore
-    from basepin.registry.early import Pending
-    from basepin.registry.trust import TrustLoader
     from basepin.versions import Scope
 
 # For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
@@ -83,36 +81,28 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
     warnings: list[str] = []
     for first in batches:
         if first:
+            from basepin.registry.early import start_pings
+            from basepin.registry.endpoints import Endpoints
             from basepin.registry.trust import TrustLoader
 
-            # The pings first: the trust store's thread would hold them up (it imports `ssl`),
-            # and they need it only once connected, if at all.
+            endpoints = Endpoints(options.mirrors, options.insecure)
+            # The first registries are pinged while the HTTP stack is imported (see
+            # `registry.early`), before the trust store's thread starts: it would hold them up
+            # (it imports `ssl`), and they need it only once connected, if at all.
             trust = TrustLoader(start=False)
-            early = _ping_ahead(first, options, trust)
+            timeout = options.timeout
+            early = start_pings((ref.registry for ref in first), endpoints, trust, timeout)
             trust.start()  # loads while the HTTP stack is imported
             from basepin.registry.lookup import ask_registries
 
-            found, warnings = ask_registries(first, batches, unique.cache, options, trust, early)
+            found, warnings = ask_registries(
+                first, batches, unique.cache, options, endpoints, trust, early
+            )
             unique.answers.update(zip(unique.asked, found, strict=True))
             break  # the network side read the rest
     unique.cache.close()
     lookups = {text: unique.answers[key] for key, texts in unique.texts.items() for text in texts}
     return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
-
-
-def _ping_ahead(
-    refs: Sequence[ImageReference], options: ResolveOptions, trust: TrustLoader
-) -> Mapping[str, Pending]:
-    """Ping the registries `refs` name while the HTTP stack is imported (see
-    `basepin.registry.early`); a configuration error is left to the lookups to report."""
-    from basepin.registry.early import start_pings
-    from basepin.registry.endpoints import Endpoints
-
-    try:
-        endpoints = Endpoints(options.mirrors, options.insecure)
-    except ConfigError:
-        return {}
-    return start_pings((ref.registry for ref in refs), endpoints, trust, options.timeout)
 
 
 class _Unique:

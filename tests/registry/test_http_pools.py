@@ -197,8 +197,14 @@ def test_other_errors_pass_through() -> None:
         raise KeyError("not a network error")
 
 
-class _Stuck(httpcore.AsyncNetworkBackend):
-    """A network whose connections never open (a host that drops the handshake)."""
+class _Network(httpcore.AsyncNetworkBackend):
+    """A pretend network: it logs the connections asked of it, which never open when it is
+    `stuck` (a host that drops the handshake)."""
+
+    def __init__(self, *, stuck: bool = False) -> None:
+        self.stuck = stuck
+        self.log: list[str] = []
+        self.streams: list[_Handshakes] = []
 
     async def connect_tcp(
         self,
@@ -208,8 +214,11 @@ class _Stuck(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
+        self.log.append(f"connect {host}:{port}")
+        if self.stuck:
+            await asyncio.Event().wait()
+        self.streams.append(_Handshakes(self.log))
+        return self.streams[-1]
 
     async def connect_unix_socket(
         self,
@@ -225,7 +234,7 @@ class _Stuck(httpcore.AsyncNetworkBackend):
 
 def test_a_connection_opened_ahead_is_waited_for_no_longer_than_the_connect_timeout() -> None:
     async def check() -> float:
-        backend = _Preconnecting(_Stuck(), ssl.create_default_context())
+        backend = _Preconnecting(_Network(stuck=True), ssl.create_default_context())
         backend.preconnect("registry.test", 443, 1)
         await asyncio.sleep(0.01)  # the opener has started the connection
         loop = asyncio.get_running_loop()
@@ -264,27 +273,9 @@ class _Handshakes(httpcore.AsyncNetworkStream):
         return self
 
 
-class _Recording(_Stuck):
-    def __init__(self) -> None:
-        self.log: list[str] = []
-        self.streams: list[_Handshakes] = []
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.log.append(f"connect {host}:{port}")
-        self.streams.append(_Handshakes(self.log))
-        return self.streams[-1]
-
-
 def test_https_connections_are_opened_ahead_with_their_handshake_done() -> None:
     async def check() -> list[str]:
-        network = _Recording()
+        network = _Network()
         backend = _Preconnecting(network, ssl.create_default_context())
         backend.preconnect("registry.test", 443, 2, tls=True)
         await asyncio.sleep(0.01)
@@ -305,7 +296,7 @@ def test_https_connections_are_opened_ahead_with_their_handshake_done() -> None:
 
 def test_a_connection_secured_ahead_serves_no_other_name() -> None:
     async def check() -> bool:
-        network = _Recording()
+        network = _Network()
         backend = _Preconnecting(network, ssl.create_default_context())
         backend.preconnect("registry.test", 443, 1, tls=True)
         await asyncio.sleep(0.01)

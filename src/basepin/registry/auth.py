@@ -32,6 +32,7 @@ import httpx
 
 from basepin.errors import ConfigError
 from basepin.reference import DOCKER_HUB
+from basepin.registry.early import Answer
 from basepin.registry.endpoints import Endpoints, normalise_host
 from basepin.registry.errors import ProtocolError, RegistryError, Unauthorized
 from basepin.registry.http import Reply, Sender
@@ -357,16 +358,13 @@ class Authenticator:
     def knows(self, origin: str) -> bool:
         return origin in self._challenges
 
-    def learn(self, origin: str, reply: Reply) -> Challenge | None:
-        """Remember how `origin` wants to be authenticated, from any answer it gave."""
-        return self.learn_from(origin, reply.status, reply.headers.get("www-authenticate", ""))
-
-    def learn_from(self, origin: str, status: int, challenges: str) -> Challenge | None:
-        """`learn` from an answer's status and `WWW-Authenticate` header alone."""
-        if status != 401:
+    def learn(self, origin: str, answer: Reply | Answer) -> Challenge | None:
+        """Remember how `origin` wants to be authenticated, from any answer it gave (the HTTP
+        client's, or a ping's sent ahead)."""
+        if answer.status != 401:
             self._challenges.setdefault(origin, _OPEN)
             return None
-        offered = parse_challenges(challenges)
+        offered = parse_challenges(answer.challenges)
         usable = [c for c in offered if c.scheme == "bearer" and c.realm] or [
             c for c in offered if c.scheme == "basic"
         ]

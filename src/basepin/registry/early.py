@@ -15,6 +15,7 @@ and reports.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -76,6 +77,26 @@ class Pending:
         """The answer; None as well when none came within `timeout` seconds."""
         self._given.wait(timeout)
         return self._answer
+
+    async def arrival(self, timeout: float) -> Answer | None:
+        """`wait` without blocking the event loop it is awaited on."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[Answer | None] = loop.create_future()
+
+        def settle(answer: Answer | None) -> None:
+            if not arrived.done():
+                arrived.set_result(answer)
+
+        def hand_over(answer: Answer | None) -> None:  # on the giving thread
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed since
+                    loop.call_soon_threadsafe(settle, answer)
+
+        self.then(hand_over)
+        done, _ = await asyncio.wait([arrived], timeout=timeout)
+        return arrived.result() if done else None
 
 
 def start_pings(

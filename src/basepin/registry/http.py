@@ -399,6 +399,12 @@ class Reply:
     body: bytes = b""
 
     @property
+    def challenges(self) -> str:
+        """Its `WWW-Authenticate` challenges, all of them, comma-joined."""
+        challenges: str = self.headers.get("www-authenticate", "")
+        return challenges
+
+    @property
     def rate_limit_remaining(self) -> int | None:
         """`ratelimit-remaining: 76;w=21600` -> 76."""
         match = re.match(r"\s*(\d+)", self.headers.get("ratelimit-remaining", ""))

@@ -50,17 +50,19 @@ def ask_registries(
     more: Iterable[Sequence[ImageReference]],
     cache: Cache,
     options: ResolveOptions,
-    trust: TrustLoader | None = None,
-    early: Mapping[str, Pending] | None = None,
+    endpoints: Endpoints,
+    trust: TrustLoader,
+    early: Mapping[str, Pending],
 ) -> tuple[list[Lookup], list[str]]:
     """A lookup for each of `refs`, then for each of the references `more` yields (in order),
-    and warnings for the user. `trust`: the TLS trust store, when its loading has begun;
-    `early`: the answers to pings sent ahead (see `basepin.registry.early`), by registry.
+    and warnings for the user. `endpoints`: those of `options`; `trust`: the TLS trust store
+    being loaded; `early`: the answers to pings sent ahead (see `basepin.registry.early`), by
+    registry.
 
     Each registry is introduced to as soon as a reference names it, while `more` is still
     being produced (files being read): that round trip is then over when the lookups start.
     """
-    return asyncio.run(_ask(refs, more, cache, options, trust or TrustLoader(), early or {}))
+    return asyncio.run(_ask(refs, more, cache, options, endpoints, trust, early))
 
 
 async def _ask(
@@ -68,12 +70,13 @@ async def _ask(
     more: Iterable[Sequence[ImageReference]],
     cache: Cache,
     options: ResolveOptions,
+    endpoints: Endpoints,
     trust: TrustLoader,
     early: Mapping[str, Pending],
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:
-        registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        registry = RegistryClient(http, credentials, endpoints)
         for host, answer in early.items():
             registry.adopt(host, answer)
         # Now rather than on the first connection's way: the token realm a ping names is

@@ -13,7 +13,6 @@ ProtocolError, never accepted. Answers are errors from `registry.errors` (never 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import itertools
 import json
@@ -276,17 +275,13 @@ class RegistryClient:
         self._adopting[registry] = asyncio.ensure_future(self._adopt(registry, early))
 
     async def _adopt(self, registry: str, early: Pending) -> None:
-        loop = asyncio.get_running_loop()
-        arrived: asyncio.Future[Answer | None] = loop.create_future()
-        early.then(lambda answer: _hand_over(loop, arrived, answer))
-        done, _ = await asyncio.wait([arrived], timeout=EARLY_ANSWER_WAIT)
-        answer = arrived.result() if done else None
+        answer = await early.arrival(EARLY_ANSWER_WAIT)
         candidates = self._endpoints.base_urls(registry)
         if answer is None or answer.origin not in candidates:
             return
         if len(candidates) > 1:
             self._origins[registry] = answer.origin
-        self._learn(answer.origin, answer.status, answer.challenges)
+        self._learn(answer.origin, answer)
 
     async def introduce(self, registry: str) -> None:
         """Learn where `registry` answers and how it wants to be authenticated (one GET /v2/,
@@ -299,8 +294,7 @@ class RegistryClient:
             origin = await self._origin(registry)
             async with self._introductions.setdefault(origin, asyncio.Lock()):
                 if not self._auth.knows(origin):
-                    reply = await self._ping(origin, registry)
-                    self._learn(origin, reply.status, reply.headers.get("www-authenticate", ""))
+                    self._learn(origin, await self._ping(origin, registry))
         except RegistryError as exc:
             logger.debug("introducing %s: %s", registry, exc)
 
@@ -350,17 +344,16 @@ class RegistryClient:
                     logger.debug("%s does not speak TLS; trying %s", base, fallback)
                     continue
                 raise
-            self._learn(base, reply.status, reply.headers.get("www-authenticate", ""))
+            self._learn(base, reply)
             return base
-        reply = await self._ping(candidates[-1], registry)
-        self._learn(candidates[-1], reply.status, reply.headers.get("www-authenticate", ""))
+        self._learn(candidates[-1], await self._ping(candidates[-1], registry))
         return candidates[-1]
 
-    def _learn(self, origin: str, status: int, challenges: str) -> None:
+    def _learn(self, origin: str, answer: Reply | Answer) -> None:
         """Learn how `origin` authenticates from its answer to `/v2/`. Where that names a token
         realm, a connection to it opens at once: the token request follows as soon as the
         files are read, and need not wait for a handshake then."""
-        challenge = self._auth.learn_from(origin, status, challenges)
+        challenge = self._auth.learn(origin, answer)
         if challenge is None or challenge.scheme != "bearer" or not challenge.realm:
             return
         try:
@@ -698,17 +691,3 @@ def _next_link(headers: httpx.Headers) -> str | None:
                 if name.strip().lower() == "rel" and "next" in rel.strip(" \t\"',").split():
                     return str(target)
     return None
-
-
-def _hand_over(
-    loop: asyncio.AbstractEventLoop, arrived: asyncio.Future[Answer | None], answer: Answer | None
-) -> None:
-    """Settle `arrived` with `answer` from another thread, unless the run is over."""
-
-    def settle() -> None:
-        if not arrived.done():
-            arrived.set_result(answer)
-
-    if not loop.is_closed():
-        with contextlib.suppress(RuntimeError):  # closed since
-            loop.call_soon_threadsafe(settle)
