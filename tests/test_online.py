@@ -238,8 +238,8 @@ def test_docker_hub_through_a_mirror_with_dates_from_the_hub_api(
     assert unpinned["fix"]["replacement"] == f"python:3.12@{image.digest}"
     assert report["uses"][0]["pushed"].startswith(pushed.strftime("%Y-%m-%d"))
     assert code == 1
-    # Docker Hub's pull quota: the registry is asked with HEAD only.
-    assert all(r.path.startswith("/v2/repositories/") for r in hub_server.requests)
+    # Dates come from the Hub API's documented tag path.
+    assert all(r.path.startswith("/v2/namespaces/library/") for r in hub_server.requests)
 
 
 def test_warm_cache_needs_no_network(

@@ -270,6 +270,7 @@ def _resolve_options(
     """What to look up; `bump`: also the digests of newer versions (`fix --bump`)."""
     from pathlib import Path
 
+    from basepin.model import size_platform
     from basepin.registry.cache import default_folder
     from basepin.resolve import ResolveOptions
 
@@ -291,6 +292,7 @@ def _resolve_options(
         want_newer=config.severity_of("outdated") != "off",
         want_newer_digests=bump,
         bump_scope=config.bump,
+        size_platform=size_platform(config.platforms),
     )
 
 
@@ -356,12 +358,15 @@ def _examine(
         result = resolve_files(references(), _resolve_options(args, config, bump=bump))
     finally:
         done()
+    from basepin.report import one_line
+    from basepin.rules import unchecked
+
     for warning in result.warnings:
-        print(f"basepin: warning: {warning}", file=sys.stderr)
-    incomplete: dict[str, Unresolved] = {}
-    for lookup in result.lookups.values():
-        if isinstance(lookup, Unresolved):
-            incomplete.setdefault(lookup.reference, lookup)
+        print(f"basepin: warning: {one_line(warning)}", file=sys.stderr)
+    incomplete: dict[tuple[str, str], Unresolved] = {}
+    for text, lookup in result.lookups.items():
+        for each in unchecked(text, lookup, config):
+            incomplete.setdefault((each.reference, each.reason), each)
     run = Report(tuple(paths), (), (), tuple(incomplete.values()), result.lookups, offline=False)
     from datetime import datetime, timezone
 
@@ -576,6 +581,11 @@ def _run_tags(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     config = _load_config(args)
-    tags = list_tags(ref, _resolve_options(args, config))
-    sys.stdout.write(render_tags(tags, args.format))
+    listing = list_tags(ref, _resolve_options(args, config))
+    sys.stdout.write(render_tags(listing.tags, args.format))
+    if listing.incomplete is not None:
+        from basepin.report import one_line
+
+        print(f"basepin: the list is incomplete: {one_line(listing.incomplete)}", file=sys.stderr)
+        return 3
     return 0

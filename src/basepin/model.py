@@ -18,7 +18,7 @@ from basepin.records import NamedTuple
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
     from typing import Literal
 
@@ -107,6 +107,15 @@ class ParsedDockerfile(NamedTuple):
     problems: tuple[Problem, ...] = ()
 
 
+# The platform whose image a size is given for when none is configured.
+DEFAULT_PLATFORM = "linux/amd64"
+
+
+def size_platform(platforms: Sequence[str]) -> str:
+    """The platform image sizes are taken for: the first configured one."""
+    return platforms[0] if platforms else DEFAULT_PLATFORM
+
+
 class Platform(NamedTuple):
     os: str
     architecture: str
@@ -122,8 +131,17 @@ class TagInfo(NamedTuple):
 
     name: str
     digest: str | None = None
+    # When its image was pushed (Docker Hub), where known.
     pushed: datetime | None = None
+    # Compressed size of its image for the first configured platform, where known.
     size: int | None = None
+
+
+class TagListing(NamedTuple):
+    """A repository's tags, newest first; `incomplete` says why the list is not whole."""
+
+    tags: tuple[TagInfo, ...]
+    incomplete: str | None = None
 
 
 class DigestInfo(NamedTuple):
@@ -143,6 +161,13 @@ class DigestInfo(NamedTuple):
     size: int | None = None
 
 
+class Gap(NamedTuple):
+    """Answers a reference's check lacks: `rules` could not be judged, for `reason`."""
+
+    rules: tuple[str, ...]
+    reason: str
+
+
 class Resolution(NamedTuple):
     """What the registry says about one reference today."""
 
@@ -151,8 +176,10 @@ class Resolution(NamedTuple):
     current: DigestInfo | None
     # The digest the user pinned, when there is one.
     pinned: DigestInfo | None = None
-    # When the tag was last pushed (Docker Hub), where known.
+    # When the image the tag points to was pushed, per Docker Hub (the newest push of its
+    # platform images, else the tag's), where known.
     pushed: datetime | None = None
+    # Compressed size of the image for the first configured platform, where known.
     size: int | None = None
     tags: tuple[TagInfo, ...] | None = None
     # `ratelimit-remaining` of the registry's last answer, where it sent one.
@@ -162,6 +189,8 @@ class Resolution(NamedTuple):
     pin_now: str | None = None
     # Set when the pinned digest is one platform's manifest of a multi-platform image.
     pinned_platform: Platform | None = None
+    # What could not be asked or read for some rules: the run is incomplete for them.
+    gaps: tuple[Gap, ...] = ()
 
 
 class Missing(NamedTuple):

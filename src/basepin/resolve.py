@@ -21,7 +21,15 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from basepin.errors import InvalidReference
-from basepin.model import DigestInfo, Lookup, Platform, Resolution, TagInfo
+from basepin.model import (
+    DEFAULT_PLATFORM,
+    DigestInfo,
+    Lookup,
+    Platform,
+    Resolution,
+    TagInfo,
+    TagListing,
+)
 from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
@@ -60,6 +68,8 @@ class ResolveOptions(NamedTuple):
     want_newer_digests: bool = True
     bump_scope: Scope = "minor"
     credentials: CredentialStore | None = None
+    # The platform whose image sizes are given (Docker Hub knows them per platform).
+    size_platform: str = DEFAULT_PLATFORM
 
 
 class ResolveResult(NamedTuple):
@@ -141,9 +151,10 @@ class _Unique:
         return new
 
 
-def list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+def list_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
     """The repository's tags, newest first: Docker Hub with dates and sizes, elsewhere
-    tags/list in version order (newest version first, then the other tags by name)."""
+    tags/list in version order (newest version first, then the other tags by name); with why
+    the list is not whole where it is not."""
     from basepin.registry.lookup import list_repository_tags
 
     return list_repository_tags(ref, options)

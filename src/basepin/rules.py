@@ -19,6 +19,7 @@ from basepin.model import (
     Span,
     TagInfo,
     Unresolved,
+    size_platform,
 )
 from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
@@ -77,9 +78,10 @@ def judge(
         for use in parsed.uses:
             offline = list(offline_candidates(use, config))
             lookup = lookups.get(use.reference) if use.resolved else None
-            if isinstance(lookup, Unresolved):
-                incomplete.setdefault(lookup.reference, lookup)
-            elif isinstance(lookup, Missing):
+            if lookup is not None:
+                for each in unchecked(use.reference, lookup, config):
+                    incomplete.setdefault(f"{each.reference}\0{each.reason}", each)
+            if isinstance(lookup, Missing):
                 offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
@@ -88,6 +90,21 @@ def judge(
     return Verdict(
         settle(candidates, config, plan_fixes(candidates, uses)), list(incomplete.values())
     )
+
+
+def unchecked(text: str, lookup: Lookup, config: Config) -> list[Unresolved]:
+    """What the run could not check about the reference `text`: all of it (an `Unresolved`
+    lookup), or the active rules its answers lack data for."""
+    if isinstance(lookup, Unresolved):
+        return [lookup]
+    if not isinstance(lookup, Resolution):
+        return []
+    found = []
+    for gap in lookup.gaps:
+        rules = [rule for rule in gap.rules if config.severity_of(rule) != "off"]
+        if rules:
+            found.append(Unresolved(text, f"{', '.join(rules)} not checked: {gap.reason}"))
+    return found
 
 
 def _has(candidates: Iterable[Candidate], rule: str) -> bool:
@@ -116,9 +133,12 @@ def _online(
     if ref.digest is not None and res.pin_now is not None and ref.digest != res.pin_now:
         since = ""
         if res.pushed:
-            since = f" (the tag was pushed again {_date(res.pushed)})"
+            since = f" (the image it points to now was pushed {_date(res.pushed)} per Docker Hub)"
         elif res.current is not None and res.current.created:
-            since = f" (the image it points to now was built {_date(res.current.created)})"
+            since = (
+                f" (the image it points to now was built {_date(res.current.created)}"
+                " per the image config)"
+            )
         found.append(
             _candidate(
                 "stale-digest",
@@ -131,7 +151,7 @@ def _online(
     found.extend(_age_candidates(use, ref, res, config, now))
     newest = _newest_of_variant(ref, res, config)
     if newest is not None:
-        found.append(_outdated_candidate(use, ref, res, newest))
+        found.append(_outdated_candidate(use, ref, res, newest, config))
     wanted = _wanted_reference(ref, res, config, version, newest if bump else None)
     for cand in found:
         fixable = cand.rule in _PIN_RULES or (cand.rule == "outdated" and bump)
@@ -218,24 +238,29 @@ def _covered(platform: str, have: set[str]) -> bool:
 def _age_candidates(
     use: ImageUse, ref: ImageReference, res: Resolution, config: Config, now: datetime
 ) -> Iterator[Candidate]:
-    born = _image_date(ref, res)
-    if born is None:
+    dated = _image_date(ref, res)
+    if dated is None:
         return
+    born, how = dated
     days = (now - born).days
     if days > config.max_age:
         yield _candidate(
             "old-image",
             use,
-            f"{use.reference}: the image is {days} days old (built or pushed {_date(born)}); "
-            f"max-age is {config.max_age}",
+            f"{use.reference}: the image is {days} days old ({how}); max-age is {config.max_age}",
         )
 
 
-def _image_date(ref: ImageReference, res: Resolution) -> datetime | None:
+def _image_date(ref: ImageReference, res: Resolution) -> tuple[datetime, str] | None:
+    """When the image was made, with the words that say so and what says it: Docker Hub's
+    push date of its content, else the build date in its config."""
     pinned_other = ref.digest is not None and res.current and ref.digest != res.current.digest
-    if pinned_other:
-        return res.pinned.created if res.pinned else None
-    return res.pushed or (res.current.created if res.current else None)
+    info = res.pinned if pinned_other else res.current
+    if res.pushed is not None and not pinned_other:
+        return res.pushed, f"pushed {_date(res.pushed)} per Docker Hub"
+    if info is not None and info.created is not None:
+        return info.created, f"built {_date(info.created)} per the image config"
+    return None
 
 
 def _newest_of_variant(ref: ImageReference, res: Resolution, config: Config) -> TagInfo | None:
@@ -258,22 +283,25 @@ def _newest_tag(tag: str, names: tuple[str, ...], scope: Scope) -> str | None:
 
 
 def _outdated_candidate(
-    use: ImageUse, ref: ImageReference, res: Resolution, newest: TagInfo
+    use: ImageUse, ref: ImageReference, res: Resolution, newest: TagInfo, config: Config
 ) -> Candidate:
     now_tag = next((t for t in res.tags or () if t.name == ref.tag), None)
     return _candidate(
         "outdated",
         use,
         f"{use.reference}: a newer version of the same variant exists: "
-        f"{ref.tag} -> {newest.name}{_size_delta(now_tag, newest)}",
+        f"{ref.tag} -> {newest.name}{_size_delta(now_tag, newest, config.platforms)}",
     )
 
 
-def _size_delta(old: TagInfo | None, new: TagInfo | None) -> str:
+def _size_delta(old: TagInfo | None, new: TagInfo | None, platforms: Sequence[str]) -> str:
+    """The size change, where both sizes are known; they are sizes of the first configured
+    platform's image, which is named when there are several."""
     if old is None or new is None or old.size is None or new.size is None:
         return ""
     change = (new.size - old.size) / 1_000_000
-    return f", {change:+.1f} MB"
+    which = f" for {size_platform(platforms)}" if len(platforms) > 1 else ""
+    return f", {change:+.1f} MB{which}"
 
 
 def _short(digest: str) -> str:

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     import sqlite3
 
 FILE_NAME = "basepin-cache.sqlite3"
-# Bump when the tables change; a file with another version is rebuilt.
-SCHEMA_VERSION = 3
+# Bump when the tables change, or what they hold; a file with another version is rebuilt.
+# 4: Docker Hub dates are the image content's push date, sizes those of one platform.
+SCHEMA_VERSION = 4
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 

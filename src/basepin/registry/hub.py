@@ -1,78 +1,64 @@
 """Client for the Docker Hub API (hub.docker.com): dates, sizes and tag lists of docker.io images.
 
 The Hub API is not the registry: it never costs pull quota, and the digests basepin pins come
-from the registry's HEAD elsewhere. This adds when a tag was pushed, how big it is, and the
-newest tags of a repository.
+from the registry's HEAD elsewhere. This adds when an image was pushed, how big it is per
+platform, and the repository's tags.
+
+It asks the paths the current API reference documents,
+`/v2/namespaces/{namespace}/repositories/{repository}/tags[/{tag}]`. A 404 there that is
+not the Hub's own "no such repository or tag" answer means the server does not know the path
+(an older Hub, a mirror of it): the older `/v2/repositories/{namespace}/{repository}/tags`
+paths, which the live Hub still answers, are asked instead, from then on. Every answer is read
+streaming up to MAX_ANSWER_BYTES.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
-import re
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
 from basepin.errors import InvalidReference, UsageError
-from basepin.model import Platform, TagInfo
 from basepin.registry.errors import (
     ProtocolError,
     RateLimited,
+    RegistryError,
     RepositoryNotFound,
     Unauthorized,
     Unavailable,
 )
+from basepin.registry.hub_tags import HubImage, HubTag, HubTagList, tag_from
+
+__all__ = ["HUB_URL", "HubClient", "HubImage", "HubRateLimit", "HubTag", "HubTagList"]
+
+logger = logging.getLogger(__name__)
 
 HUB_URL = "https://hub.docker.com"
+# Names the same service answers on: a `next` link on one of them is a page of the same
+# list, read from the configured base instead.
+HUB_NAMES = frozenset({"hub.docker.com", "registry.hub.docker.com"})
 MAX_PAGE_SIZE = 100
+# Pages of a tag list read at most: 1,000 tags, newest first.
+MAX_PAGES = 10
+# One tag is a few KiB and a page of 100 a few hundred: anything past this is not an answer.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # Access tokens live about ten minutes; renew a minute early.
 TOKEN_LIFETIME_SECONDS = 540.0
-# A 429's X-Retry-After below this is read as a delay in seconds, not a unix time.
+# A rate-limit header value below this is a delay in seconds, not a unix time.
 _UNIX_TIME_FLOOR = 1_000_000_000
 _LATEST_UNIX_TIME = 100_000_000_000  # year 5138: larger header values are nonsense
 # A 429 that keeps naming a time already past would otherwise be retried forever.
 _MAX_RATE_LIMIT_WAITS = 3
-
-
-@dataclass(frozen=True)
-class HubImage:
-    """One platform image of a tag, from the tag's `images[]`."""
-
-    os: str
-    architecture: str
-    variant: str | None = None
-    digest: str | None = None
-    size: int | None = None
-    status: str | None = None
-    pushed: datetime | None = None
-
-    @property
-    def platform(self) -> Platform:
-        return Platform(self.os, self.architecture, self.variant)
-
-
-@dataclass(frozen=True)
-class HubTag:
-    name: str
-    # The index (manifest list) digest; None on old tags pushed before Hub recorded it.
-    digest: str | None
-    # `tag_last_pushed`, else `last_updated`.
-    pushed: datetime | None
-    # `full_size`: compressed bytes of one platform image.
-    size: int | None
-    media_type: str | None
-    images: tuple[HubImage, ...] = ()
-    # `tag_status`: "active", or "inactive" when not pulled or pushed for a month.
-    status: str | None = None
-
-    def info(self) -> TagInfo:
-        return TagInfo(self.name, self.digest, self.pushed, self.size)
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,10 +74,11 @@ class HubClient:
     """Asks the Docker Hub API about docker.io repositories over a shared httpx client.
 
     With a username and personal access token it logs in once (lazily) and sends the access
-    token as a bearer to the Hub API only. A 429 is waited out only while the total wait for
-    one request stays within `max_wait` seconds; connection errors, timeouts and 5xx answers
-    are retried `retries` times. Failures raise the errors of `basepin.registry.errors`, with
-    the API's host as their `registry`.
+    token as a bearer to the Hub API only. A 429 (or a 403 with no requests left) is waited
+    out as its `Retry-After`, `X-Retry-After` or `X-RateLimit-Reset` asks while the waits of
+    the whole run stay within `max_wait` seconds; meanwhile no other request goes out.
+    Connection errors, timeouts and 5xx answers are retried `retries` times. Failures raise
+    the errors of `basepin.registry.errors`, with the API's host as their `registry`.
     """
 
     def __init__(
@@ -122,6 +109,11 @@ class HubClient:
         self._access_token: str | None = None
         self._access_expires = 0.0
         self._login_lock = asyncio.Lock()
+        # Set once the server has shown it knows only the older paths.
+        self._older_paths = False
+        # Rate limits: seconds waited so far in this run, and until when requests hold back.
+        self._waited = 0.0
+        self._resume_at = 0.0
         self.rate_limit: HubRateLimit | None = None
 
     def __repr__(self) -> str:
@@ -129,81 +121,154 @@ class HubClient:
         return f"HubClient({str(self._base)!r}, username={username!r})"
 
     async def tag(self, repository: str, tag: str) -> HubTag | None:
-        """The tag's details; None when the repository or the tag does not exist."""
+        """The tag's details; None when the Hub says the repository or the tag does not exist."""
         path = _repository_path(repository)
         question = _Question(f"{path}:{tag}", path)
-        url = f"{self._base}/v2/repositories/{_quoted(path)}/tags/{quote(tag, safe='')}"
-        response = await self._request("GET", url, question)
-        if response.status_code == 404:
-            self._check_not_found(response, question)
+        answer = await self._ask_either(path, f"/{quote(tag, safe='')}", {}, question)
+        if answer.status == 404:
             return None
-        return self._tag_from(self._json(response, question), question)
+        found = tag_from(self._json(answer, question))
+        if found is None:
+            raise self._protocol_error(f"sent a tag without a name for {question.what}", question)
+        return found
 
     async def tags(
-        self, repository: str, *, max_pages: int = 10, page_size: int = MAX_PAGE_SIZE
-    ) -> list[TagInfo]:
+        self, repository: str, *, max_pages: int = MAX_PAGES, page_size: int = MAX_PAGE_SIZE
+    ) -> HubTagList:
         """Tags of the repository, most recently updated first, reading at most `max_pages`.
 
-        Follows the envelope's `next` link, but only to the API's own origin; a link
-        elsewhere ends the listing. Raises RepositoryNotFound for an unknown repository.
+        Follows the envelope's `next` link on the API's own origin, or on another name of the
+        service (read from the configured base instead); a link elsewhere, a page bound, a
+        loop or a later page that fails ends the list early, and the result says why.
+        Raises RepositoryNotFound for an unknown repository.
         """
         if max_pages < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"max_pages >= 1 and page_size in 1..{MAX_PAGE_SIZE} expected")
         path = _repository_path(repository)
         question = _Question(f"the tags of {path}", path)
-        query = urlencode({"page_size": page_size, "page": 1, "ordering": "last_updated"})
-        url = httpx.URL(f"{self._base}/v2/repositories/{_quoted(path)}/tags/?{query}")
-        found: dict[str, TagInfo] = {}
-        visited = {url}
-        for page in range(1, max_pages + 1):
-            response = await self._request("GET", str(url), question)
-            if response.status_code == 404:
-                self._check_not_found(response, question)
-                if page == 1:
-                    raise RepositoryNotFound(
-                        f"Docker Hub has no repository {path}", registry=self._host, repository=path
-                    )
-                break  # tags were removed while paging: the list ends sooner
-            envelope = self._json(response, question)
-            results = envelope.get("results")
-            if not isinstance(results, list):
-                raise self._protocol_error(f"listing of {path} has no results list", question)
-            for item in results:
-                info = self._tag_from(item, question).info()
-                # Tags pushed while paging shift the pages; keep each name's first sighting.
-                found.setdefault(info.name, info)
-            link = envelope.get("next")
-            if not link:
-                break
-            if not isinstance(link, str):
-                raise self._protocol_error(f"listing of {path} has a bad next link", question)
-            url = url.join(link)
-            if not _same_origin(url, self._base) or url in visited:
-                break
-            visited.add(url)
-        return list(found.values())
+        query = {"page_size": str(page_size), "page": "1", "ordering": "last_updated"}
+        answer = await self._ask_either(path, "", query, question)
+        if answer.status == 404:
+            raise RepositoryNotFound(
+                f"Docker Hub has no repository {path}", registry=self._host, repository=path
+            )
+        found: dict[str, HubTag] = {}
+        visited = {answer.url}
+        pages = 0
+        while True:
+            pages += 1
+            link, count = self._read_page(answer, found, question)
+            if link is None:
+                return HubTagList(tuple(found.values()), None, pages)
+            following = self._next_page(answer.url, link, path)
+            read = f"{len(found)} of {count if count is not None else '?'} tags"
+            if isinstance(following, str):
+                cut = f"{following} ({read})"
+            elif pages >= max_pages:
+                cut = f"stopped after {pages} pages ({read})"
+            elif following in visited:
+                cut = f"its pages do not end ({read})"
+            else:
+                visited.add(following)
+                try:
+                    answer = await self._request("GET", following, question)
+                except RegistryError as error:
+                    cut = f"page {pages + 1} could not be read ({read}): {error}"
+                else:
+                    if answer.status != 404:
+                        continue
+                    cut = f"page {pages + 1} is gone: the list changed while it was read ({read})"
+            logger.debug("Docker Hub API: the tags of %s end early: %s", path, cut)
+            return HubTagList(tuple(found.values()), cut, pages)
+
+    def _read_page(
+        self, answer: _Answer, found: dict[str, HubTag], question: _Question
+    ) -> tuple[str | None, int | None]:
+        """Take in one page's tags; its `next` link and `count`."""
+        envelope = self._json(answer, question)
+        results = envelope.get("results")
+        if not isinstance(results, list):
+            raise self._protocol_error(f"listing of {question.repository} has no results", question)
+        for item in results:
+            tag = tag_from(item)
+            if tag is None:
+                raise self._protocol_error(
+                    f"sent a tag without a name for {question.what}", question
+                )
+            # Tags pushed while paging shift the pages; keep each name's first sighting.
+            found.setdefault(tag.name, tag)
+        link = envelope.get("next")
+        if link is not None and not isinstance(link, str):
+            raise self._protocol_error(f"listing of {question.repository} has a bad next", question)
+        count = envelope.get("count")
+        known = count if isinstance(count, int) and not isinstance(count, bool) else None
+        return link or None, known
+
+    def _next_page(self, current: httpx.URL, link: str, path: str) -> httpx.URL | str:
+        """The URL to read the next page from, or why it is not followed."""
+        try:
+            url = current.join(link)
+        except httpx.InvalidURL:
+            return "its next link is not a URL"
+        if _origin(url) != _origin(self._base):
+            if url.scheme != "https" or url.host not in HUB_NAMES or url.port is not None:
+                return f"its next page is on another host ({url.host or '?'}); not followed"
+            rebased = self._url(url.raw_path.decode("ascii"))
+            logger.debug("Docker Hub API: next page %s read from %s", url, rebased)
+            url = rebased
+        listing = {self._url(p).path.rstrip("/") for p in _endpoint_paths(path, "")}
+        if url.path.rstrip("/") not in listing:
+            return "its next link leaves the repository's tag list; not followed"
+        return url
+
+    async def _ask_either(
+        self, path: str, tail: str, query: Mapping[str, str], question: _Question
+    ) -> _Answer:
+        """GET the documented path, or the older one where the server does not know it.
+
+        Answers 2xx, or 404 only when it is the Hub's own answer that the repository or tag
+        does not exist.
+        """
+        documented, older = (self._url(p, query) for p in _endpoint_paths(path, tail))
+        if not self._older_paths:
+            answer = await self._request("GET", documented, question)
+            if answer.status != 404 or _says_not_found(answer.body):
+                return answer
+            logger.debug(
+                "Docker Hub API: %s answered 404 without the Hub's not-found answer, so it does"
+                " not know the path; asking the older path %s from now on",
+                documented.path,
+                older.path,
+            )
+        answer = await self._request("GET", older, question)
+        if answer.status == 404 and not _says_not_found(answer.body):
+            raise self._protocol_error(
+                f"answered 404 for {question.what} without its JSON body;"
+                f" is {self._base} the Hub API?",
+                question,
+            )
+        self._older_paths = True
+        return answer
 
     async def _request(
         self,
         method: str,
-        url: str,
+        url: httpx.URL,
         question: _Question,
         *,
         body: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> _Answer:
         """Send with retries; answers 2xx and 404, raises for anything else."""
-        waited = 0.0
         rate_limit_waits = failures = 0
         logged_in_again = False
         login = body is not None
         while True:
+            await self._hold_back()
             headers = {"Accept": "application/json"}
             if self._credentials and not login:
                 headers["Authorization"] = f"Bearer {await self._bearer()}"
             try:
-                response = await self._http.request(
-                    method, url, headers=headers, json=body, timeout=self._timeout
-                )
+                answer = await self._send(method, url, headers, body, question)
             except httpx.TransportError as error:
                 failures += 1
                 if failures > self._retries:
@@ -214,15 +279,15 @@ class HubClient:
                     ) from error
                 await self._sleep(_backoff(failures))
                 continue
-            self._note_rate_limit(response.headers)
-            status = response.status_code
-            if status == 429:
-                wait = self._retry_wait(response.headers)
+            self._note_rate_limit(answer.headers)
+            status = answer.status
+            if status == 429 or (status == 403 and _no_requests_left(answer.headers)):
                 rate_limit_waits += 1
+                wait = self._retry_wait(answer.headers)
                 if (
                     wait is None
-                    or waited + wait > self._max_wait
                     or rate_limit_waits > _MAX_RATE_LIMIT_WAITS
+                    or not self._reserve(wait)
                 ):
                     raise RateLimited(
                         self._rate_limit_message(question.what, wait),
@@ -230,8 +295,8 @@ class HubClient:
                         registry=self._host,
                         repository=question.repository,
                     )
-                waited += wait
-                await self._sleep(wait)
+                logger.info("Docker Hub API: rate limited; waiting %.0f s as it asks", wait)
+                await self._hold_back()
                 continue
             if status >= 500:
                 failures += 1
@@ -256,8 +321,36 @@ class HubClient:
                     repository=question.repository,
                 )
             if status == 404 or 200 <= status < 300:
-                return response
+                return answer
             raise self._protocol_error(f"answered HTTP {status} for {question.what}", question)
+
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        body: Mapping[str, str] | None,
+        question: _Question,
+    ) -> _Answer:
+        """One request, its answer read streaming and given up past MAX_ANSWER_BYTES."""
+        request = self._http.build_request(
+            method, url, headers=headers, json=body, timeout=self._timeout
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            content = bytearray()
+            async for chunk in response.aiter_raw(_CHUNK):
+                content += chunk
+                if len(content) > MAX_ANSWER_BYTES:
+                    raise self._protocol_error(
+                        f"sent more than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB for"
+                        f" {question.what}; not read further",
+                        question,
+                    )
+        finally:
+            await response.aclose()
+        logger.debug("%s %s -> %s", method, url, response.status_code)
+        return _Answer(response.status_code, response.headers, url, bytes(content))
 
     async def _bearer(self) -> str:
         async with self._login_lock:
@@ -270,51 +363,53 @@ class HubClient:
     async def _login(self, credentials: _Credentials) -> str:
         question = _Question(f"the login of {credentials.username}", None)
         body = {"identifier": credentials.username, "secret": credentials.secret}
-        url = f"{self._base}/v2/auth/token"
         try:
-            response = await self._request("POST", url, question, body=body)
+            answer = await self._request("POST", self._url("/v2/auth/token"), question, body=body)
         except Unauthorized:
             raise Unauthorized(
                 f"Docker Hub refused the login of {credentials.username}:"
                 " check the username and the personal access token",
                 registry=self._host,
             ) from None
-        if response.status_code == 404:
+        if answer.status == 404:
             raise self._protocol_error(f"at {self._base} has no login endpoint", question)
-        access = self._json(response, question).get("access_token")
+        access = self._json(answer, question).get("access_token")
         if not isinstance(access, str) or not access:
             raise self._protocol_error(f"sent no access token for {question.what}", question)
         return access
 
-    def _json(self, response: httpx.Response, question: _Question) -> dict[str, Any]:
+    async def _hold_back(self) -> None:
+        """Wait while the API has asked for a pause (another request's 429)."""
+        pause = self._resume_at - self._clock()
+        if pause > 0:
+            await self._sleep(pause)
+
+    def _reserve(self, wait: float) -> bool:
+        """Take `wait` seconds from now out of the run's budget; False when it does not fit.
+        Waits that overlap a pause already taken count once."""
+        now = self._clock()
+        until = now + wait
+        extra = max(0.0, until - max(now, self._resume_at))
+        if self._waited + extra > self._max_wait:
+            return False
+        self._waited += extra
+        self._resume_at = max(self._resume_at, until)
+        return True
+
+    def _url(self, path: str, query: Mapping[str, str] | None = None) -> httpx.URL:
+        url = httpx.URL(f"{self._base}{path}")
+        return url.copy_merge_params(dict(query)) if query else url
+
+    def _json(self, answer: _Answer, question: _Question) -> dict[str, Any]:
         try:
-            data = json.loads(response.content)
+            data = json.loads(answer.body)
         except ValueError:
             raise self._protocol_error(
-                f"sent malformed JSON for {question.what} (HTTP {response.status_code})", question
+                f"sent malformed JSON for {question.what} (HTTP {answer.status})", question
             ) from None
         if not isinstance(data, dict):
             raise self._protocol_error(f"sent no JSON object for {question.what}", question)
         return data
-
-    def _check_not_found(self, response: httpx.Response, question: _Question) -> None:
-        """Make sure a 404 is Hub's own JSON answer, not a wrong base URL or a proxy's page."""
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or "message" not in data:
-            raise self._protocol_error(
-                f"answered 404 for {question.what} without its JSON body;"
-                f" is {self._base} the Hub API?",
-                question,
-            )
-
-    def _tag_from(self, data: object, question: _Question) -> HubTag:
-        tag = _tag_from(data)
-        if tag is None:
-            raise self._protocol_error(f"sent a tag without a name for {question.what}", question)
-        return tag
 
     def _protocol_error(self, message: str, question: _Question) -> ProtocolError:
         return ProtocolError(
@@ -330,13 +425,14 @@ class HubClient:
             self.rate_limit = HubRateLimit(limit, remaining, when)
 
     def _retry_wait(self, headers: httpx.Headers) -> float | None:
-        """Seconds until a 429 lifts, from X-Retry-After (a unix time) or X-RateLimit-Reset."""
-        for name in ("X-Retry-After", "X-RateLimit-Reset"):
-            value = _integer(headers.get(name))
-            if value is not None:
-                if value < _UNIX_TIME_FLOOR:
-                    return float(value)
-                return max(0.0, value - self._clock())
+        """Seconds until the limit lifts: `Retry-After` (seconds per the current reference,
+        though the live Hub has sent a unix time there), `X-Retry-After` (a unix time, per
+        older references) or `X-RateLimit-Reset` (a unix time)."""
+        now = self._clock()
+        for name in ("Retry-After", "X-Retry-After", "X-RateLimit-Reset"):
+            wait = _seconds_until(headers.get(name), now)
+            if wait is not None:
+                return wait
         return None
 
     def _rate_limit_message(self, what: str, wait: float | None) -> str:
@@ -344,7 +440,18 @@ class HubClient:
         if wait is None:
             return f"{message}; it did not say when to try again"
         again = datetime.fromtimestamp(self._clock() + wait, timezone.utc)
-        return f"{message}; it allows requests again at {again:%H:%M:%S} UTC (in {wait:.0f} s)"
+        return (
+            f"{message}; it allows requests again at {again:%Y-%m-%d %H:%M:%S} UTC"
+            f" (in {wait:.0f} s, more than the {self._max_wait:.0f} s basepin waits)"
+        )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    url: httpx.URL
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -384,55 +491,52 @@ def _repository_path(repository: str) -> str:
     return path
 
 
-def _quoted(path: str) -> str:
-    return "/".join(quote(part, safe="") for part in path.split("/"))
+def _endpoint_paths(path: str, tail: str) -> tuple[str, str]:
+    """The documented path of a repository's tags (and `tail` below it), and the older one."""
+    namespace, name = (quote(part, safe="") for part in path.split("/"))
+    return (
+        f"/v2/namespaces/{namespace}/repositories/{name}/tags{tail}",
+        f"/v2/repositories/{namespace}/{name}/tags{tail}",
+    )
 
 
-def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:
-    return (url.scheme, url.host, _port(url)) == (base.scheme, base.host, _port(base))
+def _says_not_found(body: bytes) -> bool:
+    """Whether a 404's body is the Hub's answer that a repository or tag does not exist
+    (`{"message": "httperror 404: tag 'x' not found", "errinfo": {...}}`), not a 404 for a
+    path the server does not know (`{"message": "404: Page Not Found"}`, an HTML page)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(data, dict):
+        return False
+    message = data.get("message")
+    said = isinstance(message, str) and message.lower().startswith("httperror 404")
+    return said or isinstance(data.get("errinfo"), dict)
 
 
-def _port(url: httpx.URL) -> int | None:
-    return url.port or {"http": 80, "https": 443}.get(url.scheme)
+def _no_requests_left(headers: httpx.Headers) -> bool:
+    return _integer(headers.get("X-RateLimit-Remaining")) == 0
 
 
-def _tag_from(data: object) -> HubTag | None:
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+def _seconds_until(value: str | None, now: float) -> float | None:
+    """A rate-limit header as seconds from `now`: a delay, a unix time or an HTTP date."""
+    if value is None or not value.strip():
         return None
-    images = data.get("images")
-    return HubTag(
-        name=data["name"],
-        digest=_text(data.get("digest")),
-        pushed=_time(data.get("tag_last_pushed")) or _time(data.get("last_updated")),
-        size=_size(data.get("full_size")),
-        media_type=_text(data.get("media_type")),
-        images=tuple(
-            _image_from(image)
-            for image in (images if isinstance(images, list) else ())
-            if isinstance(image, dict)
-        ),
-        status=_text(data.get("tag_status")),
-    )
+    number = _integer(value)
+    if number is not None:
+        return float(number) if number < _UNIX_TIME_FLOOR else max(0.0, number - now)
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now)
 
 
-def _image_from(data: Mapping[str, object]) -> HubImage:
-    return HubImage(
-        os=_text(data.get("os")) or "unknown",
-        architecture=_text(data.get("architecture")) or "unknown",
-        variant=_text(data.get("variant")),
-        digest=_text(data.get("digest")),
-        size=_size(data.get("size")),
-        status=_text(data.get("status")),
-        pushed=_time(data.get("last_pushed")),
-    )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _size(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 def _integer(value: str | None) -> int | None:
@@ -442,27 +546,6 @@ def _integer(value: str | None) -> int | None:
     except (ValueError, OverflowError):
         return None
     return number if number is not None and 0 <= number < _LATEST_UNIX_TIME else None
-
-
-# Hub writes 0 to 9 fraction digits; Python before 3.11 reads only 3 or 6.
-_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
-
-
-def _time(value: object) -> datetime | None:
-    """A Hub date, or None when absent, unreadable or Go's zero time (`0001-01-01...`)."""
-    if not isinstance(value, str):
-        return None
-    match = _ISO_TIME.match(value.strip())
-    if match is None:
-        return None
-    seconds, fraction, zone = match.groups()
-    micros = (fraction or "0")[:6].ljust(6, "0")
-    offset = "+00:00" if zone in (None, "Z") else f"{zone[:3]}:{zone[-2:]}"
-    try:
-        parsed = datetime.fromisoformat(f"{seconds}.{micros}{offset}")
-    except ValueError:
-        return None
-    return None if parsed.year <= 1 else parsed
 
 
 def _backoff(failures: int) -> float:

@@ -16,15 +16,24 @@ from datetime import datetime, timezone
 
 import httpx
 
-from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
+from basepin.model import (
+    DigestInfo,
+    Gap,
+    Lookup,
+    Missing,
+    Resolution,
+    TagInfo,
+    TagListing,
+    Unresolved,
+)
 from basepin.reference import ImageReference
 from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
-from basepin.registry.errors import NotFound, RegistryError
+from basepin.registry.errors import NotFound, RateLimited, RegistryError
 from basepin.registry.http import load_network_backend, new_http_client
-from basepin.registry.hub import HUB_URL, HubClient, HubTag
+from basepin.registry.hub import HUB_URL, MAX_PAGES, HubClient, HubTag
 from basepin.registry.oci import RegistryClient
 from basepin.registry.trust import TrustLoader, default_context
 from basepin.resolve import (
@@ -42,7 +51,9 @@ from basepin.versions import sort_newest_first
 
 # Lookups in flight at once per registry host: enough to hide latency, polite to the server.
 PER_REGISTRY = 64
-HUB_TAG_PAGES = 10
+HUB_TAG_PAGES = MAX_PAGES
+# A repository's tags for the rules, and why the list is not whole (None: it is).
+_Listing = tuple[tuple[TagInfo, ...] | None, str | None]
 
 
 def ask_registries(
@@ -116,21 +127,25 @@ def _hub_client(http: httpx.AsyncClient, options: ResolveOptions) -> HubClient:
     )
 
 
-def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
     """See `basepin.resolve.list_tags`."""
     return asyncio.run(_list_tags(ref, options))
 
 
-async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+async def _list_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
         if ref.is_docker_hub and ref.registry not in options.mirrors:
-            found = await _hub_client(http, options).tags(ref.repository, max_pages=HUB_TAG_PAGES)
+            hub = _hub_client(http, options)
+            found = await hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
             epoch = datetime.min.replace(tzinfo=timezone.utc)
-            return sorted(found, key=lambda t: t.pushed or epoch, reverse=True)
+            infos = (tag.info(options.size_platform) for tag in found.tags)
+            newest = sorted(infos, key=lambda t: t.pushed or epoch, reverse=True)
+            return TagListing(tuple(newest), found.cut)
         registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
         listing = await registry.list_tags(ref)
-    return [TagInfo(name) for name in sort_newest_first(listing.tags)]
+    names = tuple(TagInfo(name) for name in sort_newest_first(listing.tags))
+    return TagListing(names, None if listing.complete else listing.note)
 
 
 class _Resolver:
@@ -150,8 +165,11 @@ class _Resolver:
             lambda: asyncio.Semaphore(PER_REGISTRY)
         )
         self._hub_tags: dict[str, asyncio.Task[HubTag | None]] = {}
-        self._tag_lists: dict[tuple[str, str], asyncio.Task[tuple[TagInfo, ...] | None]] = {}
-        self._hub_failed = False
+        # Why the Hub API told nothing usable about a tag (by `_hub_key`).
+        self._hub_trouble: dict[str, str] = {}
+        self._tag_lists: dict[tuple[str, str], asyncio.Task[_Listing]] = {}
+        # Set when a Hub API question failed: the rest are not asked.
+        self._hub_failed: str | None = None
 
     async def prefetch_tokens(self, refs: Iterable[ImageReference]) -> None:
         repositories: dict[str, set[str]] = defaultdict(set)
@@ -185,9 +203,28 @@ class _Resolver:
         if ref.digest is not None:
             found = pin_from_tag(ref, current)
             pin = found or pin_from_facts(current, await self._pinned_facts(ref))
-        tags = await self._tags(ref, current) if wants_tags else None
+        tags, cut = await self._tags(ref, current) if wants_tags else (None, None)
         rate_limit = self.registry.rate_limit_remaining(ref.registry)
-        return resolution(ref, current, head, pin, tags, rate_limit)
+        answer = resolution(ref, current, head, pin, tags, rate_limit)
+        gaps = self._gaps(ref, answer, cut)
+        return answer._replace(gaps=gaps) if gaps else answer
+
+    def _gaps(self, ref: ImageReference, found: Resolution, cut: str | None) -> tuple[Gap, ...]:
+        """The rules this reference's answers leave unjudged, and why."""
+        gaps: list[Gap] = []
+        trouble = self._hub_trouble.get(_hub_key(ref))
+        if trouble is not None:
+            current = found.current
+            rules = []
+            if found.pushed is None and (current is None or current.created is None):
+                rules.append("old-image")
+            if current is not None and not current.platforms:
+                rules.append("platforms")
+            if rules:
+                gaps.append(Gap(tuple(rules), trouble))
+        if cut is not None:
+            gaps.append(Gap(("latest" if ref.effective_tag == "latest" else "outdated",), cut))
+        return tuple(gaps)
 
     async def _tag(self, ref: ImageReference) -> tuple[CachedTag, DigestInfo]:
         """What the tag points to now, and what that digest is."""
@@ -213,11 +250,16 @@ class _Resolver:
         if cached is not None:
             return cached
         head = await self.registry.head_digest(ref)
-        hub_tag = await self._hub_tag(ref)
-        pushed = hub_tag.pushed if hub_tag and hub_tag.digest == head.digest else None
-        size = hub_tag.size if hub_tag and hub_tag.digest == head.digest else head.size
+        if not ref.is_docker_hub or self.hub is None:
+            answer = CachedTag(head.digest, head.media_type, None, head.size)
+            self.cache.put_tag(ref.registry, ref.repository, tag, answer)
+            return answer
+        hub_tag = await self._hub_tag_for(ref, head.digest)
+        pushed = hub_tag.image_pushed() if hub_tag else None
+        size = hub_tag.size_for(self.options.size_platform) if hub_tag else None
         answer = CachedTag(head.digest, head.media_type, pushed, size)
-        self.cache.put_tag(ref.registry, ref.repository, tag, answer)
+        if hub_tag is not None:  # without the Hub's dates it is not worth keeping
+            self.cache.put_tag(ref.registry, ref.repository, tag, answer)
         return answer
 
     async def _facts(self, ref: ImageReference, digest: str) -> DigestInfo:
@@ -226,8 +268,10 @@ class _Resolver:
         if cached is not None:
             return cached
         if ref.is_docker_hub:
-            info = _hub_facts(digest, await self._hub_tag(ref))
-            if info.media_type:  # the Hub API knew it; worth keeping
+            hub_tag = await self._hub_tag_for(ref, digest)
+            info = _hub_facts(digest, hub_tag)
+            # Kept for good only where the Hub named the digest its facts are about.
+            if info.media_type and hub_tag is not None and hub_tag.digest == digest:
                 self.cache.put_digest(ref.registry, ref.repository, info)
             return info
         if not self.options.want_facts:
@@ -252,25 +296,44 @@ class _Resolver:
         self.cache.put_digest(ref.registry, ref.repository, info, partial=partial)
         return info
 
-    async def _hub_tag(self, ref: ImageReference) -> HubTag | None:
-        """The Hub API's view of a docker.io tag (dates, sizes, platforms); None elsewhere."""
+    async def _hub_tag_for(self, ref: ImageReference, digest: str) -> HubTag | None:
+        """The Hub API's view of a docker.io tag (dates, sizes, platforms) where it is about
+        `digest`, or names no digest (many multi-platform tags); None elsewhere, and when
+        the Hub told nothing usable (the reason is kept for the rules that needed it)."""
         if self.hub is None or not ref.is_docker_hub or ref.effective_tag is None:
             return None
-        key = f"{ref.repository}:{ref.effective_tag}"
+        key = _hub_key(ref)
         if key not in self._hub_tags:
             self._hub_tags[key] = asyncio.ensure_future(self._ask_hub(ref))
-        return await self._hub_tags[key]
+        hub_tag = await self._hub_tags[key]
+        if hub_tag is not None and hub_tag.digest not in (None, digest):
+            self._hub_trouble.setdefault(
+                key,
+                f"Docker Hub API describes {ref.effective_tag} as {_short(hub_tag.digest)}, not"
+                f" the registry's {_short(digest)} (the tag moved between the answers)",
+            )
+            return None
+        return hub_tag
 
     async def _ask_hub(self, ref: ImageReference) -> HubTag | None:
         assert self.hub is not None
-        if self._hub_failed:
+        key = _hub_key(ref)
+        if self._hub_failed is not None:
+            self._hub_trouble[key] = self._hub_failed
             return None
         try:
-            return await self.hub.tag(ref.repository, ref.effective_tag or "")
+            found = await self.hub.tag(ref.repository, ref.effective_tag or "")
         except RegistryError as exc:
-            self._hub_failed = True
-            self.warnings.append(f"Docker Hub API: {exc}; push dates and sizes are unknown")
+            self._hub_trouble[key] = f"Docker Hub API: {exc}"
+            if self._hub_failed is None:
+                self._hub_failed = f"Docker Hub API not asked after an earlier failure: {exc}"
+                self.warnings.append(f"Docker Hub API: {exc}; push dates and sizes are unknown")
             return None
+        if found is None:
+            self._hub_trouble[key] = (
+                f"Docker Hub API has no tag {ref.effective_tag} in {ref.repository}"
+            )
+        return found
 
     def _start_tag_list(self, ref: ImageReference) -> None:
         """Fetch the repository's tags (once per run) in the background."""
@@ -278,13 +341,12 @@ class _Resolver:
         if key not in self._tag_lists:
             self._tag_lists[key] = asyncio.ensure_future(self._tag_list(ref))
 
-    async def _tags(
-        self, ref: ImageReference, current: DigestInfo | None
-    ) -> tuple[TagInfo, ...] | None:
-        """Tags for `outdated` and for naming `latest`, with the digests the rules need."""
-        tags = await self._tag_lists[(ref.registry, ref.repository)]
+    async def _tags(self, ref: ImageReference, current: DigestInfo | None) -> _Listing:
+        """Tags for `outdated` and for naming `latest`, with the digests the rules need, and
+        why the list is not whole."""
+        tags, cut = await self._tag_lists[(ref.registry, ref.repository)]
         if tags is None or ref.is_docker_hub or current is None:
-            return tags
+            return tags, cut
         wanted = probed_tags(ref, tags, self.options)
         heads = await asyncio.gather(
             *(self._tag_digest(ref._replace(tag=name)) for name in wanted),
@@ -295,31 +357,53 @@ class _Resolver:
             for name, head in zip(wanted, heads, strict=True)
             if isinstance(head, CachedTag)
         }
-        return with_digests(tags, known, ref, current.digest)
+        return with_digests(tags, known, ref, current.digest), cut
 
-    async def _tag_list(self, ref: ImageReference) -> tuple[TagInfo, ...] | None:
+    async def _tag_list(self, ref: ImageReference) -> _Listing:
         cached = self.cache.get_tag_list(ref.registry, ref.repository)
         if cached is not None:
-            return cached
+            return cached, None
+        what = f"the tag list of {ref.registry}/{ref.repository}"
         try:
-            if ref.is_docker_hub:
-                if self.hub is None or self._hub_failed:
-                    return None
-                found = tuple(await self.hub.tags(ref.repository, max_pages=HUB_TAG_PAGES))
+            if ref.is_docker_hub and self.hub is not None:
+                what = f"Docker Hub's tag list of {ref.repository}"
+                if self._hub_failed is not None:
+                    return None, f"{what} was not read: {self._hub_failed}"
+                listing = await self.hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
+                # Only active images are ever proposed (not inactive or stale tags, nor
+                # other artifacts).
+                platform = self.options.size_platform
+                found = tuple(tag.info(platform) for tag in listing.tags if tag.candidate)
+                cut = listing.cut
             else:
-                listing = await self.registry.list_tags(ref)
-                found = tuple(TagInfo(name) for name in listing.tags)
+                names = await self.registry.list_tags(ref)
+                found = tuple(TagInfo(name) for name in names.tags)
+                cut = None if names.complete else names.note
         except RegistryError as exc:
+            if ref.is_docker_hub and isinstance(exc, RateLimited) and self._hub_failed is None:
+                self._hub_failed = f"Docker Hub API not asked after an earlier failure: {exc}"
             self.warnings.append(f"{ref.registry}/{ref.repository}: tag list: {exc}")
-            return None
+            return None, f"{what} could not be read: {exc}"
+        if cut is not None:
+            return found, f"{what} is incomplete: {cut}"
         self.cache.put_tag_list(ref.registry, ref.repository, found)
-        return found
+        return found, None
+
+
+def _hub_key(ref: ImageReference) -> str:
+    return f"{ref.repository}:{ref.effective_tag}"
+
+
+def _short(digest: str) -> str:
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}"
 
 
 def _hub_facts(digest: str, hub_tag: HubTag | None) -> DigestInfo:
-    if hub_tag is None or hub_tag.digest != digest:
+    """What `digest` is per the Hub's answer for its tag (already checked to be about it)."""
+    if hub_tag is None:
         return DigestInfo(digest, "")
-    images = [image for image in hub_tag.images if image.os != "unknown"]
+    images = list(hub_tag.platform_images)
     children = tuple(image.digest for image in images if image.digest)
     is_index = len(images) > 1 or (hub_tag.media_type or "").endswith(
         ("index.v1+json", "list.v2+json")
@@ -331,5 +415,5 @@ def _hub_facts(digest: str, hub_tag: HubTag | None) -> DigestInfo:
         is_index=is_index,
         children=children if len(children) == len(images) else (),
         created=None,
-        size=hub_tag.size,
+        size=None,  # per platform: in the tag's answer (Resolution.size)
     )
