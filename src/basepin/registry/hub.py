@@ -165,7 +165,7 @@ class HubClient:
             if isinstance(following, str):
                 cut = f"{following} ({read})"
             elif pages >= max_pages:
-                cut = f"stopped after {pages} pages ({read})"
+                cut = f"stopped after {pages} page{'s' if pages > 1 else ''} ({read})"
             elif following in visited:
                 cut = f"its pages do not end ({read})"
             else:

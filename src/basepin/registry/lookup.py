@@ -324,7 +324,7 @@ class _Resolver:
         try:
             found = await self.hub.tag(ref.repository, ref.effective_tag or "")
         except RegistryError as exc:
-            self._hub_trouble[key] = f"Docker Hub API: {exc}"
+            self._hub_trouble[key] = str(exc)
             if self._hub_failed is None:
                 self._hub_failed = f"Docker Hub API not asked after an earlier failure: {exc}"
                 self.warnings.append(f"Docker Hub API: {exc}; push dates and sizes are unknown")
