@@ -12,6 +12,7 @@ from basepin.dockerfile import parse_dockerfile
 from basepin.model import (
     DigestInfo,
     Finding,
+    Gap,
     Lookup,
     Missing,
     Platform,
@@ -205,6 +206,96 @@ def test_old_image(created: datetime | None, expected: list[tuple[str, int]]) ->
     res = Resolution("x", _current(created=created), pin_now=NEW)
     findings, _ = _run(text, {f"python:3.12@{NEW}": res})
     assert _rules(findings) == expected
+
+
+@pytest.mark.parametrize(
+    ("pin", "pushed", "created", "words"),
+    [
+        pytest.param(
+            NEW, NOW - timedelta(days=400), None, "pushed 2025-10-23 per Docker Hub", id="hub"
+        ),
+        pytest.param(
+            NEW,
+            None,
+            NOW - timedelta(days=400),
+            "built 2025-10-23 per the image config",
+            id="config",
+        ),
+        pytest.param(
+            NEW,
+            NOW - timedelta(days=400),
+            NOW - timedelta(days=3),
+            "pushed 2025-10-23 per Docker Hub",
+            id="hub-before-config",
+        ),
+        pytest.param(
+            CHILD,
+            NOW - timedelta(days=400),
+            None,
+            "pushed 2025-10-23 per Docker Hub",
+            id="platform-pin",
+        ),
+    ],
+)
+def test_old_image_names_the_source_of_its_date(
+    pin: str, pushed: datetime | None, created: datetime | None, words: str
+) -> None:
+    text = f"FROM python:3.12@{pin}\n"
+    current = _current(created=created, children=(CHILD, OLD))
+    platform = AMD64 if pin == CHILD else None
+    res = Resolution("x", current, pushed=pushed, pin_now=pin, pinned_platform=platform)
+    findings, _ = _run(text, {f"python:3.12@{pin}": res})
+    [old] = [f for f in findings if f.rule == "old-image"]
+    assert old.message == f"python:3.12@{pin}: the image is 400 days old ({words}); max-age is 90"
+
+
+def test_a_stale_pin_is_not_dated_by_the_tag() -> None:
+    pushed = NOW - timedelta(days=400)
+    res = Resolution(
+        "x", _current(), pinned=_current(OLD, created=None), pushed=pushed, pin_now=NEW
+    )
+    findings, _ = _run(f"FROM python:3.12@{OLD}\n", {f"python:3.12@{OLD}": res})
+    assert _rules(findings) == [("stale-digest", 1)]
+    assert "was pushed 2025-10-23 per Docker Hub" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "platforms", "delta"),
+    [
+        pytest.param(50_000_000, 52_300_000, (), ", +2.3 MB", id="known"),
+        pytest.param(None, 52_300_000, (), "", id="old-unknown"),
+        pytest.param(50_000_000, None, (), "", id="new-unknown"),
+        pytest.param(50_000_000, 49_000_000, ("linux/arm64",), ", -1.0 MB", id="one-platform"),
+        pytest.param(
+            50_000_000,
+            49_000_000,
+            ("linux/arm64", "linux/amd64"),
+            ", -1.0 MB for linux/arm64",
+            id="named",
+        ),
+    ],
+)
+def test_size_delta_needs_two_known_sizes_of_one_platform(
+    old: int | None, new: int | None, platforms: tuple[str, ...], delta: str
+) -> None:
+    tags = (TagInfo("3.11", OLD, size=old), TagInfo("3.12", NEW, size=new))
+    lookups = {"python:3.11": Resolution("x", _current(OLD), tags=tags)}
+    findings, _ = _run("FROM python:3.11\n", lookups, Config(platforms=platforms))
+    outdated = next(f for f in findings if f.rule == "outdated")
+    assert outdated.message.endswith(f"3.11 -> 3.12{delta}")
+
+
+def test_gaps_are_unchecked_for_the_rules_that_are_on() -> None:
+    gaps = (Gap(("old-image", "platforms"), "no dates"), Gap(("outdated",), "list cut"))
+    lookups = {"python:3.12": Resolution("x", _current(), gaps=gaps)}
+    _, incomplete = _run("FROM python:3.12\n", lookups)
+    assert incomplete == [
+        Unresolved("python:3.12", "old-image, platforms not checked: no dates"),
+        Unresolved("python:3.12", "outdated not checked: list cut"),
+    ]
+    config = Config(severity={"platforms": "off", "outdated": "off"})
+    _, incomplete = _run("FROM python:3.12\n", lookups, config)
+    assert incomplete == [Unresolved("python:3.12", "old-image not checked: no dates")]
 
 
 def test_outdated_names_the_newest_of_the_variant_with_size_and_bumps() -> None:

@@ -256,7 +256,10 @@ def _image_date(ref: ImageReference, res: Resolution) -> tuple[datetime, str] | 
     push date of its content, else the build date in its config."""
     pinned_other = ref.digest is not None and res.current and ref.digest != res.current.digest
     info = res.pinned if pinned_other else res.current
-    if res.pushed is not None and not pinned_other:
+    # A pin of one platform's manifest in the current index is as old as that index's
+    # content (Docker Hub dates the index by its newest platform image).
+    stale = pinned_other and res.pinned_platform is None
+    if res.pushed is not None and not stale:
         return res.pushed, f"pushed {_date(res.pushed)} per Docker Hub"
     if info is not None and info.created is not None:
         return info.created, f"built {_date(info.created)} per the image config"
