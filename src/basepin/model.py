@@ -124,6 +124,9 @@ class TagInfo(NamedTuple):
     digest: str | None = None
     pushed: datetime | None = None
     size: int | None = None
+    # Whether `digest` was confirmed over bytes (or by two independent answers on Docker
+    # Hub); a tag list's own digests are not, and are only ever compared, never written.
+    verified: bool = False
 
 
 class DigestInfo(NamedTuple):

@@ -75,6 +75,15 @@ class HubTag:
         return TagInfo(self.name, self.digest, self.pushed, self.size)
 
 
+def hub_confirms(tag: HubTag, digest: str) -> bool:
+    """Whether the Hub API's view of a tag names `digest` as what the tag points to: its
+    index digest, or the one image of a single-platform tag that records none."""
+    if tag.digest:
+        return tag.digest == digest
+    images = [image for image in tag.images if image.os != "unknown"]
+    return len(images) == 1 and images[0].digest == digest
+
+
 @dataclass(frozen=True)
 class HubRateLimit:
     """The API's `X-RateLimit-*` headers from its latest answer."""

@@ -22,20 +22,23 @@ from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
-from basepin.registry.errors import NotFound, RegistryError
+from basepin.registry.errors import NotFound, RegistryError, Unverified
 from basepin.registry.http import load_network_backend, new_http_client
-from basepin.registry.hub import HUB_URL, HubClient, HubTag
+from basepin.registry.hub import HUB_URL, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
 from basepin.registry.trust import TrustLoader, default_context
 from basepin.resolve import (
     Pin,
     ResolveOptions,
+    asks_docker_hub,
+    cached_pin_facts,
     pin_facts_wanted,
     pin_from_facts,
     pin_from_tag,
     probed_tags,
     resolution,
     tag_list_wanted,
+    usable,
     with_digests,
 )
 from basepin.versions import sort_newest_first
@@ -103,6 +106,11 @@ async def _ask(
         await resolver.prefetch_tokens(asked)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
         await asyncio.gather(*opening)
+    if resolver.pulls_spent:
+        resolver.warnings.append(
+            f"Docker Hub: {resolver.pulls_spent} manifest pull(s) spent to confirm digests "
+            "the Hub API did not confirm"
+        )
     return list(answers), resolver.warnings
 
 
@@ -124,11 +132,14 @@ def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> list[T
 async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
-        if ref.is_docker_hub and ref.registry not in options.mirrors:
+        if asks_docker_hub(ref, options):
             found = await _hub_client(http, options).tags(ref.repository, max_pages=HUB_TAG_PAGES)
             epoch = datetime.min.replace(tzinfo=timezone.utc)
             return sorted(found, key=lambda t: t.pushed or epoch, reverse=True)
-        registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        endpoints = Endpoints(
+            options.mirrors, options.insecure, hub_registry=options.hub_registry_url
+        )
+        registry = RegistryClient(http, credentials, endpoints)
         listing = await registry.list_tags(ref)
     return [TagInfo(name) for name in sort_newest_first(listing.tags)]
 
@@ -152,6 +163,8 @@ class _Resolver:
         self._hub_tags: dict[str, asyncio.Task[HubTag | None]] = {}
         self._tag_lists: dict[tuple[str, str], asyncio.Task[tuple[TagInfo, ...] | None]] = {}
         self._hub_failed = False
+        # Docker Hub manifest pulls spent on confirming digests the Hub API did not.
+        self.pulls_spent = 0
 
     async def prefetch_tokens(self, refs: Iterable[ImageReference]) -> None:
         repositories: dict[str, set[str]] = defaultdict(set)
@@ -189,49 +202,132 @@ class _Resolver:
         rate_limit = self.registry.rate_limit_remaining(ref.registry)
         return resolution(ref, current, head, pin, tags, rate_limit)
 
+    def _on_hub(self, ref: ImageReference) -> bool:
+        return asks_docker_hub(ref, self.options)
+
     async def _tag(self, ref: ImageReference) -> tuple[CachedTag, DigestInfo]:
-        """What the tag points to now, and what that digest is."""
+        """What the tag points to now, confirmed, and what that digest is."""
         tag = ref.effective_tag or ""
         cached = self.cache.get_tag(ref.registry, ref.repository, tag)
-        if cached is not None or ref.is_docker_hub or not self.options.want_facts:
-            head = cached or await self._tag_digest(ref)
+        if cached is not None and usable(ref, cached):
+            return cached, await self._facts(ref, cached.digest)
+        if self._on_hub(ref):
+            head = await self._hub_tag_digest(ref)
             return head, await self._facts(ref, head.digest)
-        # The facts are wanted: one GET tells the digest and, where not known yet, its facts.
+        # One GET: the digest is the hash of the bytes received, and the same bytes tell
+        # what the digest is (an index's platforms), where not known yet.
         answer, manifest = await self.registry.tag_manifest(ref)
-        info = self.cache.get_digest(ref.registry, ref.repository, answer.digest)
+        info = self.cache.get_digest(
+            ref.registry, ref.repository, answer.digest, outline=not self.options.want_facts
+        )
         if info is None:
-            info = await self.registry.facts_of(ref, manifest)
-            self.cache.put_digest(ref.registry, ref.repository, info)
-        head = CachedTag(answer.digest, answer.media_type, None, answer.size)
+            if self.options.want_facts:
+                info = await self.registry.facts_of(ref, manifest)
+                self.cache.put_digest(ref.registry, ref.repository, info)
+            else:
+                info = self.registry.outline(ref, manifest)
+                self.cache.put_digest(
+                    ref.registry, ref.repository, info, partial=True, outline=True
+                )
+        pushed, size = await self._hub_dates(ref, answer.digest, answer.size)
+        head = CachedTag(answer.digest, answer.media_type, pushed, size, verified=True)
         self.cache.put_tag(ref.registry, ref.repository, tag, head)
         return head, info
 
+    async def _hub_dates(
+        self, ref: ImageReference, digest: str, size: int | None
+    ) -> tuple[datetime | None, int | None]:
+        """The push date and size of a docker.io tag asked of a mirror, from the Hub API when
+        it names the same digest."""
+        hub_tag = await self._hub_tag(ref) if self.options.want_facts else None
+        if hub_tag is None or not hub_confirms(hub_tag, digest):
+            return None, size
+        return hub_tag.pushed, hub_tag.size
+
+    async def _confirmed_tag_digest(self, ref: ImageReference) -> CachedTag:
+        """What the tag points to now, confirmed: a digest that may be written."""
+        tag = ref.effective_tag or ""
+        cached = self.cache.get_tag(ref.registry, ref.repository, tag)
+        if cached is not None and cached.verified:
+            return cached
+        if self._on_hub(ref):
+            return await self._hub_tag_digest(ref._replace(digest=None))
+        answer, _ = await self.registry.tag_manifest(ref)
+        head = CachedTag(answer.digest, answer.media_type, None, answer.size, verified=True)
+        self.cache.put_tag(ref.registry, ref.repository, tag, head)
+        return head
+
     async def _tag_digest(self, ref: ImageReference) -> CachedTag:
-        """What the tag points to now, from a HEAD (and on Docker Hub the Hub API's dates)."""
+        """What the tag points to now, by a HEAD: a digest to compare, not to write."""
         tag = ref.effective_tag or ""
         cached = self.cache.get_tag(ref.registry, ref.repository, tag)
         if cached is not None:
             return cached
+        if self._on_hub(ref):
+            return await self._hub_tag_digest(ref)
         head = await self.registry.head_digest(ref)
-        hub_tag = await self._hub_tag(ref)
-        pushed = hub_tag.pushed if hub_tag and hub_tag.digest == head.digest else None
-        size = hub_tag.size if hub_tag and hub_tag.digest == head.digest else head.size
-        answer = CachedTag(head.digest, head.media_type, pushed, size)
+        answer = CachedTag(head.digest, head.media_type, None, head.size, head.verified)
         self.cache.put_tag(ref.registry, ref.repository, tag, answer)
         return answer
+
+    async def _hub_tag_digest(self, ref: ImageReference) -> CachedTag:
+        """A Docker Hub tag's digest from a HEAD (no pull quota), with the Hub API's dates.
+
+        The HEAD is confirmed when the Hub API, a second and independent answer, names the
+        same digest for the tag. A digest other than the one `ref` pins (so one that may be
+        written) and that the Hub API does not confirm is confirmed by hashing the manifest
+        (a pull, within the run's budget), or the lookup fails as unverified.
+        """
+        tag = ref.effective_tag or ""
+        head = await self.registry.head_digest(ref)
+        hub_tag = await self._hub_tag(ref)
+        agrees = hub_tag is not None and hub_confirms(hub_tag, head.digest)
+        verified = head.verified or agrees
+        if not verified and head.digest != ref.digest:
+            await self._pull_to_confirm(ref, head.digest, hub_tag)
+            verified = True
+        pushed = hub_tag.pushed if agrees and hub_tag else None
+        size = hub_tag.size if agrees and hub_tag else head.size
+        answer = CachedTag(head.digest, head.media_type, pushed, size, verified)
+        self.cache.put_tag(ref.registry, ref.repository, tag, answer)
+        return answer
+
+    async def _pull_to_confirm(
+        self, ref: ImageReference, digest: str, hub_tag: HubTag | None
+    ) -> None:
+        """Hash the manifest `digest` names (one Docker Hub pull), or raise Unverified when
+        the run's pulls for this are spent."""
+        if hub_tag is None:
+            why = "the Docker Hub API gave no answer for the tag"
+        elif hub_tag.digest:
+            why = f"the Docker Hub API names {hub_tag.digest} for the tag"
+        else:
+            why = "the Docker Hub API names no digest for the tag"
+        if self.pulls_spent >= self.options.hub_verify_pulls:
+            raise Unverified(
+                f"{ref.registry}/{ref.repository}:{ref.effective_tag}: the registry answers "
+                f"{digest} and {why}; not confirmed, so not written (the "
+                f"{self.options.hub_verify_pulls} manifest pulls a run may spend to confirm "
+                "digests are spent)",
+                registry=ref.registry,
+                repository=ref.repository,
+            )
+        self.pulls_spent += 1
+        await self.registry.manifest(ref, digest)
 
     async def _facts(self, ref: ImageReference, digest: str) -> DigestInfo:
         """What `digest` is. On Docker Hub from the Hub API: a manifest GET costs pull quota."""
         cached = self.cache.get_digest(ref.registry, ref.repository, digest)
         if cached is not None:
             return cached
-        if ref.is_docker_hub:
+        if self._on_hub(ref):
             info = _hub_facts(digest, await self._hub_tag(ref))
             if info.media_type:  # the Hub API knew it; worth keeping
                 self.cache.put_digest(ref.registry, ref.repository, info)
             return info
         if not self.options.want_facts:
-            return DigestInfo(digest, "")
+            outline = self.cache.get_digest(ref.registry, ref.repository, digest, outline=True)
+            return outline or DigestInfo(digest, "")
         info = await self.registry.digest_info(ref, digest)
         self.cache.put_digest(ref.registry, ref.repository, info)
         return info
@@ -241,7 +337,7 @@ class _Resolver:
         not stale)."""
         digest = ref.digest or ""
         partial = not pin_facts_wanted(ref, self.options)
-        cached = self.cache.get_digest(ref.registry, ref.repository, digest, partial=partial)
+        cached = cached_pin_facts(ref, self.cache, self.options)
         if cached is not None:
             return cached
         if partial:
@@ -281,21 +377,28 @@ class _Resolver:
     async def _tags(
         self, ref: ImageReference, current: DigestInfo | None
     ) -> tuple[TagInfo, ...] | None:
-        """Tags for `outdated` and for naming `latest`, with the digests the rules need."""
+        """Tags for `outdated` and for naming `latest`, with the digests the rules need: a
+        newer version's confirmed (`fix --bump` writes it), the others' to compare."""
         tags = await self._tag_lists[(ref.registry, ref.repository)]
-        if tags is None or ref.is_docker_hub or current is None:
+        if tags is None or current is None:
             return tags
+        bumping = self.options.want_newer_digests and ref.effective_tag != "latest"
+        if ref.is_docker_hub and not bumping:
+            return tags  # the Hub API's list carries the digests to compare
         wanted = probed_tags(ref, tags, self.options)
+        probe = self._confirmed_tag_digest if bumping else self._tag_digest
         heads = await asyncio.gather(
-            *(self._tag_digest(ref._replace(tag=name)) for name in wanted),
+            *(probe(ref._replace(tag=name, digest=None)) for name in wanted),
             return_exceptions=True,
         )
-        known = {
-            name: head.digest
+        found = {
+            name: head
             for name, head in zip(wanted, heads, strict=True)
             if isinstance(head, CachedTag)
         }
-        return with_digests(tags, known, ref, current.digest)
+        known = {name: head.digest for name, head in found.items()}
+        verified = {name for name, head in found.items() if head.verified and bumping}
+        return with_digests(tags, known, ref, current.digest, verified)
 
     async def _tag_list(self, ref: ImageReference) -> tuple[TagInfo, ...] | None:
         cached = self.cache.get_tag_list(ref.registry, ref.repository)
