@@ -94,15 +94,16 @@ RULES_OFF = {"want_facts": False, "want_newer": False}
 @pytest.mark.parametrize(
     ("wanted", "expected"),
     [
+        # The digest to pin is the hash of the bytes of one GET, never a header's claim.
         pytest.param(
             RULES_OFF,
-            {"HEAD manifest": 1},
-            id="old-image, platforms and outdated off: one HEAD",
+            {"GET manifest": 1},
+            id="old-image, platforms and outdated off: one GET",
         ),
         pytest.param(
             {"want_facts": False, "want_tags": False},
-            {"HEAD manifest": 1},
-            id="no tags at all: one HEAD",
+            {"GET manifest": 1},
+            id="no tags at all: one GET",
         ),
         pytest.param(
             {"want_newer": False},
@@ -112,13 +113,13 @@ RULES_OFF = {"want_facts": False, "want_newer": False}
         ),
         pytest.param(
             {"want_facts": False, "want_newer_digests": False},
-            {"HEAD manifest": 1, "tags/list": 1},
+            {"GET manifest": 1, "tags/list": 1},
             id="outdated: the tag list, no digest of the newer tag",
         ),
         pytest.param(
             {"want_facts": False},
-            {"HEAD manifest": 2, "tags/list": 1},
-            id="fix --bump: the newer tag's digest too",
+            {"GET manifest": 2, "tags/list": 1},
+            id="fix --bump: the newer tag's digest too, confirmed over its bytes",
         ),
     ],
 )
@@ -135,7 +136,7 @@ def test_requests_follow_the_active_rules(
     assert sent == Counter({"ping": 1, **expected})
 
 
-def test_one_token_and_one_head_per_reference_with_the_rules_off(
+def test_one_token_and_one_get_per_reference_with_the_rules_off(
     token_registry: Registry, tmp_path: Path, sent: Counter[str]
 ) -> None:
     assert token_registry.token_server is not None
@@ -144,7 +145,7 @@ def test_one_token_and_one_head_per_reference_with_the_rules_off(
     options = _options(token_registry, tmp_path, **RULES_OFF)
     result = resolve([image.reference for image in images], options)
     assert [_digest(result.lookups[i.reference]) for i in images] == [i.digest for i in images]
-    assert sent == Counter({"ping": 1, "token": 1, "HEAD manifest": len(images)})
+    assert sent == Counter({"ping": 1, "token": 1, "GET manifest": len(images)})
     assert len(token_registry.token_server.since(mark)) == 1
 
 
@@ -276,7 +277,7 @@ def test_files_read_as_the_registries_are_met(
     assert {text: _digest(found) for text, found in lookups.items()} == {
         image.reference: image.digest for image in images
     }
-    assert sent == Counter({"ping": 1, "HEAD manifest": 2})
+    assert sent == Counter({"ping": 1, "GET manifest": 2})
 
 
 def test_an_unreadable_trust_store_is_a_configuration_error(
@@ -293,7 +294,8 @@ def test_docker_hub_is_asked_with_head_only(
     plain_registry: Registry, hub_server: HubServer, tmp_path: Path, sent: Counter[str]
 ) -> None:
     """A manifest GET counts against Docker Hub's pull limit: dates, sizes, platforms and
-    tags come from the Hub API, the digests from HEADs, with every rule on."""
+    tags come from the Hub API, the digests from HEADs the Hub API confirms, with every rule
+    on."""
     image = push_image(
         plain_registry, "library/alpine", "3.20", platforms=["linux/amd64", "linux/arm64"]
     )
@@ -312,7 +314,7 @@ def test_docker_hub_is_asked_with_head_only(
     add_tag(newer, "latest")
     hub_server.add_tag("library/alpine", "latest", digest=newer.digest)
     options = ResolveOptions(
-        mirrors={"docker.io": plain_registry.url},
+        hub_registry_url=plain_registry.url,
         cache_dir=tmp_path / "cache",
         hub_url=hub_server.url,
     )

@@ -303,7 +303,7 @@ def test_outdated_names_the_newest_of_the_variant_with_size_and_bumps() -> None:
     tags = (
         TagInfo("3.11-slim", OLD, size=50_000_000),
         TagInfo("3.12-slim", CHILD, size=52_000_000),
-        TagInfo("3.13-slim", NEW, size=54_100_000),
+        TagInfo("3.13-slim", NEW, size=54_100_000, verified=True),
         TagInfo("3.13-slim-bookworm", NEW),
         TagInfo("3.14.0b1-slim", CHILD),
     )

@@ -135,6 +135,9 @@ class TagInfo(NamedTuple):
     pushed: datetime | None = None
     # Compressed size of its image for the first configured platform, where known.
     size: int | None = None
+    # Whether `digest` was confirmed over bytes (or by two independent answers on Docker
+    # Hub); a tag list's own digests are not, and are only ever compared, never written.
+    verified: bool = False
 
 
 class TagListing(NamedTuple):

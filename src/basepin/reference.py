@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from basepin.digests import digest_problem
 from basepin.errors import InvalidReference
 from basepin.records import NamedTuple
 
@@ -31,11 +32,6 @@ _DOMAIN_NAME = re.compile(
 # they are compiled on first use (re caches them), as every compile counts at start-up.
 _IPV6_HOST = r"\[([A-Fa-f0-9:]+)\]"
 _PORT = r"[0-9]+"
-_DIGEST_ALGORITHM = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
-_HEX = r"[0-9a-fA-F]{32,}"
-_LOWER_HEX = r"[0-9a-f]+"
-# Algorithms go-digest knows, with the length of their lowercase hex encoding.
-_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 # A bare 64-hex name is an image ID to Docker, which refuses it as a repository name.
 _IMAGE_ID = r"[a-f0-9]{64}"
 
@@ -207,19 +203,7 @@ def _check_tag(tag: str) -> None:
 def _check_digest(digest: str) -> None:
     if not digest:
         raise InvalidReference("digest after '@' is empty")
-    algorithm, colon, encoded = digest.partition(":")
-    length = _DIGEST_HEX_LENGTHS.get(algorithm)
-    if not colon or (length is None and not re.fullmatch(_DIGEST_ALGORITHM, algorithm)):
-        raise InvalidReference(
-            f"digest {digest!r} must be an algorithm and hex digits, as in sha256:<64 hex digits>"
-        )
-    if length is not None:
-        if len(encoded) != length or not re.fullmatch(_LOWER_HEX, encoded):
-            raise InvalidReference(
-                f"digest must be {algorithm}: followed by {length} lowercase hex digits, "
-                f"not {encoded!r}"
-            )
-    elif not re.fullmatch(_HEX, encoded):
-        raise InvalidReference(
-            f"digest {digest!r} must have at least 32 hex digits after {algorithm}:"
-        )
+    problem = digest_problem(digest)
+    if problem is not None:
+        shown = digest if len(digest) <= 80 else digest[:77] + "..."
+        raise InvalidReference(f"digest {shown!r}: {problem}")

@@ -16,7 +16,7 @@ for `fix --bump`. The functions below the resolver are shared by the cache and t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,8 @@ class ResolveOptions(NamedTuple):
     cache_ttl: float = 600.0
     # The Docker Hub API's base URL; None: hub.docker.com.
     hub_url: str | None = None
+    # Where Docker Hub's registry answers; None: registry-1.docker.io.
+    hub_registry_url: str | None = None
     hub_username: str | None = None
     hub_token: str | None = None
     # Which answers the active rules need beyond the digest: digest facts (`old-image`,
@@ -68,6 +70,8 @@ class ResolveOptions(NamedTuple):
     want_newer_digests: bool = True
     bump_scope: Scope = "minor"
     credentials: CredentialStore | None = None
+    # Docker Hub manifest pulls a run may spend to confirm digests the Hub API does not.
+    hub_verify_pulls: int = 10
     # The platform whose image sizes are given (Docker Hub knows them per platform).
     size_platform: str = DEFAULT_PLATFORM
 
@@ -95,7 +99,9 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
             from basepin.registry.endpoints import Endpoints
             from basepin.registry.trust import TrustLoader
 
-            endpoints = Endpoints(options.mirrors, options.insecure)
+            endpoints = Endpoints(
+                options.mirrors, options.insecure, hub_registry=options.hub_registry_url
+            )
             # The first registries are pinged while the HTTP stack is imported (see
             # `registry.early`), before the trust store's thread starts: it would hold them up
             # (it imports `ssl`), and they need it only once connected, if at all.
@@ -166,19 +172,20 @@ def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Re
     current: DigestInfo | None = None
     if ref.effective_tag is not None:
         head = cache.get_tag(ref.registry, ref.repository, ref.effective_tag)
-        if head is None:
+        if head is None or not usable(ref, head):
             return None
-        current = cache.get_digest(ref.registry, ref.repository, head.digest)
+        on_hub = asks_docker_hub(ref, options)
+        outline = not options.want_facts and not on_hub
+        current = cache.get_digest(ref.registry, ref.repository, head.digest, outline=outline)
         if current is None:
-            if ref.is_docker_hub or options.want_facts:
+            if on_hub or options.want_facts:
                 return None
             current = DigestInfo(head.digest, "")
     pin = _NO_PIN
     if ref.digest is not None:
         found = pin_from_tag(ref, current)
         if found is None:
-            partial = not pin_facts_wanted(ref, options)
-            facts = cache.get_digest(ref.registry, ref.repository, ref.digest, partial=partial)
+            facts = cached_pin_facts(ref, cache, options)
             if facts is None:
                 return None
             found = pin_from_facts(current, facts)
@@ -188,14 +195,18 @@ def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Re
         tags = cache.get_tag_list(ref.registry, ref.repository)
         if tags is None:
             return None
-        if not ref.is_docker_hub and current is not None:
+        bumping = options.want_newer_digests and ref.effective_tag != "latest"
+        if (bumping or not ref.is_docker_hub) and current is not None:
             known: dict[str, str] = {}
+            verified: set[str] = set()
             for name in probed_tags(ref, tags, options):
                 probed = cache.get_tag(ref.registry, ref.repository, name)
-                if probed is None:
+                if probed is None or (bumping and not probed.verified):
                     return None
                 known[name] = probed.digest
-            tags = with_digests(tags, known, ref, current.digest)
+                if bumping:
+                    verified.add(name)
+            tags = with_digests(tags, known, ref, current.digest, verified)
     return resolution(ref, current, head, pin, tags, None)
 
 
@@ -221,6 +232,12 @@ def resolution(
     )
 
 
+def usable(ref: ImageReference, head: CachedTag) -> bool:
+    """Whether a tag's answer may stand for `ref`: a confirmed digest, or the very digest the
+    reference pins (then nothing is written from it)."""
+    return head.verified or head.digest == ref.digest
+
+
 def pin_from_tag(ref: ImageReference, current: DigestInfo | None) -> Pin | None:
     """The pin when the tag's own facts tell what it is (the tag's digest or one of its
     platform manifests); None when the pinned digest must be looked up."""
@@ -235,10 +252,33 @@ def pin_from_tag(ref: ImageReference, current: DigestInfo | None) -> Pin | None:
     return None
 
 
+def cached_pin_facts(
+    ref: ImageReference, cache: Cache, options: ResolveOptions
+) -> DigestInfo | None:
+    """What the cache knows of the pinned digest, as much as the rules want of it: where they
+    want only that it exists, no more than that, whatever else the cache holds."""
+    digest = ref.digest or ""
+    if pin_facts_wanted(ref, options):
+        return cache.get_digest(ref.registry, ref.repository, digest)
+    found = cache.get_digest(ref.registry, ref.repository, digest, partial=True)
+    return None if found is None else DigestInfo(found.digest, found.media_type)
+
+
 def pin_facts_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
     """Whether a pin's own facts are read, or only its existence checked (a HEAD): without
     the rules that need them, and on Docker Hub, where a manifest GET costs pull quota."""
-    return options.want_facts and not ref.is_docker_hub
+    return options.want_facts and not asks_docker_hub(ref, options)
+
+
+def asks_docker_hub(ref: ImageReference, options: ResolveOptions) -> bool:
+    """Whether `ref` is asked of Docker Hub's registry itself, where a manifest GET costs
+    pull quota (a mirror's answers are hashed like any other registry's; the Hub API still
+    tells a docker.io image's dates and tags)."""
+    if not ref.is_docker_hub:
+        return False
+    from basepin.registry.endpoints import normalise_host
+
+    return not any(normalise_host(host) == ref.registry for host in options.mirrors)
 
 
 def pin_from_facts(current: DigestInfo | None, facts: DigestInfo) -> Pin:
@@ -285,13 +325,29 @@ def probed_tags(
 
 
 def with_digests(
-    tags: tuple[TagInfo, ...], known: Mapping[str, str], ref: ImageReference, digest: str
+    tags: tuple[TagInfo, ...],
+    known: Mapping[str, str],
+    ref: ImageReference,
+    digest: str,
+    verified: Set[str] = frozenset(),
 ) -> tuple[TagInfo, ...]:
-    """`tags` with the digests found by probing, and the reference's own tag's."""
+    """`tags` with the digests found by probing (`verified`: the confirmed ones), and the
+    reference's own tag's (confirmed: a tag's answer is, where it is written)."""
     if not known:
         return tags
-    known = {ref.effective_tag or "": digest, **known}
-    return tuple(TagInfo(t.name, known.get(t.name, t.digest), t.pushed, t.size) for t in tags)
+    own = ref.effective_tag or ""
+    known = {own: digest, **known}
+    verified = {own, *verified}
+    return tuple(
+        TagInfo(
+            t.name,
+            known.get(t.name, t.digest),
+            t.pushed,
+            t.size,
+            t.name in verified and t.name in known,
+        )
+        for t in tags
+    )
 
 
 def _specificity(tag: str) -> tuple[int, bool]:

@@ -152,9 +152,11 @@ def _online(
     newest = _newest_of_variant(ref, res, config)
     if newest is not None:
         found.append(_outdated_candidate(use, ref, res, newest, config))
-    wanted = _wanted_reference(ref, res, config, version, newest if bump else None)
+    # Only a confirmed digest is written: a tag list's own digests are claims to compare.
+    bump_to = newest if bump and newest is not None and newest.verified else None
+    wanted = _wanted_reference(ref, res, config, version, bump_to)
     for cand in found:
-        fixable = cand.rule in _PIN_RULES or (cand.rule == "outdated" and bump)
+        fixable = cand.rule in _PIN_RULES or (cand.rule == "outdated" and bump_to is not None)
         yield cand._replace(wanted=wanted) if fixable and wanted != use.reference else cand
 
 

@@ -9,15 +9,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from basepin.digests import is_digest
 from basepin.model import DigestInfo, Platform, TagInfo
 from basepin.registry.cache import FILE_NAME, SCHEMA_VERSION, Cache, CachedTag, default_folder
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
+SHA = DIGEST_A
+OCI_INDEX = INDEX
 PUSHED = datetime(2024, 6, 1, 12, 34, 56, 123456, tzinfo=timezone.utc)
 
 
@@ -273,10 +276,12 @@ aware_times = st.datetimes(
 
 @given(
     tag=st.text(min_size=1, max_size=40),
-    digest=st.text(min_size=1, max_size=80),
+    digest=st.sampled_from("0123456789abcdef").map(lambda c: "sha256:" + c * 64)
+    | st.text(alphabet="0123456789abcdef", min_size=128, max_size=128).map("sha512:".__add__),
     media_type=st.none() | st.text(max_size=60),
     pushed=st.none() | aware_times,
     size=st.none() | st.integers(min_value=0, max_value=2**62),
+    verified=st.booleans(),
 )
 def test_any_tag_answer_round_trips(
     tmp_path_factory: pytest.TempPathFactory,
@@ -285,12 +290,33 @@ def test_any_tag_answer_round_trips(
     media_type: str | None,
     pushed: datetime | None,
     size: int | None,
+    verified: bool,
 ) -> None:
     cache = open_cache(tmp_path_factory.mktemp("cache"))
-    value = CachedTag(digest, media_type, pushed, size)
+    value = CachedTag(digest, media_type, pushed, size, verified)
     cache.put_tag("docker.io", "library/x", tag, value)
 
     assert cache.get_tag("docker.io", "library/x", tag) == value
+    cache.close()
+
+
+@settings(max_examples=50, deadline=None)
+@given(digest=st.text(max_size=140).filter(lambda text: not is_digest(text)))
+def test_a_stored_value_that_is_not_a_digest_answers_nothing(
+    tmp_path_factory: pytest.TempPathFactory, digest: str
+) -> None:
+    """A cache file written by anything else (or damaged) never hands on a digest that is not
+    one: it would be written into a Dockerfile."""
+    cache = open_cache(tmp_path_factory.mktemp("cache"))
+    cache.put_tag("docker.io", "library/x", "1", CachedTag(digest, verified=True))
+    cache.put_tag_list("docker.io", "library/x", [TagInfo("1", digest)])
+    cache.put_digest(
+        "docker.io", "library/x", DigestInfo(SHA, OCI_INDEX, is_index=True, children=(digest,))
+    )
+
+    assert cache.get_tag("docker.io", "library/x", "1") is None
+    assert cache.get_tag_list("docker.io", "library/x") == (TagInfo("1", None),)
+    assert cache.get_digest("docker.io", "library/x", SHA) is None
     cache.close()
 
 

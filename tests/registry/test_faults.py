@@ -166,7 +166,7 @@ def test_the_digest_header_is_read_from_head() -> None:
         pytest.param(
             {HEAD: [httpx.Response(200, headers={"Docker-Content-Digest": "sha256:short"})]},
             head_digest,
-            "is not a digest",
+            "as a digest: a sha256 digest is",
             id="header-not-a-digest",
         ),
         pytest.param(

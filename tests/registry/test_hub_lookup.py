@@ -1,7 +1,8 @@
-"""What the Docker Hub API's answers (or their absence) make of a check: a real registry
-(distribution 2.8) stands in for docker.io through a mirror, the local Hub API
-(tests/fixtures/hub.py) answers for hub.docker.com, as `BASEPIN_HUB_URL` points basepin
-there."""
+"""What the Docker Hub API's answers (or their absence) make of a check. A real registry
+(distribution 2.8) stands in for Docker Hub's registry (`hub_registry_url`: asked as Docker
+Hub, with HEADs only, the facts from the Hub API) or for a mirror of docker.io (asked like any
+registry, the dates from the Hub API); the local Hub API (tests/fixtures/hub.py) answers for
+hub.docker.com, as `BASEPIN_HUB_URL` points basepin there."""
 
 from __future__ import annotations
 
@@ -77,10 +78,14 @@ def _on_hub(
     )
 
 
-def _options(registry: Registry, hub: HubServer, tmp_path: Path, **extra: Any) -> ResolveOptions:
-    options = ResolveOptions(
-        mirrors={"docker.io": registry.url}, cache_dir=tmp_path / "cache", hub_url=hub.url
+def _options(
+    registry: Registry, hub: HubServer, tmp_path: Path, *, mirror: bool = False, **extra: Any
+) -> ResolveOptions:
+    """Options that send docker.io to `registry`, as Docker Hub's registry or as a mirror."""
+    where: dict[str, Any] = (
+        {"mirrors": {"docker.io": registry.url}} if mirror else {"hub_registry_url": registry.url}
     )
+    options = ResolveOptions(cache_dir=tmp_path / "cache", hub_url=hub.url, **where)
     return options._replace(**extra)
 
 
@@ -99,30 +104,45 @@ def _message(findings: list[Finding], rule: str) -> str:
 # 6. A Hub API that keeps refusing: the rules that needed it are unchecked, with the time
 
 
+@pytest.mark.parametrize(
+    ("mirror", "unchecked"),
+    [
+        pytest.param(False, [("old-image", "platforms"), ("outdated",)], id="docker-hub"),
+        # A mirror's manifests and configs tell the platforms and the build date.
+        pytest.param(True, [("outdated",)], id="mirror"),
+    ],
+)
 def test_a_rate_limit_past_the_budget_leaves_the_rules_that_need_the_hub_unchecked(
-    plain_registry: Registry, hub_server: HubServer, tmp_path: Path
+    plain_registry: Registry,
+    hub_server: HubServer,
+    tmp_path: Path,
+    mirror: bool,
+    unchecked: list[tuple[str, ...]],
 ) -> None:
     image = push_image(plain_registry, _repo(), "3.20")
     hub_server.rate_limit(retry_at=time.time() + 3600, style="recorded", times=50)
     text = f"{image.repository}:3.20@{image.digest}"
+    options = _options(plain_registry, hub_server, tmp_path, mirror=mirror)
 
-    lookups = resolve([text], _options(plain_registry, hub_server, tmp_path)).lookups
+    lookups = resolve([text], options).lookups
     findings, incomplete = _judge(f"FROM {text}\n", lookups)
 
     found = lookups[text]
     assert isinstance(found, Resolution)
     assert found.current is not None
     assert found.current.digest == image.digest  # the registry did answer
-    assert [gap.rules for gap in found.gaps] == [("old-image", "platforms"), ("outdated",)]
+    assert [gap.rules for gap in found.gaps] == unchecked
     assert findings == []
     reasons = [u.reason for u in incomplete]
     # Whichever question met the limit first, the other is not asked, and says why.
-    assert reasons[0].startswith("old-image, platforms not checked: Docker Hub API")
-    assert reasons[1].startswith(
+    if not mirror:
+        assert reasons.pop(0).startswith("old-image, platforms not checked: Docker Hub API")
+    assert reasons[0].startswith(
         f"outdated not checked: Docker Hub's tag list of {image.repository}"
     )
     assert all("allows requests again at" in reason for reason in reasons)
     assert all(re.search(r"\(in 3\d{3} s, more than the 10 s basepin waits\)", r) for r in reasons)
+    reasons = [u.reason for u in incomplete]
     # Off rules need nothing: nothing is unchecked for them.
     off = Config(severity={"old-image": "off", "platforms": "off", "outdated": "off"})
     assert _judge(f"FROM {text}\n", lookups, off)[1] == []
@@ -281,7 +301,8 @@ def test_old_image_dates_the_content_not_the_tag(
         f"{text}: the image is 400 days old (pushed {content:%Y-%m-%d} per Docker Hub);"
         " max-age is 90"
     )
-    # No top-level digest: the platforms still come from images[].
+    # No top-level digest: the platforms still come from images[] (the registry is asked
+    # with a HEAD only).
     assert "(it has linux/amd64, linux/arm64)" in _message(findings, "platforms")
 
 
@@ -398,7 +419,11 @@ def test_check_is_incomplete_when_the_hub_rate_limits(
 
     assert code == 3
     assert report["findings"] == []
-    assert [u["reference"] for u in report["incomplete"]] == [text, text]
+    # Through a mirror the registry tells platforms and build dates: only the tag list,
+    # which only the Hub API gives, is missing.
+    [unchecked] = report["incomplete"]
+    assert unchecked["reference"] == text
+    assert unchecked["reason"].startswith("outdated not checked: Docker Hub's tag list of")
     assert all(
         re.search(r"\(in \d+ s, more than the 10 s basepin waits\)", u["reason"])
         for u in report["incomplete"]

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from basepin.digests import is_digest
 from basepin.model import DigestInfo, Platform, TagInfo
 from basepin.records import NamedTuple
 
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change, or what they hold; a file with another version is rebuilt.
-# 4: Docker Hub dates are the image content's push date, sizes those of one platform.
-SCHEMA_VERSION = 4
+# 5: Docker Hub dates are the image content's push date, sizes those of one platform.
+SCHEMA_VERSION = 5
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -38,7 +39,7 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tags (
         registry TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
         digest TEXT NOT NULL, media_type TEXT, pushed TEXT, size INTEGER,
-        stored_at REAL NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0, stored_at REAL NOT NULL,
         PRIMARY KEY (registry, repository, tag))""",
     """CREATE TABLE IF NOT EXISTS digests (
         registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
@@ -53,6 +54,11 @@ _SCHEMA = (
 )
 
 
+# How much of a digest's facts a row holds (the `partial` column): all of them, what its
+# manifest tells of itself (an index's platforms), or only that it exists (a HEAD).
+_FACTS, _OUTLINE, _EXISTS = 0, 1, 2
+
+
 class CachedTag(NamedTuple):
     """What a tag pointed to when it was last asked."""
 
@@ -60,6 +66,9 @@ class CachedTag(NamedTuple):
     media_type: str | None = None
     pushed: datetime | None = None
     size: int | None = None
+    # Whether `digest` was confirmed (the bytes hashed, or on Docker Hub the Hub API agreeing
+    # with the registry): only a confirmed digest may be written anywhere.
+    verified: bool = False
 
 
 def default_folder(
@@ -131,24 +140,26 @@ class Cache:
 
     def get_tag(self, registry: str, repository: str, tag: str) -> CachedTag | None:
         row = self._fetch(
-            "SELECT digest, media_type, pushed, size, stored_at FROM tags"
+            "SELECT digest, media_type, pushed, size, stored_at, verified FROM tags"
             " WHERE registry = ? AND repository = ? AND tag = ?",
             (registry, repository, tag),
         )
-        if row is None or not self._fresh(row[4], self.tag_ttl):
+        if row is None or not self._fresh(row[4], self.tag_ttl) or not is_digest(row[0]):
             return None
         try:
-            return CachedTag(row[0], row[1], _parse_time(row[2]), row[3])
+            return CachedTag(row[0], row[1], _parse_time(row[2]), row[3], bool(row[5]))
         except ValueError:
             return None
 
     def put_tag(self, registry: str, repository: str, tag: str, value: CachedTag) -> None:
         self._write(
             "INSERT INTO tags (registry, repository, tag, digest, media_type, pushed, size,"
-            " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " verified, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (registry, repository, tag) DO UPDATE SET digest = excluded.digest,"
             " media_type = excluded.media_type, pushed = excluded.pushed, size = excluded.size,"
-            " stored_at = excluded.stored_at",
+            " verified = excluded.verified, stored_at = excluded.stored_at"
+            # A HEAD's claim never replaces the same digest confirmed.
+            " WHERE excluded.verified >= tags.verified OR excluded.digest != tags.digest",
             (
                 registry,
                 repository,
@@ -157,29 +168,40 @@ class Cache:
                 value.media_type,
                 _format_time(value.pushed),
                 value.size,
+                int(value.verified),
                 self._now(),
             ),
         )
 
     def get_digest(
-        self, registry: str, repository: str, digest: str, *, partial: bool = False
+        self,
+        registry: str,
+        repository: str,
+        digest: str,
+        *,
+        partial: bool = False,
+        outline: bool = False,
     ) -> DigestInfo | None:
-        """The facts of `digest`; with `partial`, also a digest only known to exist."""
+        """The facts of `digest`; with `partial`, also only that the digest exists, or with
+        `outline` also what its manifest tells of itself."""
         row = self._fetch(
             "SELECT media_type, is_index, platforms, created, size, children FROM digests"
             " WHERE registry = ? AND repository = ? AND digest = ? AND partial <= ?",
-            (registry, repository, digest, int(partial)),
+            (registry, repository, digest, _OUTLINE if outline else _EXISTS if partial else _FACTS),
         )
         if row is None:
             return None
         try:
+            children = tuple(str(child) for child in json.loads(row[5]))
+            if not all(map(is_digest, children)):
+                return None
             platforms = tuple(Platform(*entry) for entry in json.loads(row[2]))
             return DigestInfo(
                 digest=digest,
                 media_type=row[0],
                 platforms=platforms,
                 is_index=bool(row[1]),
-                children=tuple(str(child) for child in json.loads(row[5])),
+                children=children,
                 created=_parse_time(row[3]),
                 size=row[4],
             )
@@ -187,9 +209,16 @@ class Cache:
             return None
 
     def put_digest(
-        self, registry: str, repository: str, info: DigestInfo, *, partial: bool = False
+        self,
+        registry: str,
+        repository: str,
+        info: DigestInfo,
+        *,
+        partial: bool = False,
+        outline: bool = False,
     ) -> None:
-        """Keep the facts of a digest; `partial`: only that it exists (never replaces facts)."""
+        """Keep the facts of a digest; `partial`: only that it exists, or with `outline` what
+        its manifest tells of itself (never replacing more)."""
         platforms = json.dumps([[p.os, p.architecture, p.variant] for p in info.platforms])
         self._write(
             "INSERT INTO digests (registry, repository, digest, media_type, is_index, platforms,"
@@ -209,7 +238,7 @@ class Cache:
                 json.dumps(list(info.children)),
                 _format_time(info.created),
                 info.size,
-                int(partial),
+                (_OUTLINE if outline else _EXISTS) if partial else _FACTS,
             ),
         )
 
@@ -227,7 +256,7 @@ class Cache:
             return None
         try:
             return tuple(
-                TagInfo(name, digest, _parse_time(pushed), size)
+                TagInfo(name, digest if is_digest(digest) else None, _parse_time(pushed), size)
                 for name, digest, pushed, size in json.loads(row[0])
             )
         except (ValueError, TypeError):

@@ -60,16 +60,27 @@ class Endpoints:
     """Which base URLs answer for a registry host, and where credentials may travel."""
 
     def __init__(
-        self, mirrors: Mapping[str, str] | None = None, insecure: Collection[str] = ()
+        self,
+        mirrors: Mapping[str, str] | None = None,
+        insecure: Collection[str] = (),
+        *,
+        hub_registry: str | None = None,
     ) -> None:
+        """`hub_registry`: where Docker Hub's registry itself answers (a stand-in for
+        registry-1.docker.io; unlike a mirror's, its manifests cost pull quota)."""
         self._mirrors = {
             normalise_host(host): _checked_mirror(host, url)
             for host, url in (mirrors or {}).items()
         }
         self._insecure = frozenset(normalise_host(host) for host in insecure)
+        self._hub = _checked_mirror(DOCKER_HUB, hub_registry) if hub_registry else None
 
     def __repr__(self) -> str:
         return f"Endpoints(mirrors={self._mirrors!r}, insecure={sorted(self._insecure)!r})"
+
+    def mirrored(self, registry: str) -> bool:
+        """Whether `registry`'s lookups go to a mirror."""
+        return normalise_host(registry) in self._mirrors
 
     def base_urls(self, registry: str) -> tuple[str, ...]:
         """Base URLs to try for `registry`, in order (more than one only for loopback hosts)."""
@@ -77,7 +88,7 @@ class Endpoints:
         if host in self._mirrors:
             return (self._mirrors[host],)
         if host == DOCKER_HUB:
-            return (DOCKER_HUB_ENDPOINT,)
+            return (self._hub or DOCKER_HUB_ENDPOINT,)
         if self._is_insecure(host):
             return (f"http://{host}",)
         if is_loopback(host):

@@ -74,3 +74,8 @@ class Unavailable(RegistryError):
 class ProtocolError(RegistryError):
     """The registry answered something that cannot be trusted or read: a digest that does not
     match the bytes, malformed JSON, an unknown manifest type."""
+
+
+class Unverified(RegistryError):
+    """A digest that would be written could not be confirmed over bytes or by a second,
+    independent answer: it is reported, never written."""

@@ -38,7 +38,15 @@ from basepin.registry.errors import (
 )
 from basepin.registry.hub_tags import HubImage, HubTag, HubTagList, tag_from
 
-__all__ = ["HUB_URL", "HubClient", "HubImage", "HubRateLimit", "HubTag", "HubTagList"]
+__all__ = [
+    "HUB_URL",
+    "HubClient",
+    "HubImage",
+    "HubRateLimit",
+    "HubTag",
+    "HubTagList",
+    "hub_confirms",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,15 @@ _LATEST_UNIX_TIME = 100_000_000_000  # year 5138: larger header values are nonse
 # A 429 that keeps naming a time already past would otherwise be retried forever.
 _MAX_RATE_LIMIT_WAITS = 3
 _CHUNK = 64 * 1024
+
+
+def hub_confirms(tag: HubTag, digest: str) -> bool:
+    """Whether the Hub API's view of a tag names `digest` as what the tag points to: its
+    index digest, or the one image of a single-platform tag that records none."""
+    if tag.digest:
+        return tag.digest == digest
+    images = tag.platform_images
+    return len(images) == 1 and images[0].digest == digest
 
 
 @dataclass(frozen=True)

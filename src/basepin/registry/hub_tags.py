@@ -15,12 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from basepin.digests import digest_problem
 from basepin.model import DEFAULT_PLATFORM, Platform, TagInfo
 
 logger = logging.getLogger("basepin.registry.hub")
 
-# Digests are passed on only in their canonical form (the one a reference may hold).
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
 # Before this, a date is a placeholder (0001-01-01, the reproducible-build epochs 1970 and
 # 1980), not an age: unknown, as in config blobs.
 _FIRST_REAL_YEAR = 1981
@@ -146,12 +145,17 @@ def _image_from(data: Mapping[str, object], tag: str) -> HubImage:
 
 
 def _digest(value: object, where: str) -> str | None:
+    """`value` where it is a digest basepin accepts (`sha256:` + 64 or `sha512:` + 128
+    lowercase hex); anything else is treated as absent, never passed on."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and _DIGEST.fullmatch(value):
+    problem = digest_problem(value)
+    if problem is None:
+        assert isinstance(value, str)
         return value
-    # Never passed on: a digest written anywhere must be one a reference can hold.
-    logger.debug("Docker Hub API: %s has a malformed digest %.80r; ignored", where, value)
+    logger.debug(
+        "Docker Hub API: %s has a malformed digest %.80r (%s); ignored", where, value, problem
+    )
     return None
 
 

@@ -31,20 +31,23 @@ from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
-from basepin.registry.errors import NotFound, RateLimited, RegistryError
+from basepin.registry.errors import NotFound, RateLimited, RegistryError, Unverified
 from basepin.registry.http import load_network_backend, new_http_client
-from basepin.registry.hub import HUB_URL, MAX_PAGES, HubClient, HubTag
+from basepin.registry.hub import HUB_URL, MAX_PAGES, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
 from basepin.registry.trust import TrustLoader, default_context
 from basepin.resolve import (
     Pin,
     ResolveOptions,
+    asks_docker_hub,
+    cached_pin_facts,
     pin_facts_wanted,
     pin_from_facts,
     pin_from_tag,
     probed_tags,
     resolution,
     tag_list_wanted,
+    usable,
     with_digests,
 )
 from basepin.versions import sort_newest_first
@@ -114,6 +117,11 @@ async def _ask(
         await resolver.prefetch_tokens(asked)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
         await asyncio.gather(*opening)
+    if resolver.pulls_spent:
+        resolver.warnings.append(
+            f"Docker Hub: {resolver.pulls_spent} manifest pull(s) spent to confirm digests "
+            "the Hub API did not confirm"
+        )
     return list(answers), resolver.warnings
 
 
@@ -135,14 +143,17 @@ def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> TagLis
 async def _list_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
-        if ref.is_docker_hub and ref.registry not in options.mirrors:
+        if asks_docker_hub(ref, options):
             hub = _hub_client(http, options)
             found = await hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
             epoch = datetime.min.replace(tzinfo=timezone.utc)
             infos = (tag.info(options.size_platform) for tag in found.tags)
             newest = sorted(infos, key=lambda t: t.pushed or epoch, reverse=True)
             return TagListing(tuple(newest), found.cut)
-        registry = RegistryClient(http, credentials, Endpoints(options.mirrors, options.insecure))
+        endpoints = Endpoints(
+            options.mirrors, options.insecure, hub_registry=options.hub_registry_url
+        )
+        registry = RegistryClient(http, credentials, endpoints)
         listing = await registry.list_tags(ref)
     names = tuple(TagInfo(name) for name in sort_newest_first(listing.tags))
     return TagListing(names, None if listing.complete else listing.note)
@@ -170,6 +181,8 @@ class _Resolver:
         self._tag_lists: dict[tuple[str, str], asyncio.Task[_Listing]] = {}
         # Set when a Hub API question failed: the rest are not asked.
         self._hub_failed: str | None = None
+        # Docker Hub manifest pulls spent on confirming digests the Hub API did not.
+        self.pulls_spent = 0
 
     async def prefetch_tokens(self, refs: Iterable[ImageReference]) -> None:
         repositories: dict[str, set[str]] = defaultdict(set)
@@ -226,56 +239,139 @@ class _Resolver:
             gaps.append(Gap(("latest" if ref.effective_tag == "latest" else "outdated",), cut))
         return tuple(gaps)
 
+    def _on_hub(self, ref: ImageReference) -> bool:
+        return asks_docker_hub(ref, self.options)
+
     async def _tag(self, ref: ImageReference) -> tuple[CachedTag, DigestInfo]:
-        """What the tag points to now, and what that digest is."""
+        """What the tag points to now, confirmed, and what that digest is."""
         tag = ref.effective_tag or ""
         cached = self.cache.get_tag(ref.registry, ref.repository, tag)
-        if cached is not None or ref.is_docker_hub or not self.options.want_facts:
-            head = cached or await self._tag_digest(ref)
+        if cached is not None and usable(ref, cached):
+            return cached, await self._facts(ref, cached.digest)
+        if self._on_hub(ref):
+            head = await self._hub_tag_digest(ref)
             return head, await self._facts(ref, head.digest)
-        # The facts are wanted: one GET tells the digest and, where not known yet, its facts.
+        # One GET: the digest is the hash of the bytes received, and the same bytes tell
+        # what the digest is (an index's platforms), where not known yet.
         answer, manifest = await self.registry.tag_manifest(ref)
-        info = self.cache.get_digest(ref.registry, ref.repository, answer.digest)
+        info = self.cache.get_digest(
+            ref.registry, ref.repository, answer.digest, outline=not self.options.want_facts
+        )
         if info is None:
-            info = await self.registry.facts_of(ref, manifest)
-            self.cache.put_digest(ref.registry, ref.repository, info)
-        head = CachedTag(answer.digest, answer.media_type, None, answer.size)
-        self.cache.put_tag(ref.registry, ref.repository, tag, head)
+            if self.options.want_facts:
+                info = await self.registry.facts_of(ref, manifest)
+                self.cache.put_digest(ref.registry, ref.repository, info)
+            else:
+                info = self.registry.outline(ref, manifest)
+                self.cache.put_digest(
+                    ref.registry, ref.repository, info, partial=True, outline=True
+                )
+        pushed, size, whole = await self._hub_dates(ref, answer.digest, answer.size)
+        head = CachedTag(answer.digest, answer.media_type, pushed, size, verified=True)
+        if whole:
+            self.cache.put_tag(ref.registry, ref.repository, tag, head)
         return head, info
 
+    async def _hub_dates(
+        self, ref: ImageReference, digest: str, size: int | None
+    ) -> tuple[datetime | None, int | None, bool]:
+        """The push date and size of a docker.io tag asked of a mirror, from the Hub API when
+        its answer is about the same digest; and whether nothing wanted is missing."""
+        if not ref.is_docker_hub or not self.options.want_facts:
+            return None, size, True
+        view = self._hub_view(ref, await self._hub_tag(ref), digest)
+        if view is None:
+            return None, size, self.hub is None
+        return view.image_pushed(), view.size_for(self.options.size_platform), True
+
+    async def _confirmed_tag_digest(self, ref: ImageReference) -> CachedTag:
+        """What the tag points to now, confirmed: a digest that may be written."""
+        tag = ref.effective_tag or ""
+        cached = self.cache.get_tag(ref.registry, ref.repository, tag)
+        if cached is not None and cached.verified:
+            return cached
+        if self._on_hub(ref):
+            return await self._hub_tag_digest(ref._replace(digest=None))
+        answer, _ = await self.registry.tag_manifest(ref)
+        head = CachedTag(answer.digest, answer.media_type, None, answer.size, verified=True)
+        self.cache.put_tag(ref.registry, ref.repository, tag, head)
+        return head
+
     async def _tag_digest(self, ref: ImageReference) -> CachedTag:
-        """What the tag points to now, from a HEAD (and on Docker Hub the Hub API's dates)."""
+        """What the tag points to now, by a HEAD: a digest to compare, not to write."""
         tag = ref.effective_tag or ""
         cached = self.cache.get_tag(ref.registry, ref.repository, tag)
         if cached is not None:
             return cached
+        if self._on_hub(ref):
+            return await self._hub_tag_digest(ref)
         head = await self.registry.head_digest(ref)
-        if not ref.is_docker_hub or self.hub is None:
-            answer = CachedTag(head.digest, head.media_type, None, head.size)
-            self.cache.put_tag(ref.registry, ref.repository, tag, answer)
-            return answer
-        hub_tag = await self._hub_tag_for(ref, head.digest)
-        pushed = hub_tag.image_pushed() if hub_tag else None
-        size = hub_tag.size_for(self.options.size_platform) if hub_tag else None
-        answer = CachedTag(head.digest, head.media_type, pushed, size)
-        if hub_tag is not None:  # without the Hub's dates it is not worth keeping
+        answer = CachedTag(head.digest, head.media_type, None, head.size, head.verified)
+        self.cache.put_tag(ref.registry, ref.repository, tag, answer)
+        return answer
+
+    async def _hub_tag_digest(self, ref: ImageReference) -> CachedTag:
+        """A Docker Hub tag's digest from a HEAD (no pull quota), with the Hub API's dates.
+
+        The HEAD is confirmed when the Hub API, a second and independent answer, names the
+        same digest for the tag. A digest other than the one `ref` pins (so one that may be
+        written) and that the Hub API does not confirm is confirmed by hashing the manifest
+        (a pull, within the run's budget), or the lookup fails as unverified.
+        """
+        tag = ref.effective_tag or ""
+        head = await self.registry.head_digest(ref)
+        hub_tag = await self._hub_tag(ref)
+        agrees = hub_tag is not None and hub_confirms(hub_tag, head.digest)
+        verified = head.verified or agrees
+        if not verified and head.digest != ref.digest:
+            await self._pull_to_confirm(ref, head.digest, hub_tag)
+            verified = True
+        view = self._hub_view(ref, hub_tag, head.digest)
+        pushed = view.image_pushed() if view else None
+        size = view.size_for(self.options.size_platform) if view else None
+        answer = CachedTag(head.digest, head.media_type, pushed, size, verified)
+        if view is not None:  # without the Hub's dates it is not worth keeping
             self.cache.put_tag(ref.registry, ref.repository, tag, answer)
         return answer
+
+    async def _pull_to_confirm(
+        self, ref: ImageReference, digest: str, hub_tag: HubTag | None
+    ) -> None:
+        """Hash the manifest `digest` names (one Docker Hub pull), or raise Unverified when
+        the run's pulls for this are spent."""
+        if hub_tag is None:
+            why = "the Docker Hub API gave no answer for the tag"
+        elif hub_tag.digest:
+            why = f"the Docker Hub API names {hub_tag.digest} for the tag"
+        else:
+            why = "the Docker Hub API names no digest for the tag"
+        if self.pulls_spent >= self.options.hub_verify_pulls:
+            raise Unverified(
+                f"{ref.registry}/{ref.repository}:{ref.effective_tag}: the registry answers "
+                f"{digest} and {why}; not confirmed, so not written (the "
+                f"{self.options.hub_verify_pulls} manifest pulls a run may spend to confirm "
+                "digests are spent)",
+                registry=ref.registry,
+                repository=ref.repository,
+            )
+        self.pulls_spent += 1
+        await self.registry.manifest(ref, digest)
 
     async def _facts(self, ref: ImageReference, digest: str) -> DigestInfo:
         """What `digest` is. On Docker Hub from the Hub API: a manifest GET costs pull quota."""
         cached = self.cache.get_digest(ref.registry, ref.repository, digest)
         if cached is not None:
             return cached
-        if ref.is_docker_hub:
-            hub_tag = await self._hub_tag_for(ref, digest)
-            info = _hub_facts(digest, hub_tag)
+        if self._on_hub(ref):
+            view = self._hub_view(ref, await self._hub_tag(ref), digest)
+            info = _hub_facts(digest, view)
             # Kept for good only where the Hub named the digest its facts are about.
-            if info.media_type and hub_tag is not None and hub_tag.digest == digest:
+            if info.media_type and view is not None and view.digest == digest:
                 self.cache.put_digest(ref.registry, ref.repository, info)
             return info
         if not self.options.want_facts:
-            return DigestInfo(digest, "")
+            outline = self.cache.get_digest(ref.registry, ref.repository, digest, outline=True)
+            return outline or DigestInfo(digest, "")
         info = await self.registry.digest_info(ref, digest)
         self.cache.put_digest(ref.registry, ref.repository, info)
         return info
@@ -285,7 +381,7 @@ class _Resolver:
         not stale)."""
         digest = ref.digest or ""
         partial = not pin_facts_wanted(ref, self.options)
-        cached = self.cache.get_digest(ref.registry, ref.repository, digest, partial=partial)
+        cached = cached_pin_facts(ref, self.cache, self.options)
         if cached is not None:
             return cached
         if partial:
@@ -296,19 +392,23 @@ class _Resolver:
         self.cache.put_digest(ref.registry, ref.repository, info, partial=partial)
         return info
 
-    async def _hub_tag_for(self, ref: ImageReference, digest: str) -> HubTag | None:
-        """The Hub API's view of a docker.io tag (dates, sizes, platforms) where it is about
-        `digest`, or names no digest (many multi-platform tags); None elsewhere, and when
-        the Hub told nothing usable (the reason is kept for the rules that needed it)."""
+    async def _hub_tag(self, ref: ImageReference) -> HubTag | None:
+        """The Hub API's answer for a docker.io tag (dates, sizes, platforms, its digest);
+        None elsewhere, and when it told nothing (the reason is kept for the rules)."""
         if self.hub is None or not ref.is_docker_hub or ref.effective_tag is None:
             return None
         key = _hub_key(ref)
         if key not in self._hub_tags:
             self._hub_tags[key] = asyncio.ensure_future(self._ask_hub(ref))
-        hub_tag = await self._hub_tags[key]
+        return await self._hub_tags[key]
+
+    def _hub_view(self, ref: ImageReference, hub_tag: HubTag | None, digest: str) -> HubTag | None:
+        """`hub_tag` where its dates, sizes and platforms are those of `digest`: it names that
+        digest, or none (many multi-platform tags: their dates still count). An answer about
+        another digest (the tag moved between the two answers) is set aside, and why kept."""
         if hub_tag is not None and hub_tag.digest not in (None, digest):
             self._hub_trouble.setdefault(
-                key,
+                _hub_key(ref),
                 f"Docker Hub API describes {ref.effective_tag} as {_short(hub_tag.digest)}, not"
                 f" the registry's {_short(digest)} (the tag moved between the answers)",
             )
@@ -342,22 +442,29 @@ class _Resolver:
             self._tag_lists[key] = asyncio.ensure_future(self._tag_list(ref))
 
     async def _tags(self, ref: ImageReference, current: DigestInfo | None) -> _Listing:
-        """Tags for `outdated` and for naming `latest`, with the digests the rules need, and
-        why the list is not whole."""
+        """Tags for `outdated` and for naming `latest`, with the digests the rules need: a
+        newer version's confirmed (`fix --bump` writes it), the others' to compare; and why
+        the list is not whole."""
         tags, cut = await self._tag_lists[(ref.registry, ref.repository)]
-        if tags is None or ref.is_docker_hub or current is None:
+        if tags is None or current is None:
             return tags, cut
+        bumping = self.options.want_newer_digests and ref.effective_tag != "latest"
+        if ref.is_docker_hub and not bumping:
+            return tags, cut  # the Hub API's list carries the digests to compare
         wanted = probed_tags(ref, tags, self.options)
+        probe = self._confirmed_tag_digest if bumping else self._tag_digest
         heads = await asyncio.gather(
-            *(self._tag_digest(ref._replace(tag=name)) for name in wanted),
+            *(probe(ref._replace(tag=name, digest=None)) for name in wanted),
             return_exceptions=True,
         )
-        known = {
-            name: head.digest
+        found = {
+            name: head
             for name, head in zip(wanted, heads, strict=True)
             if isinstance(head, CachedTag)
         }
-        return with_digests(tags, known, ref, current.digest), cut
+        known = {name: head.digest for name, head in found.items()}
+        verified = {name for name, head in found.items() if head.verified and bumping}
+        return with_digests(tags, known, ref, current.digest, verified), cut
 
     async def _tag_list(self, ref: ImageReference) -> _Listing:
         cached = self.cache.get_tag_list(ref.registry, ref.repository)

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from basepin.digests import digest_problem
 from basepin.model import DigestInfo, Platform
 from basepin.reference import ImageReference
 from basepin.registry.auth import Authenticator, CredentialStore
@@ -72,8 +73,6 @@ MAX_REDIRECTS = 5
 EARLY_ANSWER_WAIT = 1.0
 MAX_TAG_PAGES = 1000
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
-_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _LINK = re.compile(r"<([^>]*)>([^<]*)")
 _FRACTION = re.compile(r"\.(\d+)")
 
@@ -87,6 +86,8 @@ class ManifestHead:
     size: int | None
     # `ratelimit-remaining` of the answer (Docker Hub), where sent.
     rate_limit_remaining: int | None = None
+    # True when the digest is the hash of bytes received (a GET), not a header's claim.
+    verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class RegistryClient:
             self._check(reply, ref, what, _subject(target), ManifestNotFound)
             digest = _verified_digest(reply, None, ref, what)
             return ManifestHead(
-                digest, _media_type(reply), len(reply.body), reply.rate_limit_remaining
+                digest, _media_type(reply), len(reply.body), reply.rate_limit_remaining, True
             )
         self._check(reply, ref, what, _subject(target), ManifestNotFound)
         digest = _checked_digest(header or "", ref, what)
@@ -197,9 +198,28 @@ class RegistryClient:
         digest = _verified_digest(reply, ref.digest if target == ref.digest else None, ref, what)
         manifest = _parsed_manifest(reply, digest, ref, what)
         head = ManifestHead(
-            digest, manifest.media_type, len(reply.body), reply.rate_limit_remaining
+            digest, manifest.media_type, len(reply.body), reply.rate_limit_remaining, True
         )
         return head, manifest
+
+    async def manifest(self, ref: ImageReference, digest: str) -> Manifest:
+        """The manifest `digest` names, its bytes hashed to that digest (on Docker Hub this
+        costs a pull)."""
+        return await self._manifest(ref, digest)
+
+    def outline(self, ref: ImageReference, manifest: Manifest) -> DigestInfo:
+        """What a manifest tells of itself, without further requests: its type and, for an
+        index, its platforms and their manifests (no dates or sizes)."""
+        if manifest.media_type not in INDEX_TYPES:
+            return DigestInfo(manifest.digest, manifest.media_type)
+        children = _children(manifest, ref)
+        return DigestInfo(
+            manifest.digest,
+            manifest.media_type,
+            tuple(platform for _, platform in children),
+            is_index=True,
+            children=tuple(digest for digest, _ in children),
+        )
 
     async def facts_of(
         self, ref: ImageReference, manifest: Manifest, *, platform: Platform | None = None
@@ -511,11 +531,10 @@ def _media_type(reply: Reply) -> str | None:
 
 
 def _checked_digest(digest: str, ref: ImageReference, what: str) -> str:
-    match = _DIGEST.fullmatch(digest)
-    expected = _HEX_LENGTHS.get(match.group(1)) if match else None
-    if match is None or (expected is not None and len(match.group(2)) != expected):
+    problem = digest_problem(digest)
+    if problem is not None:
         raise ProtocolError(
-            f"{what}: {digest!r} is not a digest",
+            f"{what}: the registry sent {digest[:140]!r} as a digest: {problem}",
             registry=ref.registry,
             repository=ref.repository,
         )
@@ -526,13 +545,9 @@ def _verified_digest(reply: Reply, expected: str | None, ref: ImageReference, wh
     """The digest of the bytes received; it must match `expected` and the registry's header."""
     header = reply.headers.get("docker-content-digest")
     claims = [claim for claim in (expected, header) if claim]
+    for claim in claims:
+        _checked_digest(claim, ref, what)
     algorithm = (claims[0] if claims else "sha256:").partition(":")[0]
-    if algorithm not in _HEX_LENGTHS:
-        raise ProtocolError(
-            f"{what}: cannot verify a {algorithm} digest",
-            registry=ref.registry,
-            repository=ref.repository,
-        )
     actual = f"{algorithm}:{hashlib.new(algorithm, reply.body).hexdigest()}"
     for claim in claims:
         if claim != actual:
