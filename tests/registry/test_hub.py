@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from basepin.errors import InvalidReference, UsageError
 from basepin.model import Platform, TagInfo
@@ -30,6 +33,8 @@ from basepin.registry.errors import (
     Unavailable,
 )
 from basepin.registry.hub import MAX_ANSWER_BYTES, HubClient, HubImage, HubTag, HubTagList
+from basepin.registry.hub_limits import Pauses, retry_wait
+from basepin.registry.hub_tags import tag_from
 from fixtures.hub import HubServer, image_entry, recorded
 
 T = TypeVar("T")
@@ -1183,3 +1188,55 @@ def test_bad_repository_names(hub_server: HubServer, fake_time: FakeTime, reposi
 def test_bad_listing_options(hub_server: HubServer, fake_time: FakeTime) -> None:
     with pytest.raises(ValueError, match="page_size"):
         run(hub_server.url, fake_time, list_tags("python", page_size=101))
+
+
+# Properties of the pieces
+
+
+@given(
+    now=st.floats(min_value=1_500_000_000, max_value=2_500_000_000),
+    offset=st.integers(min_value=-86_400, max_value=86_400),
+    seconds=st.integers(min_value=0, max_value=999_999_999),
+    name=st.sampled_from(["Retry-After", "X-Retry-After", "X-RateLimit-Reset"]),
+)
+def test_a_retry_header_is_a_delay_or_a_unix_time(
+    now: float, offset: int, seconds: int, name: str
+) -> None:
+    at = int(now) + offset
+    assert retry_wait({name: str(at)}, now) == max(0.0, at - now)
+    assert retry_wait({name: str(seconds)}, now) == float(seconds)
+
+
+@given(waits=st.lists(st.floats(min_value=0, max_value=100), max_size=20))
+def test_pauses_never_exceed_the_budget(waits: list[float]) -> None:
+    clock = FakeTime()
+    pauses = Pauses(10.0, clock.clock)
+    waited = 0.0
+    for wait in waits:
+        if pauses.take(wait):
+            waited += pauses.left()
+            clock.now += pauses.left()
+    assert waited <= 10.0 + 1e-9
+
+
+HEX = "0123456789abcdef"
+DIGEST_LIKE = st.one_of(
+    st.text(alphabet="sha2561:0123456789abcdefABCDEF+ \n", max_size=140),
+    st.builds(
+        "{}:{}{}".format,
+        st.sampled_from(["sha256", "sha512", "sha384", "SHA256"]),
+        st.text(alphabet=HEX + "A", min_size=63, max_size=129),
+        st.sampled_from(["", " ", "\n"]),
+    ),
+    st.builds("sha256:{}".format, st.text(alphabet=HEX, min_size=64, max_size=64)),
+    st.builds("sha512:{}".format, st.text(alphabet=HEX, min_size=128, max_size=128)),
+)
+
+
+@given(DIGEST_LIKE)
+def test_only_canonical_digests_pass(text: str) -> None:
+    tag = tag_from({"name": "x", "digest": text, "images": [{"digest": text}]})
+    assert tag is not None
+    canonical = re.fullmatch(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", text) is not None
+    assert (tag.digest == text) is canonical
+    assert (tag.images[0].digest == text) is canonical

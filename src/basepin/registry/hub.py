@@ -15,7 +15,6 @@ streaming up to MAX_ANSWER_BYTES.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import time
@@ -27,7 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
-from basepin.errors import InvalidReference, UsageError
+from basepin.errors import UsageError
 from basepin.registry.errors import (
     ProtocolError,
     RateLimited,
@@ -36,7 +35,17 @@ from basepin.registry.errors import (
     Unauthorized,
     Unavailable,
 )
-from basepin.registry.hub_tags import HubImage, HubTag, HubTagList, tag_from
+from basepin.registry.hub_limits import HubRateLimit, Pauses, rate_limit_of, refused, retry_wait
+from basepin.registry.hub_tags import (
+    HubImage,
+    HubTag,
+    HubTagList,
+    endpoint_paths,
+    hub_confirms,
+    repository_path,
+    says_not_found,
+    tag_from,
+)
 
 __all__ = [
     "HUB_URL",
@@ -61,30 +70,9 @@ MAX_PAGES = 10
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # Access tokens live about ten minutes; renew a minute early.
 TOKEN_LIFETIME_SECONDS = 540.0
-# A rate-limit header value below this is a delay in seconds, not a unix time.
-_UNIX_TIME_FLOOR = 1_000_000_000
-_LATEST_UNIX_TIME = 100_000_000_000  # year 5138: larger header values are nonsense
 # A 429 that keeps naming a time already past would otherwise be retried forever.
 _MAX_RATE_LIMIT_WAITS = 3
 _CHUNK = 64 * 1024
-
-
-def hub_confirms(tag: HubTag, digest: str) -> bool:
-    """Whether the Hub API's view of a tag names `digest` as what the tag points to: its
-    index digest, or the one image of a single-platform tag that records none."""
-    if tag.digest:
-        return tag.digest == digest
-    images = tag.platform_images
-    return len(images) == 1 and images[0].digest == digest
-
-
-@dataclass(frozen=True)
-class HubRateLimit:
-    """The API's `X-RateLimit-*` headers from its latest answer."""
-
-    limit: int | None
-    remaining: int | None
-    reset: datetime | None
 
 
 class HubClient:
@@ -120,7 +108,6 @@ class HubClient:
         self._credentials = _Credentials(username, token) if username and token else None
         self._timeout = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         self._retries = retries
-        self._max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
         self._access_token: str | None = None
@@ -128,9 +115,7 @@ class HubClient:
         self._login_lock = asyncio.Lock()
         # Set once the server has shown it knows only the older paths.
         self._older_paths = False
-        # Rate limits: seconds waited so far in this run, and until when requests hold back.
-        self._waited = 0.0
-        self._resume_at = 0.0
+        self._pauses = Pauses(max_wait, clock)
         self.rate_limit: HubRateLimit | None = None
 
     def __repr__(self) -> str:
@@ -139,7 +124,7 @@ class HubClient:
 
     async def tag(self, repository: str, tag: str) -> HubTag | None:
         """The tag's details; None when the Hub says the repository or the tag does not exist."""
-        path = _repository_path(repository)
+        path = repository_path(repository)
         question = _Question(f"{path}:{tag}", path)
         answer = await self._ask_either(path, f"/{quote(tag, safe='')}", {}, question)
         if answer.status == 404:
@@ -161,7 +146,7 @@ class HubClient:
         """
         if max_pages < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"max_pages >= 1 and page_size in 1..{MAX_PAGE_SIZE} expected")
-        path = _repository_path(repository)
+        path = repository_path(repository)
         question = _Question(f"the tags of {path}", path)
         query = {"page_size": str(page_size), "page": "1", "ordering": "last_updated"}
         answer = await self._ask_either(path, "", query, question)
@@ -233,7 +218,7 @@ class HubClient:
             rebased = self._url(url.raw_path.decode("ascii"))
             logger.debug("Docker Hub API: next page %s read from %s", url, rebased)
             url = rebased
-        listing = {self._url(p).path.rstrip("/") for p in _endpoint_paths(path, "")}
+        listing = {self._url(p).path.rstrip("/") for p in endpoint_paths(path, "")}
         if url.path.rstrip("/") not in listing:
             return "its next link leaves the repository's tag list; not followed"
         return url
@@ -246,10 +231,10 @@ class HubClient:
         Answers 2xx, or 404 only when it is the Hub's own answer that the repository or tag
         does not exist.
         """
-        documented, older = (self._url(p, query) for p in _endpoint_paths(path, tail))
+        documented, older = (self._url(p, query) for p in endpoint_paths(path, tail))
         if not self._older_paths:
             answer = await self._request("GET", documented, question)
-            if answer.status != 404 or _says_not_found(answer.body):
+            if answer.status != 404 or says_not_found(answer.body):
                 return answer
             logger.debug(
                 "Docker Hub API: %s answered 404 without the Hub's not-found answer, so it does"
@@ -258,7 +243,7 @@ class HubClient:
                 older.path,
             )
         answer = await self._request("GET", older, question)
-        if answer.status == 404 and not _says_not_found(answer.body):
+        if answer.status == 404 and not says_not_found(answer.body):
             raise self._protocol_error(
                 f"answered 404 for {question.what} without its JSON body;"
                 f" is {self._base} the Hub API?",
@@ -296,15 +281,15 @@ class HubClient:
                     ) from error
                 await self._sleep(_backoff(failures))
                 continue
-            self._note_rate_limit(answer.headers)
+            self.rate_limit = rate_limit_of(answer.headers) or self.rate_limit
             status = answer.status
-            if status == 429 or (status == 403 and _no_requests_left(answer.headers)):
+            if refused(status, answer.headers):
                 rate_limit_waits += 1
-                wait = self._retry_wait(answer.headers)
+                wait = retry_wait(answer.headers, self._clock())
                 if (
                     wait is None
                     or rate_limit_waits > _MAX_RATE_LIMIT_WAITS
-                    or not self._reserve(wait)
+                    or not self._pauses.take(wait)
                 ):
                     raise RateLimited(
                         self._rate_limit_message(question.what, wait),
@@ -397,21 +382,9 @@ class HubClient:
 
     async def _hold_back(self) -> None:
         """Wait while the API has asked for a pause (another request's 429)."""
-        pause = self._resume_at - self._clock()
+        pause = self._pauses.left()
         if pause > 0:
             await self._sleep(pause)
-
-    def _reserve(self, wait: float) -> bool:
-        """Take `wait` seconds from now out of the run's budget; False when it does not fit.
-        Waits that overlap a pause already taken count once."""
-        now = self._clock()
-        until = now + wait
-        extra = max(0.0, until - max(now, self._resume_at))
-        if self._waited + extra > self._max_wait:
-            return False
-        self._waited += extra
-        self._resume_at = max(self._resume_at, until)
-        return True
 
     def _url(self, path: str, query: Mapping[str, str] | None = None) -> httpx.URL:
         url = httpx.URL(f"{self._base}{path}")
@@ -433,25 +406,6 @@ class HubClient:
             f"Docker Hub API {message}", registry=self._host, repository=question.repository
         )
 
-    def _note_rate_limit(self, headers: httpx.Headers) -> None:
-        limit = _integer(headers.get("X-RateLimit-Limit"))
-        remaining = _integer(headers.get("X-RateLimit-Remaining"))
-        reset = _integer(headers.get("X-RateLimit-Reset"))
-        if limit is not None or remaining is not None or reset is not None:
-            when = None if reset is None else datetime.fromtimestamp(reset, timezone.utc)
-            self.rate_limit = HubRateLimit(limit, remaining, when)
-
-    def _retry_wait(self, headers: httpx.Headers) -> float | None:
-        """Seconds until the limit lifts: `Retry-After` (seconds per the current reference,
-        though the live Hub has sent a unix time there), `X-Retry-After` (a unix time, per
-        older references) or `X-RateLimit-Reset` (a unix time)."""
-        now = self._clock()
-        for name in ("Retry-After", "X-Retry-After", "X-RateLimit-Reset"):
-            wait = _seconds_until(headers.get(name), now)
-            if wait is not None:
-                return wait
-        return None
-
     def _rate_limit_message(self, what: str, wait: float | None) -> str:
         message = f"Docker Hub API rate limit reached while asking for {what}"
         if wait is None:
@@ -459,7 +413,7 @@ class HubClient:
         again = datetime.fromtimestamp(self._clock() + wait, timezone.utc)
         return (
             f"{message}; it allows requests again at {again:%Y-%m-%d %H:%M:%S} UTC"
-            f" (in {wait:.0f} s, more than the {self._max_wait:.0f} s basepin waits)"
+            f" (in {wait:.0f} s, more than the {self._pauses.budget:.0f} s basepin waits)"
         )
 
 
@@ -495,74 +449,8 @@ def _base_url(text: str) -> httpx.URL:
     return url
 
 
-def _repository_path(repository: str) -> str:
-    """`namespace/name` as the Hub API spells it; official images live under `library/`."""
-    path = repository.removeprefix("docker.io/").removeprefix("index.docker.io/")
-    if "/" not in path:
-        path = f"library/{path}"
-    namespace, _, name = path.partition("/")
-    if not namespace or not name or "/" in name:
-        raise InvalidReference(
-            f"Docker Hub repositories are named namespace/name; {repository!r} is not"
-        )
-    return path
-
-
-def _endpoint_paths(path: str, tail: str) -> tuple[str, str]:
-    """The documented path of a repository's tags (and `tail` below it), and the older one."""
-    namespace, name = (quote(part, safe="") for part in path.split("/"))
-    return (
-        f"/v2/namespaces/{namespace}/repositories/{name}/tags{tail}",
-        f"/v2/repositories/{namespace}/{name}/tags{tail}",
-    )
-
-
-def _says_not_found(body: bytes) -> bool:
-    """Whether a 404's body is the Hub's answer that a repository or tag does not exist
-    (`{"message": "httperror 404: tag 'x' not found", "errinfo": {...}}`), not a 404 for a
-    path the server does not know (`{"message": "404: Page Not Found"}`, an HTML page)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return False
-    if not isinstance(data, dict):
-        return False
-    message = data.get("message")
-    said = isinstance(message, str) and message.lower().startswith("httperror 404")
-    return said or isinstance(data.get("errinfo"), dict)
-
-
-def _no_requests_left(headers: httpx.Headers) -> bool:
-    return _integer(headers.get("X-RateLimit-Remaining")) == 0
-
-
-def _seconds_until(value: str | None, now: float) -> float | None:
-    """A rate-limit header as seconds from `now`: a delay, a unix time or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    number = _integer(value)
-    if number is not None:
-        return float(number) if number < _UNIX_TIME_FLOOR else max(0.0, number - now)
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
-
-
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
-
-
-def _integer(value: str | None) -> int | None:
-    """A header's whole number; None when absent, unreadable or beyond any plausible time."""
-    try:
-        number = None if value is None else int(float(value))
-    except (ValueError, OverflowError):
-        return None
-    return number if number is not None and 0 <= number < _LATEST_UNIX_TIME else None
 
 
 def _backoff(failures: int) -> float:

@@ -1,4 +1,5 @@
-"""What the Docker Hub API says about tags: its answers' shapes, read defensively.
+"""What the Docker Hub API says about tags: its paths, and its answers' shapes read
+defensively.
 
 The shapes follow the current API reference (schemas `tag`, `image`, `paginated_tags`) and
 answers recorded from the live Hub, which carry more than the reference lists: the index
@@ -9,13 +10,16 @@ is 0 on many multi-platform tags: a size is only ever taken from `images[]`, per
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from basepin.digests import digest_problem
+from basepin.errors import InvalidReference
 from basepin.model import DEFAULT_PLATFORM, Platform, TagInfo
 
 logger = logging.getLogger("basepin.registry.hub")
@@ -108,6 +112,52 @@ class HubTagList:
     @property
     def complete(self) -> bool:
         return self.cut is None
+
+
+def hub_confirms(tag: HubTag, digest: str) -> bool:
+    """Whether the Hub API's view of a tag names `digest` as what the tag points to: its
+    index digest, or the one image of a single-platform tag that records none."""
+    if tag.digest:
+        return tag.digest == digest
+    images = tag.platform_images
+    return len(images) == 1 and images[0].digest == digest
+
+
+def repository_path(repository: str) -> str:
+    """`namespace/name` as the Hub API spells it; official images live under `library/`."""
+    path = repository.removeprefix("docker.io/").removeprefix("index.docker.io/")
+    if "/" not in path:
+        path = f"library/{path}"
+    namespace, _, name = path.partition("/")
+    if not namespace or not name or "/" in name:
+        raise InvalidReference(
+            f"Docker Hub repositories are named namespace/name; {repository!r} is not"
+        )
+    return path
+
+
+def endpoint_paths(path: str, tail: str) -> tuple[str, str]:
+    """The documented path of a repository's tags (and `tail` below it), and the older one."""
+    namespace, name = (quote(part, safe="") for part in path.split("/"))
+    return (
+        f"/v2/namespaces/{namespace}/repositories/{name}/tags{tail}",
+        f"/v2/repositories/{namespace}/{name}/tags{tail}",
+    )
+
+
+def says_not_found(body: bytes) -> bool:
+    """Whether a 404's body is the Hub's answer that a repository or tag does not exist
+    (`{"message": "httperror 404: tag 'x' not found", "errinfo": {...}}`), not a 404 for a
+    path the server does not know (`{"message": "404: Page Not Found"}`, an HTML page)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(data, dict):
+        return False
+    message = data.get("message")
+    said = isinstance(message, str) and message.lower().startswith("httperror 404")
+    return said or isinstance(data.get("errinfo"), dict)
 
 
 def tag_from(data: object) -> HubTag | None:
