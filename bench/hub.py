@@ -11,7 +11,9 @@ repository has 150 tags on the Hub, so its list takes two pages. Each check runs
 subprocess, cold (empty cache) then warm, and the Hub API requests are counted by kind.
 
 `--src` runs another checkout's source (PYTHONPATH), e.g. the code before a change, against
-the same set-up: that Hub serves the documented and the older paths alike.
+the same set-up: that Hub serves the documented and the older paths alike. `--older-paths`
+makes it a Hub that knows only the older paths; `--next-host https://registry.hub.docker.com`
+makes its `next` links name another name of the service, as the live Hub has.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--references", type=int, default=60, help="unique references (60)")
     parser.add_argument("--src", type=Path, help="run basepin from this source folder")
+    parser.add_argument("--older-paths", action="store_true", help="a Hub without the new paths")
+    parser.add_argument("--next-host", help="scheme and host the next links name")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="basepin-hub-bench-") as temporary:
         folder = Path(temporary)
@@ -95,7 +99,9 @@ def main() -> int:
         with (
             running_registry(folder / "registry") as url,
             httpx.Client(base_url=url) as pusher,
-            HubServer() as hub,
+            HubServer(
+                paths="older" if args.older_paths else "both", next_host=args.next_host
+            ) as hub,
         ):
             registry = Registry("plain", httpx.URL(url).netloc.decode(), url, pusher)
             texts = stage(registry, hub, args.references)

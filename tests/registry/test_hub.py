@@ -197,6 +197,23 @@ def test_a_hub_that_knows_only_the_older_paths(
     assert any("does not know the path" in r.getMessage() for r in caplog.records)
 
 
+def test_questions_at_once_learn_the_paths_once(fake_time: FakeTime) -> None:
+    with HubServer(paths="older") as hub:
+        for minor in range(10):
+            hub.add_tag("library/python", f"3.{minor}", digest=DIGEST)
+
+        async def ten_at_once(client: HubClient) -> list[HubTag | None]:
+            asked = (client.tag("python", f"3.{minor}") for minor in range(10))
+            return list(await asyncio.gather(*asked))
+
+        found = run(hub.url, fake_time, ten_at_once)
+
+        assert all(tag is not None for tag in found)
+        documented = [r for r in hub.requests if r.path.startswith("/v2/namespaces/")]
+        assert len(documented) == 1
+        assert len(hub.requests) == 11
+
+
 def test_a_hub_that_knows_only_the_documented_paths(fake_time: FakeTime) -> None:
     with HubServer(paths="documented") as hub:
         hub.add_tag("library/python", "3.12", digest=DIGEST)

@@ -113,8 +113,11 @@ class HubClient:
         self._access_token: str | None = None
         self._access_expires = 0.0
         self._login_lock = asyncio.Lock()
-        # Set once the server has shown it knows only the older paths.
+        # Set once the server has shown it knows only the older paths; `_paths_known` once
+        # an answer has shown either way.
         self._older_paths = False
+        self._paths_known = False
+        self._learning_paths = asyncio.Lock()
         self._pauses = Pauses(max_wait, clock)
         self.rate_limit: HubRateLimit | None = None
 
@@ -229,8 +232,20 @@ class HubClient:
         """GET the documented path, or the older one where the server does not know it.
 
         Answers 2xx, or 404 only when it is the Hub's own answer that the repository or tag
-        does not exist.
+        does not exist. Until one answer has shown which paths the server knows, questions
+        go one at a time: a server that knows only the older paths costs one 404, not one a
+        question.
         """
+        if self._paths_known:
+            return await self._ask_paths(path, tail, query, question)
+        async with self._learning_paths:
+            answer = await self._ask_paths(path, tail, query, question)
+            self._paths_known = True
+            return answer
+
+    async def _ask_paths(
+        self, path: str, tail: str, query: Mapping[str, str], question: _Question
+    ) -> _Answer:
         documented, older = (self._url(p, query) for p in endpoint_paths(path, tail))
         if not self._older_paths:
             answer = await self._request("GET", documented, question)
