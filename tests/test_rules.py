@@ -212,7 +212,7 @@ def test_outdated_names_the_newest_of_the_variant_with_size_and_bumps() -> None:
     tags = (
         TagInfo("3.11-slim", OLD, size=50_000_000),
         TagInfo("3.12-slim", CHILD, size=52_000_000),
-        TagInfo("3.13-slim", NEW, size=54_100_000),
+        TagInfo("3.13-slim", NEW, size=54_100_000, verified=True),
         TagInfo("3.13-slim-bookworm", NEW),
         TagInfo("3.14.0b1-slim", CHILD),
     )
@@ -225,3 +225,17 @@ def test_outdated_names_the_newest_of_the_variant_with_size_and_bumps() -> None:
     outdated = next(f for f in bumped if f.rule == "outdated")
     assert outdated.fix is not None
     assert outdated.fix.replacement == f"python:3.13-slim@{NEW}"
+
+
+def test_a_bump_to_a_digest_not_confirmed_is_not_written() -> None:
+    """A tag list's digests are claims (the Docker Hub API's, say): a bump writes only a
+    digest confirmed over bytes; the pin itself is still fixed."""
+    text = "FROM python:3.11-slim\n"
+    tags = (TagInfo("3.11-slim", OLD), TagInfo("3.13-slim", NEW))
+    lookups = {"python:3.11-slim": Resolution("x", _current(OLD), tags=tags)}
+    bumped, _ = _run(text, lookups, bump=True)
+    outdated = next(f for f in bumped if f.rule == "outdated")
+    assert outdated.fix is None
+    unpinned = next(f for f in bumped if f.rule == "unpinned")
+    assert unpinned.fix is not None
+    assert unpinned.fix.replacement == f"python:3.11-slim@{OLD}"

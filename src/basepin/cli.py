@@ -16,6 +16,7 @@ from basepin.model import (
     ParsedDockerfile,
     Problem,
     Report,
+    Resolution,
     Unresolved,
 )
 
@@ -284,6 +285,7 @@ def _resolve_options(
         cache_dir=cache_dir,
         cache_ttl=float(config.cache_ttl),
         hub_url=os.environ.get("BASEPIN_HUB_URL") or None,
+        hub_registry_url=os.environ.get("BASEPIN_HUB_REGISTRY_URL") or None,
         hub_username=os.environ.get("DOCKERHUB_USERNAME") or None,
         hub_token=os.environ.get("DOCKERHUB_TOKEN") or None,
         want_facts=any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
@@ -359,9 +361,12 @@ def _examine(
     for warning in result.warnings:
         print(f"basepin: warning: {warning}", file=sys.stderr)
     incomplete: dict[str, Unresolved] = {}
-    for lookup in result.lookups.values():
+    for text, lookup in result.lookups.items():
         if isinstance(lookup, Unresolved):
             incomplete.setdefault(lookup.reference, lookup)
+        elif isinstance(lookup, Resolution):
+            for reason in lookup.unchecked:  # answered, but not all the rules could judge it
+                incomplete.setdefault(reason, Unresolved(text, reason))
     run = Report(tuple(paths), (), (), tuple(incomplete.values()), result.lookups, offline=False)
     from datetime import datetime, timezone
 

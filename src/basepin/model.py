@@ -165,6 +165,9 @@ class Resolution(NamedTuple):
     pin_now: str | None = None
     # Set when the pinned digest is one platform's manifest of a multi-platform image.
     pinned_platform: Platform | None = None
+    # What could not be checked for this reference although it was answered (a tag list cut
+    # short): the rules that need it may have missed something, so the run is incomplete.
+    unchecked: tuple[str, ...] = ()
 
 
 class Missing(NamedTuple):

@@ -83,6 +83,8 @@ def judge(
                 offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
+                for reason in lookup.unchecked:
+                    incomplete.setdefault(reason, Unresolved(use.reference, reason))
             candidates.extend(offline)
     uses = [use for parsed in files for use in parsed.uses]
     return Verdict(

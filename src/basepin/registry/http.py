@@ -13,6 +13,7 @@ import email.utils
 import logging
 import os
 import re
+import socket
 import ssl
 import time
 import weakref
@@ -35,8 +36,13 @@ from basepin.registry.errors import ProtocolError, RateLimited, Unavailable
 
 logger = logging.getLogger(__name__)
 
-# Manifests are at most 4 MiB on every registry we know; configs are smaller still.
-MAX_BODY_BYTES = 16 * 1024 * 1024
+# The most of an answer read, by what it is: distribution refuses manifests over 4 MiB; a
+# config blob, a tag page, a token or an error body is far smaller. A larger answer is an
+# error for its question, and memory stays flat whatever a server sends.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+MAX_TAG_PAGE_BYTES = 4 * 1024 * 1024
+MAX_ANSWER_BYTES = 1024 * 1024
 # Requests in flight at once per origin, queued in basepin beyond that: enough for a
 # monorepo's references to go out in one round trip, and polite to the server.
 REQUESTS_PER_ORIGIN = 64
@@ -48,6 +54,8 @@ CONNECTIONS_PER_POOL = 1
 # Connections through a proxy from the environment, all in httpx's one pool.
 PROXIED_CONNECTIONS = 16
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+# A TCP (and TLS) connection that is not open by then will not be.
+MAX_CONNECT_SECONDS = 10.0
 _MAX_RATE_LIMIT_WAITS = 5
 
 
@@ -72,13 +80,17 @@ def new_http_client(
     transport: PoolSet | None = None
     limits = httpx.Limits(max_connections=PROXIED_CONNECTIONS, max_keepalive_connections=None)
     if not proxied():
-        transport = PoolSet(verify, CONNECTIONS_PER_POOL, REQUESTS_PER_ORIGIN)
+        transport = PoolSet(
+            verify, CONNECTIONS_PER_POOL, REQUESTS_PER_ORIGIN, min(timeout, MAX_CONNECT_SECONDS)
+        )
     # Otherwise httpx mounts the proxies of the environment (it does only on a client without
     # a transport of its own): one pool it is, kept small (see CONNECTIONS_PER_POOL).
     client = httpx.AsyncClient(
         verify=verify,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        headers={"User-Agent": USER_AGENT},
+        timeout=httpx.Timeout(timeout, connect=min(timeout, MAX_CONNECT_SECONDS)),
+        # The exact bytes, never a compressed form: a digest is over the bytes as served, and
+        # a size cap over compressed bytes would not bound what they decompress to.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         follow_redirects=False,
         limits=limits,
         transport=transport,
@@ -118,11 +130,17 @@ class PoolSet(httpx.AsyncBaseTransport):
     token is being fetched: the TCP handshake is then no longer on the requests' way.
     """
 
-    def __init__(self, verify: ssl.SSLContext, per_pool: int, per_origin: int) -> None:
+    def __init__(
+        self,
+        verify: ssl.SSLContext,
+        per_pool: int,
+        per_origin: int,
+        connect_timeout: float | None = None,
+    ) -> None:
         self._verify = verify
         self._per_pool = per_pool
         self._most = max(1, per_origin // per_pool)
-        self._backend = _Preconnecting(httpcore.AnyIOBackend(), verify)
+        self._backend = _Preconnecting(httpcore.AnyIOBackend(), verify, connect_timeout)
         self._pools: dict[tuple[bytes, bytes, int | None], list[_Pool]] = {}
 
     def __len__(self) -> int:
@@ -266,9 +284,15 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
     (verified as httpcore would, with the pools' context and the host's name): httpcore's own
     `start_tls` then gets the secured stream back instead of a second handshake."""
 
-    def __init__(self, backend: httpcore.AsyncNetworkBackend, verify: ssl.SSLContext) -> None:
+    def __init__(
+        self,
+        backend: httpcore.AsyncNetworkBackend,
+        verify: ssl.SSLContext,
+        connect_timeout: float | None = None,
+    ) -> None:
         self._backend = backend
         self._verify = verify
+        self._connect_timeout = connect_timeout
         self._ready: dict[tuple[str, int], list[asyncio.Task[httpcore.AsyncNetworkStream]]] = {}
         self._openers: list[asyncio.Task[None]] = []
 
@@ -287,7 +311,7 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
             await asyncio.sleep(0)
 
     async def _connect_ahead(self, host: str, port: int, tls: bool) -> httpcore.AsyncNetworkStream:
-        stream = await self._backend.connect_tcp(host, port)
+        stream = await self._connect(host, port, self._connect_timeout)
         if not tls:
             return stream
         # As httpcore's connection does for HTTP/1.1 (the context is the pools' own).
@@ -317,9 +341,34 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
                 raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
             except Exception:
                 continue
-        return await self._backend.connect_tcp(
-            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        return await self._connect(host, port, timeout, local_address, socket_options)
+
+    async def _connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        connecting = asyncio.ensure_future(
+            self._backend.connect_tcp(
+                host,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
         )
+        try:
+            # Shielded: anyio loses a connection attempt cancelled the moment it starts (the
+            # attempt's coroutine is never run, and Python warns about it on the user's
+            # terminal). The attempt ends within its own timeout; whoever gave up in the
+            # meantime has what it brings closed.
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            connecting.add_done_callback(_close_unclaimed)
+            raise
 
     async def connect_unix_socket(
         self,
@@ -346,6 +395,17 @@ class _Preconnecting(httpcore.AsyncNetworkBackend):
                     continue
                 await stream.aclose()
         self._ready.clear()
+
+
+def _close_unclaimed(connecting: asyncio.Future[httpcore.AsyncNetworkStream]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        closing = asyncio.ensure_future(connecting.result().aclose())
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
+
+
+# Held until done: the event loop keeps only weak references to tasks.
+_closing: set[asyncio.Future[None]] = set()
 
 
 class _Secured(httpcore.AsyncNetworkStream):
@@ -379,6 +439,25 @@ class _Secured(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
+
+
+def joined_url(base: httpx.URL, target: str, what: str, registry: str) -> httpx.URL:
+    """`target` (a Location, a Link, a realm) read against `base`: a ProtocolError, not
+    httpx's own, when it is no URL, holds control characters, or is not http(s)."""
+    problem = None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        problem = "holds control characters"
+    else:
+        try:
+            joined = base.join(target)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            problem = "is not a URL"
+        else:
+            if joined.scheme not in ("http", "https") or not joined.host:
+                problem = "is not an http(s) URL"
+    if problem is not None:
+        raise ProtocolError(f"{what} {problem}", registry=registry)
+    return joined
 
 
 def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -423,6 +502,10 @@ class RetryPolicy:
     backoff: float = 0.5
     rate_limit_budget: float = 30.0
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+    # Seconds one attempt may take as a whole, answer read to its end: the HTTP client's
+    # timeouts bound each read, so a server that trickles a byte at a time is caught only
+    # here. None: no bound of its own.
+    deadline: float | None = None
 
 
 class Sender:
@@ -435,15 +518,30 @@ class Sender:
         self._slots: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
 
     async def send(
-        self, request: httpx.Request, *, registry: str, repository: str | None, what: str
+        self,
+        request: httpx.Request,
+        *,
+        registry: str,
+        repository: str | None,
+        what: str,
+        limit: int = MAX_ANSWER_BYTES,
     ) -> Reply:
-        """Answer for `request` (never 429 or a retried 5xx); `what` names it in messages."""
+        """Answer for `request` (never 429 or a retried 5xx); `what` names it in messages;
+        an answer of more than `limit` bytes is a ProtocolError."""
         attempt = rate_limit_waits = 0
         while True:
             attempt += 1
             try:
-                reply = await self._send_once(request, registry, repository, what)
+                reply = await self._send_within_deadline(request, registry, repository, what, limit)
             except httpx.TransportError as exc:
+                invalid = next((c for c in _causes(exc) if isinstance(c, httpx.InvalidURL)), None)
+                if invalid is not None:
+                    # httpx reads a redirect's Location even when it does not follow it.
+                    raise ProtocolError(
+                        f"{what}: the redirect target is not a URL ({invalid})",
+                        registry=registry,
+                        repository=repository,
+                    ) from exc
                 if attempt < self.retry.attempts and is_retryable(exc):
                     await self._back_off(attempt, what, describe_transport_error(exc))
                     continue
@@ -483,23 +581,59 @@ class Sender:
                 )
             return reply
 
+    async def _send_within_deadline(
+        self,
+        request: httpx.Request,
+        registry: str,
+        repository: str | None,
+        what: str,
+        limit: int,
+    ) -> Reply:
+        if self.retry.deadline is None:
+            return await self._send_once(request, registry, repository, what, limit)
+        try:
+            return await asyncio.wait_for(
+                self._send_once(request, registry, repository, what, limit), self.retry.deadline
+            )
+        except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
+            raise httpx.ReadTimeout(
+                f"no whole answer within {self.retry.deadline:g} s", request=request
+            ) from None
+
     async def _send_once(
-        self, request: httpx.Request, registry: str, repository: str | None, what: str
+        self,
+        request: httpx.Request,
+        registry: str,
+        repository: str | None,
+        what: str,
+        limit: int,
     ) -> Reply:
         async with self._slot(request.url):
             response = await self.http.send(request, stream=True, follow_redirects=False)
             try:
+                too_large = ProtocolError(
+                    f"{what}: the answer is larger than {_size(limit)}, more than basepin reads",
+                    registry=registry,
+                    repository=repository,
+                )
+                length = response.headers.get("content-length", "")
+                if length.isdigit() and int(length) > limit and request.method != "HEAD":
+                    raise too_large
+                encoding = response.headers.get("content-encoding", "identity").strip().lower()
+                if encoding not in ("", "identity"):
+                    raise ProtocolError(
+                        f"{what}: the answer is compressed ({encoding[:40]}), which basepin "
+                        "did not ask for",
+                        registry=registry,
+                        repository=repository,
+                    )
                 body = bytearray()
                 # Read to the end even after a HEAD (no bytes come): an answer left unfinished
                 # closes its connection instead of returning it to the pool.
                 async for chunk in response.aiter_bytes():
                     body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise ProtocolError(
-                            f"{what}: the answer is larger than {MAX_BODY_BYTES} bytes",
-                            registry=registry,
-                            repository=repository,
-                        )
+                    if len(body) > limit:
+                        raise too_large
             finally:
                 await response.aclose()
         logger.debug("%s %s -> %s", request.method, request.url, response.status_code)
@@ -538,6 +672,10 @@ def _rate_limit_message(what: str, delay: float | None, remaining: int | None) -
     return text
 
 
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+
+
 def _reason(status: int) -> str:
     return httpx.codes.get_reason_phrase(status)
 
@@ -561,7 +699,19 @@ def is_tls_failure(exc: BaseException) -> bool:
 
 
 def is_retryable(exc: httpx.TransportError) -> bool:
-    return not isinstance(exc, httpx.UnsupportedProtocol) and not is_tls_failure(exc)
+    """Whether sending again may help: not after a timeout (the reference's deadline leaves
+    no room to wait as long again), a name that does not resolve, a failed TLS handshake or
+    a URL httpx cannot send."""
+    return not (
+        isinstance(exc, (httpx.UnsupportedProtocol, httpx.TimeoutException))
+        or is_tls_failure(exc)
+        or is_name_error(exc)
+    )
+
+
+def is_name_error(exc: BaseException) -> bool:
+    """The host name does not resolve."""
+    return any(isinstance(cause, socket.gaierror) for cause in _causes(exc))
 
 
 def describe_transport_error(exc: httpx.TransportError) -> str:
@@ -572,6 +722,8 @@ def describe_transport_error(exc: httpx.TransportError) -> str:
         )
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
+    if is_name_error(exc):
+        return "its host name does not resolve"
     # httpx's own text is often "All connection attempts failed"; the root cause says why.
     root = _causes(exc)[-1]
     detail = str(root) or type(root).__name__

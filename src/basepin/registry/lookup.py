@@ -9,6 +9,7 @@ Each answer is written to the cache as it arrives.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RegistryError, Unverified
-from basepin.registry.http import load_network_backend, new_http_client
+from basepin.registry.http import RetryPolicy, load_network_backend, new_http_client
 from basepin.registry.hub import HUB_URL, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
 from basepin.registry.trust import TrustLoader, default_context
@@ -79,7 +80,9 @@ async def _ask(
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:
-        registry = RegistryClient(http, credentials, endpoints)
+        registry = RegistryClient(
+            http, credentials, endpoints, retry=RetryPolicy(deadline=options.timeout)
+        )
         for host, answer in early.items():
             registry.adopt(host, answer)
         # Now rather than on the first connection's way: the token realm a ping names is
@@ -103,7 +106,10 @@ async def _ask(
             for host, count in per_registry.items()
         ]
         resolver = _Resolver(registry, hub, cache, options)
-        await resolver.prefetch_tokens(asked)
+        # An optimisation, bounded like any request: a token server that does not answer
+        # must not hold up the lookups, which then ask (and report) themselves.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(resolver.prefetch_tokens(asked), options.timeout)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
         await asyncio.gather(*opening)
     if resolver.pulls_spent:
@@ -165,6 +171,8 @@ class _Resolver:
         self._hub_failed = False
         # Docker Hub manifest pulls spent on confirming digests the Hub API did not.
         self.pulls_spent = 0
+        # Why a repository's tag list is not whole, where it is not.
+        self._list_gaps: dict[tuple[str, str], str] = {}
 
     async def prefetch_tokens(self, refs: Iterable[ImageReference]) -> None:
         repositories: dict[str, set[str]] = defaultdict(set)
@@ -178,13 +186,23 @@ class _Resolver:
         )
 
     async def one(self, ref: ImageReference) -> Lookup:
+        """The answer for `ref`, within twice the timeout as a whole: each request has the
+        timeout, and a reference that needs several in a row gets no more than that."""
+        deadline = 2 * self.options.timeout
         async with self._limits[ref.registry]:
             try:
-                return await self._lookup(ref)
+                return await asyncio.wait_for(self._lookup(ref), deadline)
+            except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
+                return Unresolved(ref.text, f"{ref.registry}: no answer within {deadline:g} s")
             except NotFound as exc:
                 return Missing(ref.text, str(exc))
             except RegistryError as exc:
                 return Unresolved(ref.text, str(exc))
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # Whatever a server sends becomes a reason, never a traceback.
+                return Unresolved(
+                    ref.text, f"{ref.registry}/{ref.repository}: {type(exc).__name__}"
+                )
 
     async def _lookup(self, ref: ImageReference) -> Lookup:
         wants_tags = tag_list_wanted(ref, self.options)
@@ -200,7 +218,9 @@ class _Resolver:
             pin = found or pin_from_facts(current, await self._pinned_facts(ref))
         tags = await self._tags(ref, current) if wants_tags else None
         rate_limit = self.registry.rate_limit_remaining(ref.registry)
-        return resolution(ref, current, head, pin, tags, rate_limit)
+        answer = resolution(ref, current, head, pin, tags, rate_limit)
+        gap = self._list_gaps.get((ref.registry, ref.repository)) if wants_tags else None
+        return answer._replace(unchecked=(gap,)) if gap else answer
 
     def _on_hub(self, ref: ImageReference) -> bool:
         return asks_docker_hub(ref, self.options)
@@ -355,7 +375,8 @@ class _Resolver:
         key = f"{ref.repository}:{ref.effective_tag}"
         if key not in self._hub_tags:
             self._hub_tags[key] = asyncio.ensure_future(self._ask_hub(ref))
-        return await self._hub_tags[key]
+        # Shielded: another lookup may wait for the same answer after this one gave up.
+        return await asyncio.shield(self._hub_tags[key])
 
     async def _ask_hub(self, ref: ImageReference) -> HubTag | None:
         assert self.hub is not None
@@ -379,7 +400,7 @@ class _Resolver:
     ) -> tuple[TagInfo, ...] | None:
         """Tags for `outdated` and for naming `latest`, with the digests the rules need: a
         newer version's confirmed (`fix --bump` writes it), the others' to compare."""
-        tags = await self._tag_lists[(ref.registry, ref.repository)]
+        tags = await asyncio.shield(self._tag_lists[(ref.registry, ref.repository)])
         if tags is None or current is None:
             return tags
         bumping = self.options.want_newer_digests and ref.effective_tag != "latest"
@@ -401,6 +422,7 @@ class _Resolver:
         return with_digests(tags, known, ref, current.digest, verified)
 
     async def _tag_list(self, ref: ImageReference) -> tuple[TagInfo, ...] | None:
+        key = (ref.registry, ref.repository)
         cached = self.cache.get_tag_list(ref.registry, ref.repository)
         if cached is not None:
             return cached
@@ -412,8 +434,15 @@ class _Resolver:
             else:
                 listing = await self.registry.list_tags(ref)
                 found = tuple(TagInfo(name) for name in listing.tags)
+                if not listing.complete:
+                    # Judged on part of the list, `outdated` could miss the newest version.
+                    self._list_gaps[key] = (
+                        f"{ref.registry}/{ref.repository}: tag list: {listing.note}"
+                    )
+                    return found
         except RegistryError as exc:
-            self.warnings.append(f"{ref.registry}/{ref.repository}: tag list: {exc}")
+            # `outdated` and naming `latest` cannot judge without it: not a pass.
+            self._list_gaps[key] = f"{ref.registry}/{ref.repository}: tag list: {exc}"
             return None
         self.cache.put_tag_list(ref.registry, ref.repository, found)
         return found
