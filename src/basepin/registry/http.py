@@ -30,10 +30,12 @@ from typing import Any
 import httpcore
 import httpx
 
+from basepin.escape import redact_logs
 from basepin.registry.endpoints import USER_AGENT, proxied
 from basepin.registry.errors import ProtocolError, RateLimited, Unavailable
 
 logger = logging.getLogger(__name__)
+redact_logs()  # what httpx, httpcore and basepin log of URLs and answers: no credentials
 
 # Manifests are at most 4 MiB on every registry we know; configs are smaller still.
 MAX_BODY_BYTES = 16 * 1024 * 1024
