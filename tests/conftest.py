@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["fixtures.hub", "fixtures.github", "fixtures.registry"]
+pytest_plugins: list[str] = [
+    "fixtures.hub",
+    "fixtures.github",
+    "fixtures.registry",
+    "fixtures.hostile",
+]
