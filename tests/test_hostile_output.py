@@ -21,7 +21,14 @@ import pytest
 
 from basepin.report.json import load
 from fixtures.actions_runner import Command, commands
-from fixtures.hostile import FORBIDDEN, GOOD_DIGEST, HOSTILE, SHOWN, HostileRegistry
+from fixtures.hostile import (
+    FORBIDDEN,
+    GOOD_DIGEST,
+    HOSTILE,
+    HOSTILE_HEADER,
+    SHOWN,
+    HostileRegistry,
+)
 
 ESCAPED = dict(zip(HOSTILE, SHOWN, strict=True))
 HOSTILE_NAME = "Dockerfile.\n::warning::pwned\u202e"  # a line break and a bidi override
@@ -290,6 +297,20 @@ def test_tags(env: dict[str, str], tmp_path: Path, hostile_registry: HostileRegi
     assert as_json.stdout.isascii()
     assert_nothing_raw(as_json.stdout)
     assert sorted(tag["name"] for tag in json.loads(as_json.stdout)["tags"]) == sorted(HOSTILE)
+
+
+def test_a_hostile_token_realm(env: dict[str, str], tmp_path: Path) -> None:
+    realm = f"{HOSTILE_HEADER}::error::pwned"
+    with HostileRegistry(realm=realm) as registry:
+        host = registry.host
+        (tmp_path / "Dockerfile").write_text(f"FROM {host}/good/x:1@{GOOD_DIGEST}\n")
+        run = basepin("check", cwd=tmp_path, env=env)
+    assert run.code == 3
+    assert run.stdout == (
+        f"basepin: could not check {host}/good/x:1@{GOOD_DIGEST}: {host} names a token realm "
+        "that is not an http(s) URL\n"
+    )
+    assert_nothing_raw(run.stdout + run.stderr)
 
 
 # -- the GitHub Action -------------------------------------------------------------------------
