@@ -6,5 +6,6 @@ pytest_plugins: list[str] = [
     "fixtures.hub",
     "fixtures.github",
     "fixtures.hostile",
+    "fixtures.hostile_text",
     "fixtures.registry",
 ]

@@ -9,6 +9,7 @@ import sys
 from basepin import __version__
 from basepin.config import Config, find_config_file, load_config
 from basepin.errors import BasepinError, UsageError
+from basepin.escape import not_a_command, redacted_url, shown, shown_lines
 from basepin.model import (
     SEVERITY_RANK,
     Finding,
@@ -44,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except BasepinError as exc:
-        print(f"basepin: error: {exc}", file=sys.stderr)
+        # Messages carry file names and registry text: escaped, and URLs without credentials.
+        print(f"basepin: error: {_outside(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("basepin: interrupted", file=sys.stderr)
@@ -55,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return code
+
+
+def _outside(text: str) -> str:
+    """A message that may hold file names, registry text or URLs, as it may be shown."""
+    return shown(redacted_url(text))
 
 
 def run() -> int:
@@ -359,7 +366,7 @@ def _examine(
     finally:
         done()
     for warning in result.warnings:
-        print(f"basepin: warning: {warning}", file=sys.stderr)
+        print(f"basepin: warning: {_outside(warning)}", file=sys.stderr)
     incomplete: dict[str, Unresolved] = {}
     for text, lookup in result.lookups.items():
         if isinstance(lookup, Unresolved):
@@ -438,15 +445,17 @@ def _run_fix(args: argparse.Namespace) -> int:
     planned = plan_changes(edits, _read_bytes)
     for plan in planned:
         for edit, reason in plan.refused:
-            print(f"{edit.path}:{edit.line}:{edit.column}: not fixed: {reason}", file=sys.stderr)
+            where = f"{edit.path}:{edit.line}:{edit.column}"
+            print(not_a_command(_outside(f"{where}: not fixed: {reason}")), file=sys.stderr)
     changes = [c for c in planned if c.changed]
     if args.diff:
-        sys.stdout.write("".join(unified_diff(change) for change in changes))
+        # A diff shows the files' own lines: escaped, but tabs and line ends kept.
+        sys.stdout.write(shown_lines("".join(unified_diff(change) for change in changes)))
         return 1 if changes else _exit_code(_severities(report.findings), report, config)
     root = _tree_root(args.paths)
     for change in changes:
         write_change(change, root=root)
-        print(f"basepin: fixed {change.path} ({len(change.applied)} edits)", file=sys.stderr)
+        print(f"basepin: fixed {shown(change.path)} ({len(change.applied)} edits)", file=sys.stderr)
     applied = {edit for change in changes for edit in change.applied}
     left = tuple(f for f in report.findings if f.fix is None or f.fix not in applied)
     rest = Report(report.files, report.uses, left, report.incomplete, report.lookups, False)
@@ -566,10 +575,10 @@ def _run_resolve(args: argparse.Namespace) -> int:
         lookup = result.lookups[text]
         if isinstance(lookup, Resolution):
             known = lookup.current or lookup.pinned
-            print(f"{text} {known.digest if known else '?'}")
+            print(not_a_command(shown(f"{text} {known.digest if known else '?'}")))
         else:
             reason = lookup.message if isinstance(lookup, Missing) else lookup.reason
-            print(f"basepin: {text}: {reason}", file=sys.stderr)
+            print(f"basepin: {_outside(f'{text}: {reason}')}", file=sys.stderr)
             code = max(code, 1 if isinstance(lookup, Missing) else 3)
     return code
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from basepin.action.inputs import DEFAULTS, env_name, read_inputs
 from basepin.action.paths import relative_report, workspace_path
 from basepin.action.run import check_arguments, fix_arguments
-from basepin.action.workflow import command, format_outputs
+from basepin.action.workflow import command, format_outputs, mask_commands
 from basepin.errors import UsageError
 from basepin.model import Edit, Finding, ImageUse, Report, Span
 from fixtures.github import parse_github_output
@@ -138,13 +138,34 @@ def test_defaults_cover_every_input() -> None:
     ("args", "expected"),
     [
         pytest.param(("notice", "plain"), "::notice::plain", id="plain"),
+        pytest.param(("error", "50% done"), "::error::50%25 done", id="percent"),
+        # Line breaks never reach the runner: shown as escapes first (basepin.escape).
+        pytest.param(("error", "a\nb\r%0A"), "::error::a\\nb\\r%250A", id="line-breaks"),
+        pytest.param(("error", "\x1b[2J\u202e"), "::error::\\x1b[2J\\u202e", id="controls"),
         pytest.param(
-            ("error", "50% done\nnext"), "::error::50%25 done%0Anext", id="escaped-message"
+            ("notice", "see https://u:secret@host/x"), "::notice::see https://***@host/x", id="url"
         ),
     ],
 )
 def test_command(args: tuple[str, str], expected: str) -> None:
     assert command(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [
+        pytest.param("dckr_pat_x", ["::add-mask::dckr_pat_x"], id="plain"),
+        pytest.param("a%0Ab", ["::add-mask::a%250Ab"], id="percent"),
+        pytest.param(
+            "ab\n::error::x",
+            ["::add-mask::ab%0A::error::x", "::add-mask::ab", "::add-mask::::error::x"],
+            id="multi-line",
+        ),
+        pytest.param("  ", [], id="blank"),
+    ],
+)
+def test_mask_commands(secret: str, expected: list[str]) -> None:
+    assert mask_commands(secret) == expected
 
 
 def test_command_escapes_properties() -> None:

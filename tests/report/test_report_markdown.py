@@ -46,7 +46,8 @@ def test_no_references() -> None:
         pytest.param("<script>&amp;", "\\<script\\>\\&amp;", id="html-and-entity"),
         pytest.param("$x$ #1", "\\$x\\$ \\#1", id="math-and-reference"),
         pytest.param("a\\|b", "a\\\\\\|b", id="backslash-before-pipe"),
-        pytest.param("line\nbreak", "line break", id="newline"),
+        pytest.param("line\nbreak", "line\\\\nbreak", id="newline"),
+        pytest.param("\x1b[2J\u202e", "\\\\x1b\\[2J\\\\u202e", id="controls-and-bidi"),
     ],
 )
 def test_escape(raw: str, expected: str) -> None:
@@ -180,7 +181,7 @@ def test_untruncated_when_it_fits() -> None:
 def test_findings_cell_escapes_messages() -> None:
     finding = Finding("invalid", "error", "a|b", Span(1, 1, 1, 1, 0, 0), "", "x|y\n<b>")
     (row,) = _table_rows(markdown.render(OFFLINE._replace(uses=(), findings=(finding,)), now=NOW))
-    assert row == "| `a\\|b` | 1 | — | — | — | — | — | — | **error** `invalid`: x\\|y \\<b\\> |"
+    assert row == "| `a\\|b` | 1 | — | — | — | — | — | — | **error** `invalid`: x\\|y\\\\n\\<b\\> |"
 
 
 def _cells(row: str) -> list[str]:

@@ -5,6 +5,10 @@ the step outputs, the SARIF file when asked, and in `suggest` mode one pull-requ
 The exit code is basepin's: 0 clean, 1 findings at or above fail-on, 2 usage or configuration
 error, 3 incomplete. In `fix` mode findings left after fixing do not fail the step, so a later
 step can still propose the change.
+
+The Docker Hub token is masked before anything else is printed. What basepin itself prints (its text
+report, registry messages) is echoed into the log with workflow commands stopped; the step's
+own commands are escaped as the Actions toolkit escapes them.
 """
 
 from __future__ import annotations
@@ -20,10 +24,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from basepin import __version__
-from basepin.action.inputs import Inputs, read_inputs
+from basepin.action.inputs import Inputs, env_name, read_inputs
 from basepin.action.paths import relative_report
-from basepin.action.workflow import append, command, format_outputs
+from basepin.action.workflow import (
+    append,
+    command,
+    commands_stopped,
+    format_outputs,
+    mask_commands,
+)
 from basepin.errors import BasepinError, UsageError
+from basepin.escape import shown
 from basepin.model import Report
 from basepin.report import plural, tally
 
@@ -55,6 +66,9 @@ class Runner:
 
 def main(environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    # The GitHub token, `github.token` or a secret, is masked by the runner already.
+    for line in mask_commands(environ.get(env_name("dockerhub-token"), "").strip()):
+        _say(line)
     try:
         inputs = read_inputs(environ)
     except UsageError as exc:
@@ -166,9 +180,37 @@ def _child_env(environ: Mapping[str, str], inputs: Inputs) -> dict[str, str]:
 
 
 def _basepin(arguments: Sequence[str], runner: Runner, env: Mapping[str, str]) -> int:
+    """Run basepin, echoing what it prints with workflow commands stopped. Its stderr shares
+    its stdout's pipe, so no line of it can reach the runner after the token that resumes
+    the commands."""
+    import codecs
+
     sys.stdout.flush()
     command_line = [sys.executable, "-m", "basepin", *arguments]
-    return subprocess.run(command_line, cwd=runner.workspace, env=env, check=False).returncode
+    child_env = {**env, "PYTHONIOENCODING": "utf-8"}
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    ended = True
+    with commands_stopped(_say):
+        with subprocess.Popen(
+            command_line,
+            cwd=runner.workspace,
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=0,  # unbuffered: a read gives what has come, as it comes
+        ) as child:
+            assert child.stdout is not None
+            while chunk := child.stdout.read(64 * 1024):
+                text = decoder.decode(chunk)
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                ended = text.endswith("\n") if text else ended
+            code = child.wait()
+        text = decoder.decode(b"", final=True)
+        if text or not ended:
+            # The token that resumes the commands must start a line of its own.
+            sys.stdout.write(text + "\n")
+    return code
 
 
 def _snapshot(paths: Sequence[str], workspace: Path) -> dict[str, bytes]:
@@ -235,6 +277,7 @@ def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None
             f"{plural(outcome.listed, 'finding')} listed in the review"
             + (f" ({outcome.url})." if outcome.url else ".")
         )
+    note = shown(note)  # the URL comes from the GitHub API
     _say(f"basepin: {note}")
     return note, True
 

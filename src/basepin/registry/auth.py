@@ -481,9 +481,7 @@ class Authenticator:
                 registry=registry,
                 repository=repository,
             )
-        realm = joined_url(
-            httpx.URL(origin), challenge.realm, f"{registry}: its token realm", registry
-        )
+        realm = joined_url(None, challenge.realm, f"{registry}: its token realm", registry)
         credential = await self._credentials.lookup(httpx.URL(origin).netloc.decode())
         if credential is not None and not self._endpoints.may_send_credentials(realm):
             logger.warning(

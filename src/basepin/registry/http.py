@@ -31,10 +31,12 @@ from typing import Any
 import httpcore
 import httpx
 
+from basepin.escape import redact_logs
 from basepin.registry.endpoints import USER_AGENT, proxied
 from basepin.registry.errors import ProtocolError, RateLimited, Unavailable
 
 logger = logging.getLogger(__name__)
+redact_logs()  # what httpx, httpcore and basepin log of URLs and answers: no credentials
 
 # The most of an answer read, by what it is: distribution refuses manifests over 4 MiB; a
 # config blob, a tag page, a token or an error body is far smaller. A larger answer is an
@@ -441,15 +443,16 @@ class _Secured(httpcore.AsyncNetworkStream):
         return self._stream.get_extra_info(info)
 
 
-def joined_url(base: httpx.URL, target: str, what: str, registry: str) -> httpx.URL:
-    """`target` (a Location, a Link, a realm) read against `base`: a ProtocolError, not
-    httpx's own, when it is no URL, holds control characters, or is not http(s)."""
+def joined_url(base: httpx.URL | None, target: str, what: str, registry: str) -> httpx.URL:
+    """`target` (a Location, a Link; with no `base`, an absolute URL such as a token realm)
+    read against `base`: a ProtocolError, not httpx's own, when it is no URL, holds control
+    characters, or is not http(s)."""
     problem = None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in target):
         problem = "holds control characters"
     else:
         try:
-            joined = base.join(target)
+            joined = base.join(target) if base is not None else httpx.URL(target)
         except (httpx.InvalidURL, ValueError, TypeError):
             problem = "is not a URL"
         else:

@@ -5,6 +5,7 @@ its region and, where there is one, the fix as a replacement. `partialFingerprin
 rule, path, reference and the finding's rank among its twins, not the line, so code scanning
 keeps one alert per problem while lines move. References that could not be checked are tool
 execution notifications, and make `executionSuccessful` false: a green run would be a lie.
+Message texts are escaped as the text report escapes them (see `basepin.escape`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from basepin.catalog import RULES, RuleInfo
+from basepin.escape import json_text
 from basepin.model import Edit, Report
-from basepin.report import describe, head, incomplete_message, parts, sorted_findings
+from basepin.report import describe, head, incomplete_message, one_line, parts, sorted_findings
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -39,7 +41,7 @@ def chunks(run: Report, files: Iterable[Report], *, tool_version: str) -> Iterat
         "toolExecutionNotifications": [
             {
                 "level": "warning",
-                "message": {"text": incomplete_message(unresolved)},
+                "message": {"text": one_line(incomplete_message(unresolved))},
                 "descriptor": {"id": "basepin/incomplete"},
             }
             for unresolved in run.incomplete
@@ -59,7 +61,7 @@ def chunks(run: Report, files: Iterable[Report], *, tool_version: str) -> Iterat
         "results": [],
     }
     document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [described]}
-    head, tail = json.dumps(document, indent=2).split('"results": []')
+    head, tail = json_text(json.dumps(document, indent=2)).split('"results": []')
     results = (result for part in files for result in _results(part))
     first = next(results, None)
     if first is None:
@@ -77,7 +79,7 @@ _RESULTS_INDENT = " " * 8
 
 def _indented(result: dict[str, object]) -> str:
     """One result as `json.dumps(document, indent=2)` would write it in its place."""
-    text = json.dumps(result, indent=2)
+    text = json_text(json.dumps(result, indent=2))
     return _RESULTS_INDENT + text.replace("\n", "\n" + _RESULTS_INDENT)
 
 
@@ -111,7 +113,7 @@ def _results(report: Report) -> Iterator[dict[str, object]]:
             "ruleIndex": _RULE_INDEX[finding.rule],
             # SARIF's levels are the severities' names.
             "level": finding.severity,
-            "message": {"text": describe(finding)},
+            "message": {"text": one_line(describe(finding))},
             "locations": [
                 {
                     "physicalLocation": {
@@ -134,7 +136,7 @@ def _results(report: Report) -> Iterator[dict[str, object]]:
 
 def _fix(edit: Edit) -> dict[str, object]:
     return {
-        "description": {"text": f"Replace with {edit.replacement}"},
+        "description": {"text": one_line(f"Replace with {edit.replacement}")},
         "artifactChanges": [
             {
                 "artifactLocation": _artifact(edit.path),
