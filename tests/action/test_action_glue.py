@@ -229,7 +229,7 @@ def test_the_summary_is_sized_with_the_runners_line_endings(
 ) -> None:
     from basepin.action import run
 
-    monkeypatch.setattr(run.os, "linesep", "\r\n")  # a Windows runner
+    monkeypatch.setattr(os, "linesep", "\r\n")  # a Windows runner
     uses = tuple(
         ImageUse("Dockerfile", "from", f"image{n}:1", True, Span(n, 6, n, 14, 0, 0), n)
         for n in range(1, 20_001)

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from basepin.report.fingerprints import line_hashes
 from fixtures.github import (
     Canned,
     FakeGitHub,
@@ -259,6 +260,16 @@ def test_check_mode_annotates_summarises_and_fails_on_errors(job: Job) -> None:
     sarif = json.loads(Path(run.outputs["sarif"]).read_text())
     assert Path(run.outputs["sarif"]) == job.workspace / "reports" / "basepin.sarif"
     assert sarif["version"] == "2.1.0"
+    [sarif_run] = sarif["runs"]
+    root = job.workspace.as_uri() + "/"
+    assert sarif_run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": root}}
+    for result in sarif_run["results"]:
+        location = result["locations"][0]["physicalLocation"]
+        path = location["artifactLocation"]["uri"]
+        assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        hashes = line_hashes((job.workspace / path).read_bytes())
+        line = location["region"]["startLine"]
+        assert result["partialFingerprints"]["primaryLocationLineHash"] == hashes[line - 1]
     assert run.summary.startswith("## basepin\n")
     assert "| `Dockerfile` | 2 | `python` | `3.12-slim` |" in run.summary
     assert "services/api/Dockerfile" in run.summary

@@ -304,3 +304,25 @@ def test_written_as_json_dumps_writes_it(variant: str) -> None:
     for limit in (0, 1, sarif.MAX_RESULTS):
         text = sarif.render(SAMPLES[variant], tool_version="1", max_results=limit)
         assert text == json.dumps(json.loads(text), indent=2) + "\n"
+
+
+def test_the_cli_hashes_the_checked_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from basepin.cli import main
+
+    data = b"\xef\xbb\xbfFROM python:3.12\r\n\r\nFROM  node\r\n"
+    (tmp_path / "Dockerfile").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--offline", "--format", "sarif", "Dockerfile"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    _validator().validate(document)
+    [run] = document["runs"]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": tmp_path.as_uri() + "/"}}
+    hashes = line_hashes(data)
+    lines = []
+    for result in run["results"]:
+        line = result["locations"][0]["physicalLocation"]["region"]["startLine"]
+        lines.append(line)
+        assert result["partialFingerprints"]["primaryLocationLineHash"] == hashes[line - 1]
+    assert set(lines) == {1, 3}
