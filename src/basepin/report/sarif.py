@@ -11,16 +11,15 @@ stays a pure function of its arguments. `basepin/v1` hashes the rule, path, refe
 finding's rank among its twins, not the line, for viewers that read no file.
 
 Code scanning takes at most 25,000 results per run and rejects a file with two runs of one tool
-(since July 2025), so a larger report is cut, not split: errors are kept before warnings and
-warnings before notes, in file order, and a tool execution notification says how many results
-were left out. References that could not be checked are notifications too, and make
+(since July 2025), so a larger report is cut, not split: results are written as the files
+come, in path order, up to the limit, and a tool execution notification says how many of each
+level were left out. References that could not be checked are notifications too, and make
 `executionSuccessful` false: a green run would be a lie.
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,8 +42,7 @@ SOURCE_ROOT = "%SRCROOT%"
 LineHashes = Callable[[str], "Sequence[str] | None"]
 
 _RULE_INDEX = {rule_id: index for index, rule_id in enumerate(RULES)}
-# Which results a cut keeps first.
-_KEEP_FIRST = {"error": 2, "warning": 1, "note": 0}
+_LEVELS = ("error", "warning", "note")
 _INVOCATIONS = "@invocations@"
 
 
@@ -79,9 +77,9 @@ def chunks(
 ) -> Iterator[str]:
     """`render` from the run's head and its parts (see `basepin.report`).
 
-    The document is laid out with an empty `results`; the results are written into it once the
-    parts are read, since a cut must know them all. At most `max_results` are held at a time.
-    `source_root` is the absolute path that relative paths start from, when it is known.
+    The document is laid out with an empty `results`, and the results are written into it as
+    the parts come; the invocation, which counts what a cut left out, follows them. `source_root`
+    is the absolute path that relative paths start from, when it is known.
     """
     described = {
         "tool": {
@@ -99,16 +97,22 @@ def chunks(
     }
     document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [described]}
     head_text, tail = json.dumps(document, indent=2).split('"results": []')
-    yield head_text
-    kept, total, left_out = _select(
-        (r for part in files for r in _results(part, line_hashes, source_root)), max_results
-    )
-    invocations = _indented([_invocation(run, total, left_out, max_results)], " " * 6).lstrip()
-    tail = tail.replace(json.dumps(_INVOCATIONS), invocations)
-    if not kept:
-        yield '"results": []' + tail + "\n"
+    results = (r for part in files for r in _results(part, line_hashes, source_root))
+    left_out: Counter[str] = Counter()
+    written = 0
+    for result in results:
+        if written == max_results:
+            left_out[str(result["level"])] += 1
+            continue
+        yield (head_text + '"results": [\n' if not written else ",\n") + _indented(
+            result, _RESULTS_INDENT
+        )
+        written += 1
+    invocation = _invocation(run, written + sum(left_out.values()), left_out, max_results)
+    tail = tail.replace(json.dumps(_INVOCATIONS), _indented([invocation], " " * 6).lstrip())
+    if not written:
+        yield head_text + '"results": []' + tail + "\n"
         return
-    yield '"results": [\n' + ",\n".join(_indented(r, _RESULTS_INDENT) for r in kept)
     yield "\n" + _RESULTS_INDENT[:-2] + "]" + tail + "\n"
 
 
@@ -119,27 +123,6 @@ _RESULTS_INDENT = " " * 8
 def _indented(value: object, indent: str) -> str:
     """`value` as `json.dumps(document, indent=2)` would write it at that depth."""
     return indent + json.dumps(value, indent=2).replace("\n", "\n" + indent)
-
-
-def _select(
-    results: Iterable[dict[str, object]], limit: int
-) -> tuple[list[dict[str, object]], int, Counter[str]]:
-    """The results a run may hold, in their order: when there are more than `limit`, the last
-    notes go first, then the last warnings. Also the count of all results, and of those left
-    out by level."""
-    heap: list[tuple[int, int, dict[str, object]]] = []
-    left_out: Counter[str] = Counter()
-    total = 0
-    for result in results:
-        total += 1
-        # The smallest entry is the one to leave out first: lowest level, latest in the file.
-        entry = (_KEEP_FIRST[str(result["level"])], -total, result)
-        if len(heap) < limit:
-            heapq.heappush(heap, entry)
-            continue
-        dropped = heapq.heappushpop(heap, entry) if limit else entry
-        left_out[str(dropped[2]["level"])] += 1
-    return [result for _, _, result in sorted(heap, key=lambda e: -e[1])], total, left_out
 
 
 def _invocation(run: Report, total: int, left_out: Counter[str], limit: int) -> dict[str, object]:
@@ -153,16 +136,15 @@ def _invocation(run: Report, total: int, left_out: Counter[str], limit: int) -> 
     ]
     if left_out:
         dropped = sum(left_out.values())
-        levels = ", ".join(
-            plural(left_out[level], level) for level in _KEEP_FIRST if left_out[level]
-        )
+        levels = ", ".join(plural(left_out[level], level) for level in _LEVELS if left_out[level])
         notifications.append(
             {
                 "level": "warning",
                 "message": {
                     "text": f"{dropped} of {total} results left out ({levels}): GitHub code "
-                    f"scanning takes at most {limit} results per run. Errors were kept "
-                    "first; the JSON report (basepin check --format json) has every finding."
+                    f"scanning takes at most {limit} results per run, so the results of the "
+                    "last files were left out; the JSON report (basepin check --format json) "
+                    "has every finding."
                 },
                 "descriptor": {"id": "basepin/results-left-out"},
             }
