@@ -138,10 +138,19 @@ class GitHubClient:
             where = f"{method} {response.request.url.path}"
             if 300 <= response.status_code < 400:
                 raise GitHubError(_redirected(response, where), response.status_code)
-            document = _json(response, body, where)
-            if response.status_code < 400:
-                return response, document
-            error = _error(response, document, where)
+            try:
+                document = _json(response, body, where)
+            except GitHubError as not_json:
+                # A limit told in headers only (a proxy's 429) is still a limit.
+                if response.status_code not in (403, 429) or "retry-after" not in (
+                    response.headers
+                ):
+                    raise
+                error = not_json
+            else:
+                if response.status_code < 400:
+                    return response, document
+                error = _error(response, document, where)
             wait = rate_limit_wait(response.headers, error.details, self._clock())
             if response.status_code not in (403, 429) or wait is None:
                 raise error

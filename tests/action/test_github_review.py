@@ -717,3 +717,17 @@ def test_a_list_of_something_else_is_refused(github_api: FakeGitHub, tmp_path: P
     )
     with pytest.raises(ReviewError, match="did not answer with a list of objects"):
         post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+
+
+def test_a_rate_limit_without_json_is_still_waited_out(
+    github_api: FakeGitHub, tmp_path: Path
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    answer = Canned(429, b"Too Many Requests", {"Content-Type": "text/plain", "retry-after": "3"})
+    github_api.script("GET", "reviews", answer)
+    waits = Waits()
+    outcome = post_review(
+        FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client
+    )
+    assert outcome.posted
+    assert waits.slept == [3.0]
