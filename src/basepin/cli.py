@@ -519,7 +519,13 @@ def _render(run: Report, files: Iterable[Report], args: argparse.Namespace) -> I
     if fmt == "sarif":
         from basepin.report import sarif
 
-        return sarif.chunks(run, files, tool_version=__version__)
+        return sarif.chunks(
+            run,
+            files,
+            tool_version=__version__,
+            line_hashes=_line_hashes,
+            source_root=os.getcwd(),
+        )
     if fmt == "github":
         from basepin.report import github
 
@@ -534,6 +540,16 @@ def _render(run: Report, files: Iterable[Report], args: argparse.Namespace) -> I
     from basepin.report import text
 
     return text.lines(run, files, color=_use_color(args))
+
+
+def _line_hashes(path: str) -> list[str] | None:
+    """Code scanning's line fingerprints of a checked file (paths are relative to the cwd)."""
+    from basepin.report.fingerprints import line_hashes
+
+    try:
+        return line_hashes(_read_bytes(path))
+    except OSError:
+        return None
 
 
 def _use_color(args: argparse.Namespace) -> bool:

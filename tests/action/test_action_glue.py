@@ -243,3 +243,41 @@ def test_a_check_without_suggestions_does_not_import_the_http_stack(tmp_path: Pa
         [sys.executable, "-c", program], env=environ, capture_output=True, text=True, check=False
     )
     assert result.stdout.splitlines()[-1] == "False 1", result.stdout + result.stderr
+
+
+def test_the_summary_is_sized_with_the_runners_line_endings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basepin.action import run
+
+    monkeypatch.setattr(os, "linesep", "\r\n")  # a Windows runner
+    uses = tuple(
+        ImageUse("Dockerfile", "from", f"image{n}:1", True, Span(n, 6, n, 14, 0, 0), n)
+        for n in range(1, 20_001)
+    )
+    findings = tuple(
+        Finding("unpinned", "error", "Dockerfile", u.span, u.reference, "ü€😀 " * 10) for u in uses
+    )
+    report = Report(("Dockerfile",), uses, findings)
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"earlier\r\n")
+    note = "Pull-request review: 1 comment on changed lines (1 with a suggestion)."
+    run._write_summary(str(summary), report, note, tmp_path / "report.json", None)
+    written = summary.read_bytes()
+    assert 1024 * 1024 - 1_000 < len(written) <= 1024 * 1024
+    assert b"\n" not in written.replace(b"\r\n", b"")  # every line ends as the runner's do
+    assert written.endswith(f"\r\n{note}\r\n".encode())
+    assert b"rows left out: GitHub takes at most 1 MiB of summary per step." in written
+
+
+def test_a_summary_file_already_full_gets_nothing_more(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from basepin.action import run
+
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"x" * (1024 * 1024 - 10))
+    report = Report(("Dockerfile",), (), ())
+    run._write_summary(str(summary), report, None, tmp_path / "report.json", None)
+    assert summary.stat().st_size == 1024 * 1024 - 10
+    assert "::warning title=basepin::no job summary" in capsys.readouterr().out

@@ -110,15 +110,13 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         from basepin.report import github
 
         _say(github.render(report), end="")
-    if show_summary:
-        from basepin.report import markdown
-
-        summary = markdown.render(report, now=datetime.now(timezone.utc))
-        append(runner.summary, summary + (f"\n{review_note}\n" if review_note else ""))
+    sarif_path = runner.workspace / inputs.sarif if inputs.sarif else None
+    if show_summary and runner.summary:
+        _write_summary(runner.summary, report, review_note, report_path, sarif_path)
 
     outputs = _outputs(report, report_path)
-    if inputs.sarif:
-        outputs["sarif"] = str(_write_sarif(report, runner.workspace / inputs.sarif))
+    if sarif_path is not None:
+        outputs["sarif"] = str(_write_sarif(report, sarif_path, runner.workspace))
     if inputs.mode == "fix":
         outputs["changed"] = "true" if changed else "false"
     append(runner.output, format_outputs(outputs))
@@ -134,11 +132,60 @@ def _outputs(report: Report, report_path: Path) -> dict[str, str]:
     }
 
 
-def _write_sarif(report: Report, path: Path) -> Path:
+def _write_summary(
+    path: str, report: Report, note: str | None, report_path: Path, sarif_path: Path | None
+) -> None:
+    """Append the summary and the review note, within the runner's 1 MiB for the step's file
+    counted in bytes as written (UTF-8, this system's line endings)."""
+    from basepin.report import markdown
+
+    newline = os.linesep
+    tail = markdown.encoded(f"\n{note}\n", newline) if note else b""
+    try:
+        held = Path(path).stat().st_size
+    except OSError:
+        held = 0
+    full_report = f"the JSON report {markdown.code(str(report_path))} (the step's `report` output)"
+    if sarif_path is not None:
+        full_report += f" and the SARIF file {markdown.code(str(sarif_path))}"
+    summary = markdown.render(
+        report,
+        now=datetime.now(timezone.utc),
+        limit=markdown.SUMMARY_LIMIT - held - len(tail),
+        newline=newline,
+        full_report=full_report,
+    )
+    data = markdown.encoded(summary, newline) + tail
+    if held + len(data) > markdown.SUMMARY_LIMIT:
+        _say(
+            command(
+                "warning",
+                f"no job summary: the step's summary file already holds {held} bytes of the "
+                f"{markdown.SUMMARY_LIMIT} GitHub takes. See the annotations and the report.",
+                title="basepin",
+            )
+        )
+        return
+    with Path(path).open("ab") as stream:
+        stream.write(data)
+
+
+def _write_sarif(report: Report, path: Path, workspace: Path) -> Path:
     from basepin.report import sarif
 
+    def line_hashes(name: str) -> list[str] | None:
+        from basepin.report.fingerprints import line_hashes
+
+        try:
+            return line_hashes((workspace / name).read_bytes())
+        except OSError:
+            return None
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sarif.render(report, tool_version=__version__), encoding="utf-8")
+    text = sarif.render(
+        report, tool_version=__version__, line_hashes=line_hashes, source_root=str(workspace)
+    )
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -252,12 +299,14 @@ def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None
         )
     except github_review.ReviewError as exc:
         level = "notice" if exc.denied else "warning"
-        why = (
-            " (the token may not write pull requests: pull requests from forks get a "
-            "read-only token)"
-            if exc.denied
-            else ""
-        )
+        why = ""
+        if exc.denied:
+            why = (
+                " (the token may not write pull requests: pull requests from forks get a "
+                "read-only token)"
+            )
+        elif exc.rate_limited:
+            why = " (GitHub's API rate limit: the next run posts the review)"
         _say(
             command(
                 level,
@@ -277,6 +326,11 @@ def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None
             f"{plural(outcome.listed, 'finding')} listed in the review"
             + (f" ({outcome.url})." if outcome.url else ".")
         )
+        if outcome.moved:
+            note += (
+                f" GitHub would not place {plural(len(outcome.moved), 'comment')} on "
+                f"the diff, so the review's text carries them: {', '.join(outcome.moved)}."
+            )
     note = shown(note)  # the URL comes from the GitHub API
     _say(f"basepin: {note}")
     return note, True
