@@ -313,15 +313,17 @@ def _read_dockerfiles(
             yield ParsedDockerfile(path, "", (), (Problem(path, 1, 1, reason),))
             continue
         try:
-            data = _read_bytes(path)
+            read = [_read_bytes(path)]
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
+            if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+                reason = "it is a symbolic link to a file that does not exist"
             problem = Problem(path, 1, 1, f"cannot read the file: {reason}")
             yield ParsedDockerfile(path, "", (), (problem,))
             continue
-        # Handed over, not kept: the parser lets the bytes go once it has the text.
-        yield parse_dockerfile(data, path, config.build_args)
-        del data
+        # The bytes are handed over, not kept here: the parser lets them go once it has the
+        # text, before the peak of a large file.
+        yield parse_dockerfile(read.pop(), path, config.build_args)
 
 
 def _examine(

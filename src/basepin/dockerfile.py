@@ -87,8 +87,10 @@ _RULES = frozenset(RULE_IDS)
 # One empty set for every use without an ignore comment: `frozenset()` makes a new one each
 # time (~200 bytes a use).
 _NONE_IGNORED: frozenset[str] = frozenset()
-# What `surrogateescape` makes of a byte that is not UTF-8.
+# What `surrogateescape` makes of a byte that is not UTF-8, and a message that holds one
+# (`repr` shows it as `\\udcff`).
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+_SHOWS_UNDECODABLE = re.compile("[\udc80-\udcff]|\\\\udc[89a-f][0-9a-f]")
 # Lines of later such bytes a problem names.
 _LATER_LINES = 5
 
@@ -116,9 +118,12 @@ def parse_dockerfile(
     extractor = _Extractor(path, read_dockerfile(text), dict(build_args or {}))
     uses = extractor.run(empty=empty)
     if problems:
-        # A reference holding bytes that are not UTF-8 is named by the one problem above.
+        # A reference or a problem made of bytes that are not UTF-8 is named by the one
+        # problem above, which shows them escaped.
         uses = tuple(use for use in uses if not _UNDECODABLE.search(use.reference))
-    problems.extend(extractor.problems)
+        problems.extend(p for p in extractor.problems if not _SHOWS_UNDECODABLE.search(p.message))
+    else:
+        problems.extend(extractor.problems)
     problems.sort(key=lambda problem: (problem.line, problem.column))
     return ParsedDockerfile(path, text, uses, _placed(text, problems))
 
