@@ -444,7 +444,7 @@ def _run_fix(args: argparse.Namespace) -> int:
     """Exit 1 when a file changed or findings at or above --fail-on are left; else 3 when a
     fix was not written (refused, or the file could not be written); else as a check."""
     from basepin.fix import FixError, by_path, fix_file, plan_changes, unified_diff
-    from basepin.report import text
+    from basepin.report import plural, text
 
     run, files, config = _examine(args, bump=args.bump)
     report = _whole(run, files)
@@ -475,9 +475,10 @@ def _run_fix(args: argparse.Namespace) -> int:
         fixed.update(change.applied, change.done)
         if change.changed:
             changed += 1
-            print(f"basepin: fixed {path} ({len(change.applied)} edits)", file=sys.stderr)
+            print(f"basepin: fixed {path} ({plural(len(change.applied), 'edit')})", file=sys.stderr)
         if change.done:
-            print(f"basepin: {path}: {len(change.done)} edits already made", file=sys.stderr)
+            made = plural(len(change.done), "edit")
+            print(f"basepin: {path}: {made} already made", file=sys.stderr)
     left = tuple(f for f in report.findings if f.fix is None or f.fix not in fixed)
     rest = Report(report.files, report.uses, left, report.incomplete, report.lookups, False)
     sys.stdout.write(text.render(rest, color=False))

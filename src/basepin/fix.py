@@ -101,7 +101,11 @@ def _plan_read(
 def plan_file(
     path: str, edits: Sequence[Edit], before: bytes, spans: ReferenceSpans | None = None
 ) -> FileChange:
-    """Apply `edits` to `before`, the bytes of the file at `path` (see `plan_changes`)."""
+    """Apply `edits` to `before`, the bytes of the file at `path` (see `plan_changes`).
+
+    With `spans`, the edits another run already made are found in file order, and the edits
+    after each are looked for as far on as its replacement is longer than its original.
+    """
     # Two uses of one ARG yield the same edit twice; it is applied once.
     unique = list(dict.fromkeys(edits))
     # Asked before the text is decoded: for a large file the reader's peak comes first.
@@ -109,27 +113,34 @@ def plan_file(
     text = before.decode("utf-8", "surrogateescape")
     reasons: dict[Edit, str] = {}
     done: list[Edit] = []
-    for edit in unique:
-        if standing is not None and _made(edit, text, standing):
+    # Each edit still to make, where it stands in `text` now.
+    placed: dict[Edit, Edit] = {}
+    shift = 0
+    for edit in sorted(unique, key=lambda e: (e.start, e.end)):
+        here = edit._replace(start=edit.start + shift, end=edit.end + shift) if shift else edit
+        if standing is not None and _made(here, text, standing):
             done.append(edit)
-            continue
-        reason = _unfit(edit, text, standing)
-        if reason:
+            shift += len(edit.replacement) - (edit.end - edit.start)
+        elif reason := _unfit(here, text, standing):
             reasons[edit] = reason
-    pending = [edit for edit in unique if edit not in reasons and edit not in done]
-    reasons |= _conflicts(pending)
-    applied = _applicable(pending, reasons)
+        else:
+            placed[here] = edit
+    for here, reason in _conflicts(list(placed)).items():
+        reasons[placed.pop(here)] = reason
+    applied = sorted(placed, key=lambda e: (e.start, e.end))
     planned = _apply(text, applied)
     after = planned.encode("utf-8", "surrogateescape") if applied else before
     # Only such deletions can change how the bytes around them decode; most files have none,
     # and a large one is spared decoding its new bytes again.
     joining = _joining_deletions(planned, applied)
     if joining and after.decode("utf-8", "surrogateescape") != planned:
-        reasons |= dict.fromkeys(joining, JOINS_BYTES)
-        applied = _applicable(pending, reasons)
+        for here in joining:
+            reasons[placed.pop(here)] = JOINS_BYTES
+        applied = sorted(placed, key=lambda e: (e.start, e.end))
         after = _apply(text, applied).encode("utf-8", "surrogateescape") if applied else before
     refused = tuple((edit, reasons[edit]) for edit in unique if edit in reasons)
-    return FileChange(path, before, after, tuple(applied), refused, tuple(done))
+    made = tuple(placed[here] for here in applied)
+    return FileChange(path, before, after, made, refused, tuple(e for e in unique if e in done))
 
 
 def _made(edit: Edit, text: str, standing: Collection[tuple[int, int]]) -> bool:
@@ -141,10 +152,6 @@ def _made(edit: Edit, text: str, standing: Collection[tuple[int, int]]) -> bool:
         and (edit.start, end) in standing
         and text[edit.start : end] == edit.replacement
     )
-
-
-def _applicable(edits: list[Edit], reasons: dict[Edit, str]) -> list[Edit]:
-    return sorted((e for e in edits if e not in reasons), key=lambda e: (e.start, e.end))
 
 
 def _apply(text: str, applied: list[Edit]) -> str:
