@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "sarif", "github", "markdown")
 _EXIT_HELP = (
     "Exit 0: nothing at or above --fail-on; 1: findings at or above it (fix: files changed); "
-    "2: usage or configuration error; 3: some reference could not be checked."
+    "2: usage or configuration error; 3: some reference could not be checked (fix: or a fix "
+    "was not written)."
 )
 
 
@@ -321,9 +322,13 @@ def _read_dockerfiles(
             problem = Problem(path, 1, 1, f"cannot read the file: {reason}")
             yield ParsedDockerfile(path, "", (), (problem,))
             continue
+        large = len(read[0]) > _LARGE_FILE
         # The bytes are handed over, not kept here: the parser lets them go once it has the
         # text, before the peak of a large file.
-        yield parse_dockerfile(read.pop(), path, config.build_args)
+        parsed = parse_dockerfile(read.pop(), path, config.build_args)
+        if large:
+            _let_go_of_parse()
+        yield parsed
 
 
 def _examine(
@@ -500,9 +505,24 @@ def _reference_spans(config: Config) -> Callable[[str, bytes], set[tuple[int, in
 
     def spans(path: str, data: bytes) -> set[tuple[int, int]]:
         uses = parse_dockerfile(data, path, config.build_args).uses
+        if len(data) > _LARGE_FILE:
+            _let_go_of_parse()
         return {(use.span.start, use.span.end) for use in uses}
 
     return spans
+
+
+# A file this large leaves enough behind when parsed to be worth a garbage collection.
+_LARGE_FILE = 1 << 22
+
+
+def _let_go_of_parse() -> None:
+    """Free what parsing a file left in reference cycles (the extractor and the ARG scope
+    it hands its own methods to refer to each other): about four times the file, else held
+    until the collector's next full pass, and then one large file's peak adds to the next."""
+    import gc
+
+    gc.collect()
 
 
 def _read_bytes(path: str) -> bytes:
