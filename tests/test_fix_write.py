@@ -221,6 +221,14 @@ def test_file_that_cannot_be_written_raises(
         assert dockerfile.read_bytes() == BEFORE
 
 
+def test_a_file_this_user_may_not_write(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Writable by its owner, not by this user (root may write it: the answer is faked).
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)
+    with pytest.raises(FixError, match=r"Dockerfile: cannot write: Permission denied$"):
+        fix_one(repo / "Dockerfile", repo)
+    assert (repo / "Dockerfile").read_bytes() == BEFORE
+
+
 def test_a_folder_the_fix_cannot_write_in(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> object:
         raise PermissionError(errno.EACCES, "Permission denied")

@@ -280,8 +280,9 @@ def fix_file(
                 change = plan_file(path, edits, before, spans)
                 if not change.changed:
                     return change
-                if not _writable(target, held.status):
-                    raise FixError(f"{path}: cannot write: the file is read-only")
+                unwritable = _unwritable(target, held.status)
+                if unwritable:
+                    raise FixError(f"{path}: cannot write: {unwritable}")
                 unchanged = functools.partial(held.holds, before)
                 if _replace(target, change.after, held.status, unchanged):
                     return change
@@ -313,15 +314,16 @@ def _target_inside(path: Path, roots: Sequence[Path]) -> Path:
     raise FixError(f"{path}: refusing to write {target}: it is outside {where}")
 
 
-def _writable(target: Path, status: os.stat_result) -> bool:
+def _unwritable(target: Path, status: os.stat_result) -> str | None:
+    """Why this user may not write the file, or None."""
     # The mode bits first: the superuser may write anything, but a file marked read-only is
     # left alone for everyone.
     if not status.st_mode & 0o222:
-        return False
+        return "the file is read-only"
     if os.access(target, os.W_OK):
-        return True
-    target.lstat()  # a file that is gone is said to be gone, not read-only
-    return False
+        return None
+    target.lstat()  # a file that is gone is said to be gone
+    return os.strerror(errno.EACCES)
 
 
 def _replace(
