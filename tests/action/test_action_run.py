@@ -293,6 +293,28 @@ def test_fail_on_is_basepins_verdict(job: Job) -> None:
     assert run.outputs["findings"] == "0"
 
 
+def test_files_basepin_cannot_read_are_annotated_not_crashed_on(job: Job) -> None:
+    (job.workspace / "latin1.Dockerfile").write_bytes(b"# caf\xe9\nFROM alpine:3.20\n")
+    (job.workspace / "empty.Dockerfile").write_bytes(b"")
+    (job.workspace / "svc" / "Dockerfile").mkdir(parents=True)
+    (job.workspace / "svc" / "Dockerfile" / "Dockerfile").write_text(f"FROM alpine@{DIGEST}\n")
+    (job.workspace / "loop.Dockerfile").symlink_to("loop.Dockerfile")
+    run = run_action(job, {"offline": "true"})
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.annotations() >= {
+        ("error", "latin1.Dockerfile", "1", "basepin/invalid"),
+        ("error", "latin1.Dockerfile", "2", "basepin/unpinned"),
+        ("error", "empty.Dockerfile", "1", "basepin/invalid"),
+        ("error", "loop.Dockerfile", "1", "basepin/invalid"),
+        ("warning", "svc/Dockerfile/Dockerfile", "1", "basepin/latest"),
+    }
+    assert "::error file=latin1.Dockerfile,line=1,col=6," in run.stdout
+    assert "not valid UTF-8: byte \\xe9 at byte offset 5" in run.stdout
+    report = _report(run)
+    assert "svc/Dockerfile/Dockerfile" in report["files"]
+
+
 def test_a_bad_input_fails_with_a_message(job: Job) -> None:
     run = run_action(job, {"mode": "review"})
     assert run.returncode == 2
