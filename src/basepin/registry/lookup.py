@@ -163,6 +163,8 @@ class _Resolver:
         self.cache = cache
         self.options = options
         self.warnings: list[str] = []
+        # When the run's network side started (the event loop's clock).
+        self.started = asyncio.get_running_loop().time()
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(PER_REGISTRY)
         )
@@ -189,9 +191,12 @@ class _Resolver:
         """The answer for `ref`, within twice the timeout as a whole: each request has the
         timeout, and a reference that needs several in a row gets no more than that."""
         deadline = 2 * self.options.timeout
+        # The run's first requests (pings, tokens) were made for every reference: their time
+        # counts against each one's, as queueing for a slot below does not.
+        spent = asyncio.get_running_loop().time() - self.started
         async with self._limits[ref.registry]:
             try:
-                return await asyncio.wait_for(self._lookup(ref), deadline)
+                return await asyncio.wait_for(self._lookup(ref), max(deadline - spent, 0.1))
             except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
                 return Unresolved(ref.text, f"{ref.registry}: no answer within {deadline:g} s")
             except NotFound as exc:

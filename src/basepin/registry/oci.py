@@ -371,9 +371,20 @@ class RegistryClient:
         if registry in self._origins:
             return self._origins[registry]
         async with self._origin_locks.setdefault(registry, asyncio.Lock()):
+            self._raise_if_unreachable(registry, None)
             if registry not in self._origins:
-                self._origins[registry] = await self._probe(registry, candidates)
+                try:
+                    self._origins[registry] = await self._probe(registry, candidates)
+                except Unavailable as exc:
+                    # The lookups waiting for this probe would each wait as long for nothing.
+                    self._unreachable.setdefault(registry, str(exc))
+                    raise
             return self._origins[registry]
+
+    def _raise_if_unreachable(self, registry: str, repository: str | None) -> None:
+        unreachable = self._unreachable.get(registry)
+        if unreachable is not None:
+            raise Unavailable(unreachable, registry=registry, repository=repository)
 
     async def _probe(self, registry: str, candidates: Sequence[str]) -> str:
         for base, fallback in itertools.pairwise(candidates):
@@ -419,9 +430,7 @@ class RegistryClient:
     ) -> Reply:
         """Send with authorization, once more after a 401 where that can help; an answer over
         `limit` bytes is a ProtocolError."""
-        unreachable = self._unreachable.get(ref.registry)
-        if unreachable is not None:
-            raise Unavailable(unreachable, registry=ref.registry, repository=ref.repository)
+        self._raise_if_unreachable(ref.registry, ref.repository)
         origin = await self._origin(ref.registry)
         url = httpx.URL(f"{origin}{target}") if isinstance(target, str) else target
         sent = await self._auth.authorization(origin, ref.registry, ref.repository)
