@@ -67,7 +67,6 @@ KEYWORDS = frozenset(
     }
 )
 _VARIABLE = re.compile(r"\$(?:\$|([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
-_PREDEFINED = re.compile(r"(?:CI|GITLAB|CHAT|RUNNER)_[A-Z0-9_]*|TRIGGER_PAYLOAD")
 _MAX_NESTING = 16
 
 
@@ -249,6 +248,7 @@ def _expand(template: str, scope: dict[str, _Definition], depth: int) -> _Expans
 
 
 def _missing(name: str) -> str:
-    if _PREDEFINED.fullmatch(name):
-        return f"{name} is a predefined variable, set by GitLab when the pipeline runs"
-    return f"variable {name} is not set in this file (it may be set in the project's settings)"
+    return (
+        f"variable {name} is not set in this file: GitLab's predefined variables and those of "
+        "the project's settings are known only when the pipeline runs"
+    )

@@ -9,9 +9,11 @@ resources, and the `items` of a List. Each `image` of its `containers`, `initCon
 `ephemeralContainers` is one use of kind `kubernetes-container`, its `stage`
 `<kind>/<name>/<container>` of the object that holds it.
 
-Kubernetes substitutes no variables in `image`. A Helm chart's templates (and any Go template
-with `{{ ... }}`) are not YAML until rendered: such a file is skipped with a note saying so,
-never reported as invalid; check what `helm template` renders instead.
+Kubernetes substitutes no variables in `image`. A Helm chart's templates (any file with a
+`{{ ... }}` action where YAML expects a value, or that is not YAML and holds one) are not
+YAML until rendered: such a file is skipped with a note saying so, never reported as invalid;
+check what `helm template` renders instead. An image that holds `{{` inside a string is
+unresolved.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["looks_like_kubernetes", "parse_kubernetes"]
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+# A template action where YAML expects a node (a line's start, after `- ` or `key: `) makes
+# the file a template; one inside a string (`description: "{{ $labels.pod }} is down"`) does
+# not, so PrometheusRules and the like are still read.
+_TEMPLATE = r"(?:^[ \t]*|^[ \t]*-[ \t]+|[ \t]-[ \t]+|:[ \t]+)\{\{"
 TEMPLATE_NOTE = (
     "skipped: a Go template ({{ ... }}, as in a Helm chart) is not YAML until it is rendered; "
     "check the rendered manifests"
@@ -64,12 +70,15 @@ def parse_kubernetes(data: bytes | str, path: str) -> ParsedDockerfile:
     text = uses.text
     if not readable or "image" not in text:
         return uses.result()
-    template = re.search(r"\{\{.*?\}\}", text, re.DOTALL)
+    template = re.search(_TEMPLATE, text, re.MULTILINE)
     if template is not None:
-        uses.note(template.start(), TEMPLATE_NOTE)
+        uses.note(template.end() - 2, TEMPLATE_NOTE)
         return uses.result()
     read = YamlFile(text)
     uses.in_data = read.in_data
+    if read.error is not None and "{{" in text:
+        uses.note(text.index("{{"), TEMPLATE_NOTE)
+        return uses.result()
     if read.error is not None:
         uses.problem(read.error.offset, read.error.message)
     for document in read.documents:
@@ -120,14 +129,7 @@ def _pod_spec(uses: FileUses, read: YamlFile, spec: Mapping, owner: str) -> None
             stage = f"{owner}/{text_of(container, 'name') or ''}"
             line = key_line(uses, image[0])
             place, plain = scalar_place(uses, read, scalar)
-            if plain:
-                uses.add("kubernetes-container", scalar.value, place, line, stage=stage)
-            else:
-                uses.add(
-                    "kubernetes-container",
-                    scalar.value,
-                    place,
-                    line,
-                    stage=stage,
-                    unresolved=NOT_PLAIN,
-                )
+            why = None if plain else NOT_PLAIN
+            if plain and "{{" in scalar.value:
+                why = "holds a template action ({{ ... }}), filled in when rendered: never guessed"
+            uses.add("kubernetes-container", scalar.value, place, line, stage=stage, unresolved=why)
