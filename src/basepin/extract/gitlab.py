@@ -6,9 +6,10 @@
 
 their `stage` the job's name, `default`, or none at the top level.
 
-Hidden jobs (`.name:`, the templates `extends:` reads) are read like jobs: an image is
-reported where it is written, once. `image: !reference [...]` names an image written
-elsewhere in the file, which is reported there. `image.docker.platform` is the use's platform.
+Hidden jobs (`.name:`, the templates `extends:` reads) are read like jobs. `!reference
+[...]` (for `image`, `services` and each service) is followed to the value it names, which
+counts as the job's own with the job's variables; its span is where that value is written.
+`image.docker.platform` is the use's platform.
 
 Variables: `$NAME` and `${NAME}` take the values of the top-level `variables:` and of the
 job's own (which win; `inherit: variables:` is honoured), a value being a string or
@@ -91,14 +92,14 @@ def parse_gitlab_ci(data: bytes | str, path: str) -> ParsedDockerfile:
         if not isinstance(document, Mapping):
             continue
         top = _definitions(get(document, "variables"))
-        _images(uses, read, document, top, None)
+        _images(uses, read, document, document, top, None)
         default = get(document, "default")
         if default is not None and isinstance(default[1], Mapping):
-            _images(uses, read, default[1], top, "default")
+            _images(uses, read, document, default[1], top, "default")
         for name, job in pairs(document):
             if name.value not in KEYWORDS and isinstance(job, Mapping):
                 scope = {**_inherited(job, top), **_definitions(get(job, "variables"))}
-                _images(uses, read, job, scope, name.value)
+                _images(uses, read, document, job, scope, name.value)
     return uses.result()
 
 
@@ -132,6 +133,7 @@ def _inherited(job: Mapping, top: dict[str, _Definition]) -> dict[str, _Definiti
 def _images(
     uses: FileUses,
     read: YamlFile,
+    root: Mapping,
     owner: Mapping,
     scope: dict[str, _Definition],
     stage: str | None,
@@ -140,11 +142,39 @@ def _images(
     if image is not None:
         for again in duplicates(owner, "image"):
             uses.problem(again.start, "image is given twice")
-        _entry(uses, read, "gitlab-image", image[0], image[1], scope, stage)
+        node = _dereference(root, image[1])
+        if node is not None:
+            key = image[0] if node is image[1] else node
+            _entry(uses, read, "gitlab-image", key, node, scope, stage)
     services = get(owner, "services")
-    if services is not None and isinstance(services[1], Sequence):
-        for service in services[1].items:
-            _entry(uses, read, "gitlab-service", service, service, scope, stage)
+    listed = _dereference(root, services[1]) if services is not None else None
+    if isinstance(listed, Sequence):
+        for item in listed.items:
+            service = _dereference(root, item)
+            if service is not None:
+                _entry(uses, read, "gitlab-service", service, service, scope, stage)
+
+
+def _dereference(root: Node | None, node: Node) -> Node | None:
+    """The node a `!reference [key, key or index, ...]` names (GitLab follows ten in a row),
+    or `node` itself; None when it names nothing."""
+    for _ in range(10):
+        if not (isinstance(node, Sequence) and node.tag == "!reference"):
+            return node
+        target: Node | None = root
+        for step in node.items:
+            if not isinstance(step, Scalar):
+                return None
+            if isinstance(target, Sequence) and step.value.isdigit():
+                index = int(step.value)
+                target = target.items[index] if index < len(target.items) else None
+            else:
+                entry = get(target, step.value)
+                target = entry[1] if entry is not None else None
+        if target is None:
+            return None
+        node = target
+    return None
 
 
 def _entry(

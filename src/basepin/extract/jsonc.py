@@ -17,6 +17,8 @@ MAX_DEPTH = 256
 _BLANKS = re.compile(r"(?:[ \t\n\r]+|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _PLAIN_CHARS = re.compile(r'[^"\\\x00-\x1f]*')
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_LOW_SURROGATE = re.compile(r"\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -126,9 +128,14 @@ class _Reader:
             if escape in _ESCAPES:
                 pieces.append(_ESCAPES[escape])
                 at = plain + 2
-            elif escape == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[plain + 2 : plain + 6]):
-                pieces.append(chr(int(text[plain + 2 : plain + 6], 16)))
+            elif escape == "u" and _HEX4.fullmatch(text, plain + 2, plain + 6):
+                code = int(text[plain + 2 : plain + 6], 16)
                 at = plain + 6
+                low = _LOW_SURROGATE.match(text, at)
+                if 0xD800 <= code < 0xDC00 and low is not None:  # a pair is one character
+                    code = 0x10000 + (code - 0xD800) * 0x400 + int(low.group(1), 16) - 0xDC00
+                    at = low.end()
+                pieces.append(chr(code))
             else:
                 raise JsoncError(plain, "invalid escape in a string")
 

@@ -27,6 +27,7 @@ from basepin.records import NamedTuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from typing import Any
 
 MAX_DEPTH = 512  # nesting levels (libyaml's own cap, where it has one, is 1000)
 NULLS = frozenset({"", "~", "null", "Null", "NULL"})
@@ -98,8 +99,9 @@ class YamlFile:
 
         base = 1 if self.text.startswith("\ufeff") else 0
         loader_class = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-        loader = loader_class(self.text[base:])
+        loader = None
         try:
+            loader = loader_class(self.text[base:])  # the pure-Python reader checks it here
             self._build(loader.get_event, base)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
@@ -107,16 +109,27 @@ class YamlFile:
             what = err.problem or "not valid YAML"
             context = f" {err.context}" if err.context else ""
             self.error = YamlError(offset, f"not valid YAML: {what}{context}")
-        except yaml.YAMLError as err:  # a reader error carries a position of its own
-            offset = base + int(getattr(err, "position", 0) or 0)
-            self.error = YamlError(offset, f"not valid YAML: {err}")
+        except yaml.reader.ReaderError as err:
+            self.error = self._reader_error(err, base, loader_class is not yaml.SafeLoader)
         except _TooDeep as err:
             self.error = YamlError(err.offset, f"not read: nested deeper than {MAX_DEPTH} levels")
         except _UnknownAlias as err:
             message = f"not valid YAML: found undefined alias {err.name!r}"
             self.error = YamlError(err.offset, message)
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
+
+    def _reader_error(self, err: Any, base: int, in_bytes: bool) -> YamlError:
+        """A character YAML does not allow; libyaml counts its position in UTF-8 bytes."""
+        position = int(err.position)
+        if in_bytes:
+            position = len(self.text[base:].encode("utf-8")[:position].decode("utf-8", "ignore"))
+        character = err.character
+        code = character if isinstance(character, int) else ord(character)
+        return YamlError(
+            base + position, f"not valid YAML: unacceptable character #x{code:04x}: {err.reason}"
+        )
 
     def _build(self, next_event: Callable[[], object], base: int) -> None:
         from yaml import (
