@@ -96,6 +96,8 @@ class ImageUse(NamedTuple):
     """One external image a file names (a Dockerfile builds from, as BuildKit would read it;
     a Compose service, workflow, pod spec... runs), with where its text stands."""
 
+    # The file the span is in: the file read, or one it reads its variables from (a Compose
+    # file's `.env`, when the reference is a value written there).
     path: str
     kind: UseKind
     # Text after BuildKit's ARG substitution with quotes removed; not normalised. When

@@ -3,6 +3,7 @@ traceback, bounded time."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -95,3 +96,44 @@ def test_a_billion_laughs_in_services_reads_each_node_once() -> None:
 
 def test_every_kind_has_a_reader() -> None:
     assert set(SEEDS) == set(NEW_KINDS)
+
+
+def test_variables_that_double_each_other_stop() -> None:
+    names = [f"V{i}" for i in range(40)]
+    variables = [f"  {names[0]}: x"] + [
+        f"  {name}: {''.join(f'${previous}' for _ in range(4))}"
+        for previous, name in itertools.pairwise(names)
+    ]
+    text = "variables:\n" + "\n".join(variables) + f"\njob:\n  image: ${names[-1]}\n"
+    started = time.perf_counter()
+    (use,) = read("gitlab-ci", text).uses
+    assert time.perf_counter() - started < 1
+    assert not use.resolved
+    assert "longer than" in (use.unresolved_reason or "") or "nested" in (
+        use.unresolved_reason or ""
+    )
+
+
+def test_env_values_that_double_each_other_stop() -> None:
+    from basepin.extract.compose import EnvFile, parse_compose
+
+    lines = ["V0=x"] + [f"V{i}=${{V{i - 1}}}${{V{i - 1}}}${{V{i - 1}}}" for i in range(1, 40)]
+    started = time.perf_counter()
+    parsed = parse_compose(
+        "services:\n  a:\n    image: $V39\n", "c.yaml", EnvFile(".env", "\n".join(lines))
+    )
+    assert time.perf_counter() - started < 1
+    (use,) = parsed.uses
+    assert not use.resolved
+    assert "longer than" in (use.unresolved_reason or "")
+
+
+def test_many_services_merging_one_big_mapping() -> None:
+    keys = "".join(f"  k{i}: {i}\n" for i in range(2000))
+    services = "".join(f"  s{i}:\n    <<: *base\n" for i in range(3000))
+    text = f"x-base: &base\n  image: busybox:1.36\n{keys}services:\n{services}"
+    started = time.perf_counter()
+    parsed = read("compose", text)
+    assert time.perf_counter() - started < 3
+    assert len(parsed.uses) == 3000
+    assert len({use.span for use in parsed.uses}) == 1

@@ -32,6 +32,9 @@ _NAME = r"[_A-Za-z][_A-Za-z0-9]*"
 _NAMED = re.compile(_NAME)
 _BRACED = re.compile(f"({_NAME})(?:(:?[-+?])(.*))?")
 _MAX_NESTING = 32
+# Longer than any image reference: values past it are not references, and cutting them off
+# keeps a file of variables that double each other from filling the memory.
+MAX_VALUE = 4096
 
 
 class Value(NamedTuple):
@@ -97,6 +100,8 @@ class _Interpolation:
                 if found.text is None:
                     return Expansion(text[start:end], _not_set(name), tuple(names))
                 pieces.append(found.text)
+                if len(found.text) > MAX_VALUE:
+                    return Expansion(text[start:end], _too_long(), tuple(names))
                 whole = ("variable", name, 0) if (dollar, named.end()) == (start, end) else None
                 at = literal_from = named.end()
                 continue
@@ -116,6 +121,8 @@ class _Interpolation:
             whole = expansion.whole if (dollar, close + 1) == (start, end) else None
             at = literal_from = close + 1
         pieces.append(text[literal_from:end])
+        if sum(map(len, pieces)) > MAX_VALUE:
+            return Expansion(text[start:end], _too_long(), tuple(names))
         value = "".join(pieces)
         if not names and value == text[start:end]:
             whole = ("text", start, end)  # its `$`s start nothing
@@ -179,6 +186,10 @@ def _closing_brace(text: str, dollar: int, end: int) -> int:
             index += 1
         index += 1
     return -1
+
+
+def _too_long() -> str:
+    return f"its value would be longer than {MAX_VALUE} characters: not an image reference"
 
 
 def _not_set(name: str) -> str:

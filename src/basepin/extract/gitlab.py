@@ -69,6 +69,7 @@ KEYWORDS = frozenset(
 )
 _VARIABLE = re.compile(r"\$(?:\$|([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
 _MAX_NESTING = 16
+MAX_VALUE = 4096  # longer than any image reference
 
 
 class _Definition(NamedTuple):
@@ -243,34 +244,52 @@ def _variable_place(
     return place, None
 
 
-def _expand(template: str, scope: dict[str, _Definition], depth: int) -> _Expansion:
+def _expand(
+    template: str,
+    scope: dict[str, _Definition],
+    depth: int,
+    done: dict[str, _Expansion] | None = None,
+) -> _Expansion:
+    """`template` with the variables of `scope`; `done` keeps each variable's expansion, so a
+    variable used many times is expanded once."""
     if "$" not in template:
         return _Expansion(template)
     if depth > _MAX_NESTING:
         return _Expansion(template, f"variables nested deeper than {_MAX_NESTING} levels")
+    done = {} if done is None else done
     pieces: list[str] = []
-    names: list[str] = []
+    length = 0
+    names: dict[str, None] = {}  # in the order they are read, each once
     at = 0
     whole = None
     for match in _VARIABLE.finditer(template):
-        pieces.append(template[at : match.start()])
+        literal = template[at : match.start()]
+        pieces.append(literal)
+        length += len(literal)
         at = match.end()
         name = match.group(1) or match.group(2)
         if name is None:
             pieces.append("$")
+            length += 1
             continue
-        names.append(name)
+        names[name] = None
         definition = scope.get(name)
         if definition is None:
             return _Expansion(template, _missing(name), tuple(names))
         value = definition.value.value
         if definition.expand:
-            inner = _expand(value, scope, depth + 1)
-            names.extend(inner.names)
+            if name not in done:
+                done[name] = _expand(value, scope, depth + 1, done)
+            inner = done[name]
+            names.update(dict.fromkeys(inner.names))
             if inner.unknown is not None:
                 return _Expansion(template, inner.unknown, tuple(names))
             value = inner.value
         pieces.append(value)
+        length += len(value)
+        if length > MAX_VALUE:
+            why = f"its value would be longer than {MAX_VALUE} characters: not an image reference"
+            return _Expansion(template, why, tuple(names))
         if match.span() == (0, len(template)):
             whole = name
     pieces.append(template[at:])

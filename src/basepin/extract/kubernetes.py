@@ -31,7 +31,6 @@ from basepin.extract.yaml_spans import (
     YamlFile,
     get,
     key_line,
-    pairs,
     scalar_place,
     string,
     text_of,
@@ -100,7 +99,7 @@ def _owner(node: Mapping) -> str | None:
 def _object(uses: FileUses, read: YamlFile, root: Mapping) -> None:
     """Every pod spec under `root`, each node visited once however many aliases name it."""
     seen: set[int] = set()
-    todo: list[tuple[Node, int, str]] = [(root, 0, _owner(root) or "")]
+    todo: list[tuple[Node, int, str]] = [(root, 0, "")]
     while todo:
         node, depth, owner = todo.pop()
         if isinstance(node, Scalar) or id(node) in seen or depth > MAX_DEPTH:
@@ -113,7 +112,8 @@ def _object(uses: FileUses, read: YamlFile, root: Mapping) -> None:
         containers = get(node, "containers")
         if containers is not None and isinstance(containers[1], Sequence):
             _pod_spec(uses, read, node, owner)
-        todo.extend((value, depth + 1, owner) for _, value in reversed(list(pairs(node))))
+        # merged mappings are reached through the `<<` entries' values
+        todo.extend((value, depth + 1, owner) for _, value in reversed(node.pairs))
 
 
 def _pod_spec(uses: FileUses, read: YamlFile, spec: Mapping, owner: str) -> None:

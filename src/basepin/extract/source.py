@@ -45,12 +45,20 @@ class Lines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        starts = [0]
-        newline = text.find("\n")
-        while newline >= 0:
-            starts.append(newline + 1)
-            newline = text.find("\n", newline + 1)
-        self.starts = starts
+        self._starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Where each line starts; counted when first asked (most files name no image)."""
+        if self._starts is None:
+            text = self.text
+            starts = [0]
+            newline = text.find("\n")
+            while newline >= 0:
+                starts.append(newline + 1)
+                newline = text.find("\n", newline + 1)
+            self._starts = starts
+        return self._starts
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self.starts, offset)

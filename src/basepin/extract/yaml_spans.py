@@ -53,13 +53,29 @@ class Scalar:
 
 
 class Mapping:
-    __slots__ = ("end", "pairs", "start", "tag")
+    __slots__ = ("_index", "end", "pairs", "start", "tag")
 
     def __init__(self, tag: str | None, start: int) -> None:
         self.tag = tag
         self.start = start
         self.end = start
         self.pairs: list[tuple[Node, Node]] = []
+        self._index: tuple[dict[str, tuple[Scalar, Node]], list[Mapping]] | None = None
+
+    def index(self) -> tuple[dict[str, tuple[Scalar, Node]], list[Mapping]]:
+        """Its own entries by key (the last written wins) and the mappings `<<` merges into
+        it, in the order they take precedence; built once, however many mappings merge it."""
+        if self._index is None:
+            own: dict[str, tuple[Scalar, Node]] = {}
+            merged: list[Mapping] = []
+            for key, value in self.pairs:
+                if _is_merge(key):
+                    sources = value.items if isinstance(value, Sequence) else [value]
+                    merged.extend(source for source in sources if isinstance(source, Mapping))
+                elif isinstance(key, Scalar):
+                    own[key.value] = (key, value)
+            self._index = (own, merged)
+        return self._index
 
 
 class Sequence:
@@ -269,56 +285,55 @@ def string(node: Node | None) -> Scalar | None:
 def _is_merge(key: Node) -> bool:
     if not isinstance(key, Scalar):
         return False
-    return key.tag == _MERGE_TAG or (key.tag is None and key.style is None and key.value == "<<")
+    if key.value == "<<":
+        return (key.tag is None and key.style is None) or key.tag == _MERGE_TAG
+    return key.tag == _MERGE_TAG
 
 
 def pairs(mapping: Mapping) -> Iterator[tuple[Scalar, Node]]:
     """The entries of a mapping whose keys are scalars, then those `<<` merges into it that it
     does not have itself (the first merged mapping to hold a key wins, as YAML's merge key
     says). A key written twice comes twice: tools that read these files reject it."""
-    own: set[str] = set()
-    merges: list[Node] = []
+    own, merged = mapping.index()
     for key, value in mapping.pairs:
-        if _is_merge(key):
-            merges.append(value)
-        elif isinstance(key, Scalar):
-            own.add(key.value)
+        if isinstance(key, Scalar) and not _is_merge(key):
             yield key, value
-    if not merges:
+    if not merged:
         return
+    given = set(own)
+    for source in _merged(mapping):
+        for name, entry in source.index()[0].items():
+            if name not in given:
+                given.add(name)
+                yield entry
+
+
+def _merged(mapping: Mapping) -> Iterator[Mapping]:
+    """The mappings merged into `mapping`, nearest first, each once (merges may nest, and an
+    alias may even merge a mapping into itself)."""
     seen = {id(mapping)}
-    for key, value in _merged(merges, seen, 1):
-        if key.value not in own:
-            own.add(key.value)
-            yield key, value
-
-
-def _merged(sources: list[Node], seen: set[int], depth: int) -> Iterator[tuple[Scalar, Node]]:
-    if depth > MAX_DEPTH:
-        return
-    for source in sources:
-        for merged in source.items if isinstance(source, Sequence) else [source]:
-            if not isinstance(merged, Mapping) or id(merged) in seen:
-                continue
-            seen.add(id(merged))
-            nested: list[Node] = []
-            for key, value in merged.pairs:
-                if _is_merge(key):
-                    nested.append(value)
-                elif isinstance(key, Scalar):
-                    yield key, value
-            yield from _merged(nested, seen, depth + 1)
+    todo = list(reversed(mapping.index()[1]))
+    while todo:
+        source = todo.pop()
+        if id(source) in seen:
+            continue
+        seen.add(id(source))
+        yield source
+        todo.extend(reversed(source.index()[1]))
 
 
 def get(mapping: Node | None, name: str) -> tuple[Scalar, Node] | None:
     """The entry `name` of a mapping (the last one written; else one merged in), if any."""
     if not isinstance(mapping, Mapping):
         return None
-    found = None
-    for key, value in pairs(mapping):
-        if key.value == name:
-            found = (key, value)
-    return found
+    own, merged = mapping.index()
+    if name in own or not merged:
+        return own.get(name)
+    for source in _merged(mapping):
+        found = source.index()[0].get(name)
+        if found is not None:
+            return found
+    return None
 
 
 def duplicates(mapping: Mapping, name: str) -> list[Scalar]:
