@@ -106,6 +106,11 @@ def test_fields_of_a_use() -> None:
             "export DB_IMAGE='postgres:16'  \n",
             (".env", 1, 18, "postgres:16", "postgres:16", "DB_IMAGE", True, None),
         ),
+        (  # a default that is another variable: its value, and its place
+            "services:\n  db:\n    image: ${UNSET:-$DB_IMAGE}\n",
+            "DB_IMAGE=postgres:16\n",
+            (".env", 1, 10, "postgres:16", "postgres:16", "DB_IMAGE", True, None),
+        ),
         (  # a default written in the Compose file
             "services:\n  db:\n    image: ${DB_IMAGE:-postgres:16}\n",
             "OTHER=1\n",

@@ -147,7 +147,8 @@ def _service(
         start = place.span.start
         place = uses.place(start + int(whole[1]), start + whole[2])
     elif whole is not None:
-        written = variables.place(str(whole[1]))
+        via = str(whole[1])  # `${UNSET:-$IMG}`: the value, and the fix, are IMG's
+        written = variables.place(via)
         if written is None:
             note = f"{whole[1]} has no value written in a file basepin reads: no fix can change it"
         else:
