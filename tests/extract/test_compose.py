@@ -318,3 +318,10 @@ def test_files_without_images_are_not_parsed() -> None:
     parsed = parse_compose("services: {a: {build: .}}\n{{{ not yaml", COMPOSE)
     assert parsed.uses == ()
     assert parsed.problems == ()
+
+
+def test_an_ignore_above_image_covers_a_value_from_env() -> None:
+    text = "services:\n  db:\n    # basepin: ignore[unpinned]\n    image: ${DB}\n"
+    (use,) = parse_compose(text, COMPOSE, EnvFile(".env", "DB=postgres:16\n")).uses
+    assert (use.path, use.instruction_line) == (".env", 4)
+    assert use.ignored_rules == frozenset({"unpinned"})
