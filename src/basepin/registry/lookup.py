@@ -27,8 +27,7 @@ from basepin.registry.errors import NotFound, RegistryError, Unverified
 from basepin.registry.http import RetryPolicy, load_network_backend, new_http_client
 from basepin.registry.hub import HUB_URL, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
-from basepin.registry.trust import TrustLoader, default_context
-from basepin.resolve import (
+from basepin.registry.pins import (
     Pin,
     ResolveOptions,
     asks_docker_hub,
@@ -42,6 +41,7 @@ from basepin.resolve import (
     usable,
     with_digests,
 )
+from basepin.registry.trust import TrustLoader, default_context
 from basepin.versions import sort_newest_first
 
 # Lookups in flight at once per registry host: enough to hide latency, polite to the server.
