@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from basepin.model import Resolution, Unresolved
-from basepin.registry.http import new_http_client
+from basepin.registry.pools import new_http_client
 from basepin.resolve import ResolveOptions, resolve
 from fixtures.hostile import Answer, HostileRegistry
 from fixtures.hub import HubServer

@@ -24,7 +24,7 @@ from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RegistryError, Unverified
-from basepin.registry.http import RetryPolicy, load_network_backend, new_http_client
+from basepin.registry.http import RetryPolicy
 from basepin.registry.hub import HUB_URL, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
 from basepin.registry.pins import (
@@ -41,6 +41,7 @@ from basepin.registry.pins import (
     usable,
     with_digests,
 )
+from basepin.registry.pools import load_network_backend, new_http_client
 from basepin.registry.trust import TrustLoader, default_context
 from basepin.versions import sort_newest_first
 

@@ -53,9 +53,9 @@ from basepin.registry.http import (
     is_certificate_error,
     is_tls_failure,
     joined_url,
-    preconnect,
     same_origin,
 )
+from basepin.registry.pools import preconnect
 
 logger = logging.getLogger(__name__)
 
