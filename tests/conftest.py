@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["fixtures.hub", "fixtures.github", "fixtures.registry"]
+pytest_plugins: list[str] = [
+    "fixtures.hub",
+    "fixtures.github",
+    "fixtures.hostile",
+    "fixtures.hostile_text",
+    "fixtures.registry",
+]

@@ -307,7 +307,8 @@ def test_inline_ignore_covers_every_use_of_the_instruction() -> None:
             b"FROM alpine\nRUN echo \xff\n",
             2,
             10,
-            "not valid UTF-8: byte 0xff at line 2, column 10 (BuildKit reads Dockerfiles as UTF-8)",
+            "not valid UTF-8: byte \\xff at byte offset 21 (line 2, column 10); "
+            "BuildKit reads Dockerfiles as UTF-8",
         ),
         (b"FROM a\x00\n", 1, 1, "binary file (NUL byte on line 1), not a Dockerfile"),
         (

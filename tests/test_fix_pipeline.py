@@ -2,8 +2,9 @@
 
 Every real Dockerfile and every conformance case is read, each resolved use whose span holds
 its reference as written gets `@sha256:<hex>` (replacing a digest already there), the edits
-are applied, and the result must read back with those uses pinned, every other use as it was,
-and every byte outside the edited spans unchanged.
+are applied (held to the spans the reader finds, as `basepin fix` holds them), and the result
+must read back with those uses pinned, every other use as it was, and every byte outside the
+edited spans unchanged; planned again on the result, every edit is found made.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from basepin.dockerfile import parse_dockerfile
-from basepin.fix import plan_changes
+from basepin.fix import plan_changes, plan_file
 from basepin.model import Edit, ImageUse, ParsedDockerfile
 
 DATA = Path(__file__).parent / "data"
@@ -71,9 +72,18 @@ def fix_and_verify(data: bytes, path: str, build_args: Mapping[str, str] | None)
     edits = [pin_edit(parsed, use) for use in parsed.uses if span_key(use) in spans]
     if not edits:
         return 0
-    (change,) = plan_changes(edits, lambda name: {path: data}[name])
+
+    def reference_spans(name: str, raw: bytes) -> set[tuple[int, int]]:
+        return {span_key(use) for use in parse_dockerfile(raw, name, build_args).uses}
+
+    (change,) = plan_changes(edits, lambda name: {path: data}[name], spans=reference_spans)
     assert change.refused == ()
     assert len(change.applied) == len(spans)
+    # Planned again on the fixed file (as a run that lost the race for its lock does), every
+    # edit is found made: none is applied twice.
+    again = plan_file(path, list(reversed(edits)), change.after, reference_spans)
+    assert (again.after, again.applied, again.refused) == (change.after, (), ())
+    assert set(again.done) == set(edits)
 
     # Only the spans changed, and they changed to the pinned reference.
     expected = bytearray()

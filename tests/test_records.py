@@ -153,6 +153,7 @@ def test_the_literal_types_values_are_there_at_run_time() -> None:
     from basepin import model
 
     assert model.SEVERITIES == ("error", "warning", "note")
-    assert model.USE_KINDS == ("from", "copy-from", "mount-from", "syntax")
+    assert model.USE_KINDS[:4] == ("from", "copy-from", "mount-from", "syntax")
+    assert "compose-image" in model.USE_KINDS
     with pytest.raises(AttributeError):
         _ = model.Severity  # a type for checkers only

@@ -18,7 +18,7 @@ import pytest
 from basepin.errors import ConfigError
 from basepin.model import Lookup, Missing, Resolution
 from basepin.registry.early import get_v2
-from basepin.registry.http import new_http_client
+from basepin.registry.pools import new_http_client
 from basepin.resolve import LATEST_PROBES, ResolveOptions, resolve, resolve_files
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import PushedImage, Registry, add_tag, push_image

@@ -287,7 +287,7 @@ def test_size_delta_needs_two_known_sizes_of_one_platform(
 
 def test_gaps_are_unchecked_for_the_rules_that_are_on() -> None:
     gaps = (Gap(("old-image", "platforms"), "no dates"), Gap(("outdated",), "list cut"))
-    lookups = {"python:3.12": Resolution("x", _current(), gaps=gaps)}
+    lookups = {"python:3.12": Resolution("x", _current(), unchecked=gaps)}
     _, incomplete = _run("FROM python:3.12\n", lookups)
     assert incomplete == [
         Unresolved("python:3.12", "old-image, platforms not checked: no dates"),
@@ -316,3 +316,17 @@ def test_outdated_names_the_newest_of_the_variant_with_size_and_bumps() -> None:
     outdated = next(f for f in bumped if f.rule == "outdated")
     assert outdated.fix is not None
     assert outdated.fix.replacement == f"python:3.13-slim@{NEW}"
+
+
+def test_a_bump_to_a_digest_not_confirmed_is_not_written() -> None:
+    """A tag list's digests are claims (the Docker Hub API's, say): a bump writes only a
+    digest confirmed over bytes; the pin itself is still fixed."""
+    text = "FROM python:3.11-slim\n"
+    tags = (TagInfo("3.11-slim", OLD), TagInfo("3.13-slim", NEW))
+    lookups = {"python:3.11-slim": Resolution("x", _current(OLD), tags=tags)}
+    bumped, _ = _run(text, lookups, bump=True)
+    outdated = next(f for f in bumped if f.rule == "outdated")
+    assert outdated.fix is None
+    unpinned = next(f for f in bumped if f.rule == "unpinned")
+    assert unpinned.fix is not None
+    assert unpinned.fix.replacement == f"python:3.11-slim@{OLD}"

@@ -9,20 +9,23 @@ import sys
 from basepin import __version__
 from basepin.config import Config, find_config_file, load_config
 from basepin.errors import BasepinError, UsageError
+from basepin.escape import not_a_command, redacted_url, shown, shown_lines
 from basepin.model import (
     SEVERITY_RANK,
+    Edit,
     Finding,
     ImageUse,
     ParsedDockerfile,
     Problem,
     Report,
+    Resolution,
     Unresolved,
 )
 
 TYPE_CHECKING = False  # neither `typing` nor `pathlib` is imported offline: start-up counts
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from basepin.resolve import ResolveOptions
@@ -30,7 +33,8 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "sarif", "github", "markdown")
 _EXIT_HELP = (
     "Exit 0: nothing at or above --fail-on; 1: findings at or above it (fix: files changed); "
-    "2: usage or configuration error; 3: some reference could not be checked."
+    "2: usage or configuration error; 3: some reference could not be checked (fix: or a fix "
+    "was not written)."
 )
 
 
@@ -43,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except BasepinError as exc:
-        print(f"basepin: error: {exc}", file=sys.stderr)
+        # Messages carry file names and registry text: escaped, and URLs without credentials.
+        print(f"basepin: error: {_outside(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("basepin: interrupted", file=sys.stderr)
@@ -54,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return code
+
+
+def _outside(text: str) -> str:
+    """A message that may hold file names, registry text or URLs, as it may be shown."""
+    return shown(redacted_url(text))
 
 
 def run() -> int:
@@ -285,6 +295,7 @@ def _resolve_options(
         cache_dir=cache_dir,
         cache_ttl=float(config.cache_ttl),
         hub_url=os.environ.get("BASEPIN_HUB_URL") or None,
+        hub_registry_url=os.environ.get("BASEPIN_HUB_REGISTRY_URL") or None,
         hub_username=os.environ.get("DOCKERHUB_USERNAME") or None,
         hub_token=os.environ.get("DOCKERHUB_TOKEN") or None,
         want_facts=any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
@@ -299,18 +310,36 @@ def _resolve_options(
 # -- check and fix ----------------------------------------------------------------------------
 
 
-def _read_dockerfiles(paths: Sequence[str], config: Config) -> Iterator[ParsedDockerfile]:
+def _read_dockerfiles(
+    paths: Sequence[str], config: Config, unreadable: Mapping[str, str] | None = None
+) -> Iterator[ParsedDockerfile]:
+    """Each path read and parsed, in order; a path that cannot be read (or a folder in
+    `unreadable`, that could not be searched) comes with a problem that says why."""
     from basepin.dockerfile import parse_dockerfile
 
     for path in paths:
+        if unreadable and path in unreadable:
+            reason = (
+                f"cannot read the folder: {unreadable[path]}; Dockerfiles in it are not checked"
+            )
+            yield ParsedDockerfile(path, "", (), (Problem(path, 1, 1, reason),))
+            continue
         try:
-            data = _read_bytes(path)
+            read = [_read_bytes(path)]
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
+            if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+                reason = "it is a symbolic link to a file that does not exist"
             problem = Problem(path, 1, 1, f"cannot read the file: {reason}")
             yield ParsedDockerfile(path, "", (), (problem,))
             continue
-        yield parse_dockerfile(data, path, config.build_args)
+        large = len(read[0]) > _LARGE_FILE
+        # The bytes are handed over, not kept here: the parser lets them go once it has the
+        # text, before the peak of a large file.
+        parsed = parse_dockerfile(read.pop(), path, config.build_args)
+        if large:
+            _let_go_of_parse()
+        yield parsed
 
 
 def _examine(
@@ -323,11 +352,13 @@ def _examine(
     its file), so a report can be written while the later files are still being judged, and
     memory does not grow with the tree.
     """
-    from basepin.files import discover
+    from basepin.files import find
     from basepin.report import part
 
     config = _load_config(args)
-    paths = discover(args.paths, exclude=config.exclude)
+    found = find(args.paths, exclude=config.exclude)
+    # A folder that could not be searched is listed as a file that cannot be read.
+    paths = [*found.files, *found.unreadable]
     in_order = sorted(paths)  # the order the formatters list files in
     if args.offline:
         from basepin.rules import judge_offline
@@ -335,7 +366,7 @@ def _examine(
         run = Report(tuple(paths), (), ())
 
         def judged_offline() -> Iterator[Report]:
-            for dockerfile in _read_dockerfiles(in_order, config):
+            for dockerfile in _read_dockerfiles(in_order, config, found.unreadable):
                 findings = judge_offline((dockerfile,), config)
                 yield part(run, dockerfile.path, dockerfile.uses, findings)
 
@@ -349,7 +380,7 @@ def _examine(
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
-        for dockerfile in _read_dockerfiles(in_order, config):
+        for dockerfile in _read_dockerfiles(in_order, config, found.unreadable):
             waiting.put(dockerfile._replace(text=""))  # judging needs no text
             yield [use.reference for use in dockerfile.uses if use.resolved]
 
@@ -358,14 +389,14 @@ def _examine(
         result = resolve_files(references(), _resolve_options(args, config, bump=bump))
     finally:
         done()
-    from basepin.report import one_line
-    from basepin.rules import unchecked
+    from basepin.rules import incomplete_of
 
     for warning in result.warnings:
-        print(f"basepin: warning: {one_line(warning)}", file=sys.stderr)
+        print(f"basepin: warning: {_outside(warning)}", file=sys.stderr)
     incomplete: dict[tuple[str, str], Unresolved] = {}
     for text, lookup in result.lookups.items():
-        for each in unchecked(text, lookup, config):
+        # Unchecked whole, or answered without what some active rules needed.
+        for each in incomplete_of(text, lookup, config):
             incomplete.setdefault((each.reference, each.reason), each)
     run = Report(tuple(paths), (), (), tuple(incomplete.values()), result.lookups, offline=False)
     from datetime import datetime, timezone
@@ -429,30 +460,86 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_fix(args: argparse.Namespace) -> int:
-    from basepin.fix import plan_changes, unified_diff, write_change
-    from basepin.report import text
+    """Exit 1 when a file changed or findings at or above --fail-on are left; else 3 when a
+    fix was not written (refused, or the file could not be written); else as a check."""
+    from basepin.fix import FixError, by_path, fix_file, plan_changes, unified_diff
+    from basepin.report import plural, text
 
     run, files, config = _examine(args, bump=args.bump)
     report = _whole(run, files)
     edits = [f.fix for f in report.findings if f.fix is not None]
-    planned = plan_changes(edits, _read_bytes)
-    for plan in planned:
-        for edit, reason in plan.refused:
-            print(f"{edit.path}:{edit.line}:{edit.column}: not fixed: {reason}", file=sys.stderr)
-    changes = [c for c in planned if c.changed]
+    spans = _reference_spans(config)
     if args.diff:
-        sys.stdout.write("".join(unified_diff(change) for change in changes))
-        return 1 if changes else _exit_code(_severities(report.findings), report, config)
-    root = _tree_root(args.paths)
-    for change in changes:
-        write_change(change, root=root)
-        print(f"basepin: fixed {change.path} ({len(change.applied)} edits)", file=sys.stderr)
-    applied = {edit for change in changes for edit in change.applied}
-    left = tuple(f for f in report.findings if f.fix is None or f.fix not in applied)
+        planned = plan_changes(edits, _read_bytes, spans=spans)
+        for plan in planned:
+            _say_refused(plan.refused)
+        changes = [c for c in planned if c.changed]
+        # A diff shows the files' own lines: escaped, but tabs and line ends kept.
+        sys.stdout.write(shown_lines("".join(unified_diff(change) for change in changes)))
+        if changes:
+            return 1
+        code = _exit_code(_severities(report.findings), report, config)
+        return code or (3 if any(plan.refused for plan in planned) else 0)
+    roots = _tree_roots(args.paths)
+    fixed: set[Edit] = set()
+    changed = unwritten = 0
+    for path, file_edits in by_path(edits).items():
+        try:
+            change = fix_file(path, file_edits, roots=roots, spans=spans)
+        except FixError as exc:
+            print(not_a_command(_outside(f"basepin: {exc}")), file=sys.stderr)
+            unwritten += 1
+            continue
+        _say_refused(change.refused)
+        unwritten += len(change.refused)
+        fixed.update(change.applied, change.done)
+        if change.changed:
+            changed += 1
+            edits_made = plural(len(change.applied), "edit")
+            print(f"basepin: fixed {shown(path)} ({edits_made})", file=sys.stderr)
+        if change.done:
+            made = plural(len(change.done), "edit")
+            print(f"basepin: {shown(path)}: {made} already made", file=sys.stderr)
+    left = tuple(f for f in report.findings if f.fix is None or f.fix not in fixed)
     rest = Report(report.files, report.uses, left, report.incomplete, report.lookups, False)
     sys.stdout.write(text.render(rest, color=False))
     print(text.summary(rest), file=sys.stderr)
-    return 1 if changes else _exit_code(_severities(left), report, config)
+    if changed:
+        return 1
+    return _exit_code(_severities(left), report, config) or (3 if unwritten else 0)
+
+
+def _say_refused(refused: Iterable[tuple[Edit, str]]) -> None:
+    for edit, reason in refused:
+        where = f"{edit.path}:{edit.line}:{edit.column}"
+        print(not_a_command(_outside(f"{where}: not fixed: {reason}")), file=sys.stderr)
+
+
+def _reference_spans(config: Config) -> Callable[[str, bytes], set[tuple[int, int]]]:
+    """Where the references of a file stand now, as the check that planned the fixes reads
+    it (with the same build arguments)."""
+    from basepin.dockerfile import parse_dockerfile
+
+    def spans(path: str, data: bytes) -> set[tuple[int, int]]:
+        uses = parse_dockerfile(data, path, config.build_args).uses
+        if len(data) > _LARGE_FILE:
+            _let_go_of_parse()
+        return {(use.span.start, use.span.end) for use in uses}
+
+    return spans
+
+
+# A file this large leaves enough behind when parsed to be worth a garbage collection.
+_LARGE_FILE = 1 << 22
+
+
+def _let_go_of_parse() -> None:
+    """Free what parsing a file left in reference cycles (the extractor and the ARG scope
+    it hands its own methods to refer to each other): about four times the file, else held
+    until the collector's next full pass, and then one large file's peak adds to the next."""
+    import gc
+
+    gc.collect()
 
 
 def _read_bytes(path: str) -> bytes:
@@ -460,14 +547,14 @@ def _read_bytes(path: str) -> bytes:
         return stream.read()
 
 
-def _tree_root(paths: Sequence[str]) -> Path:
-    """The checked tree: fixes are not written through symlinks that leave it."""
+def _tree_roots(paths: Sequence[str]) -> list[Path]:
+    """The folders a fix may write in: each folder named, and the folder of each file named
+    (not of its target: a symbolic link named on the command line does not widen them)."""
     from pathlib import Path
 
-    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
-    if not folders:
-        return Path.cwd().resolve()
-    return Path(os.path.commonpath(folders))
+    if not paths:
+        return [Path.cwd().resolve()]
+    return [(Path(p) if Path(p).is_dir() else Path(p).parent).resolve() for p in paths]
 
 
 def _emit(run: Report, files: Iterable[Report], args: argparse.Namespace) -> None:
@@ -510,7 +597,13 @@ def _render(run: Report, files: Iterable[Report], args: argparse.Namespace) -> I
     if fmt == "sarif":
         from basepin.report import sarif
 
-        return sarif.chunks(run, files, tool_version=__version__)
+        return sarif.chunks(
+            run,
+            files,
+            tool_version=__version__,
+            line_hashes=_line_hashes,
+            source_root=os.getcwd(),
+        )
     if fmt == "github":
         from basepin.report import github
 
@@ -525,6 +618,16 @@ def _render(run: Report, files: Iterable[Report], args: argparse.Namespace) -> I
     from basepin.report import text
 
     return text.lines(run, files, color=_use_color(args))
+
+
+def _line_hashes(path: str) -> list[str] | None:
+    """Code scanning's line fingerprints of a checked file (paths are relative to the cwd)."""
+    from basepin.report.fingerprints import line_hashes
+
+    try:
+        return line_hashes(_read_bytes(path))
+    except OSError:
+        return None
 
 
 def _use_color(args: argparse.Namespace) -> bool:
@@ -552,7 +655,7 @@ def _severities(findings: Iterable[Finding]) -> set[str]:
 
 
 def _run_resolve(args: argparse.Namespace) -> int:
-    from basepin.model import Missing, Resolution
+    from basepin.model import Missing
     from basepin.reference import parse_reference
     from basepin.resolve import resolve
 
@@ -566,10 +669,10 @@ def _run_resolve(args: argparse.Namespace) -> int:
         lookup = result.lookups[text]
         if isinstance(lookup, Resolution):
             known = lookup.current or lookup.pinned
-            print(f"{text} {known.digest if known else '?'}")
+            print(not_a_command(shown(f"{text} {known.digest if known else '?'}")))
         else:
             reason = lookup.message if isinstance(lookup, Missing) else lookup.reason
-            print(f"basepin: {text}: {reason}", file=sys.stderr)
+            print(f"basepin: {_outside(f'{text}: {reason}')}", file=sys.stderr)
             code = max(code, 1 if isinstance(lookup, Missing) else 3)
     return code
 
@@ -584,8 +687,6 @@ def _run_tags(args: argparse.Namespace) -> int:
     listing = list_tags(ref, _resolve_options(args, config))
     sys.stdout.write(render_tags(listing.tags, args.format))
     if listing.incomplete is not None:
-        from basepin.report import one_line
-
-        print(f"basepin: the list is incomplete: {one_line(listing.incomplete)}", file=sys.stderr)
+        print(f"basepin: the list is incomplete: {_outside(listing.incomplete)}", file=sys.stderr)
         return 3
     return 0

@@ -87,6 +87,12 @@ _RULES = frozenset(RULE_IDS)
 # One empty set for every use without an ignore comment: `frozenset()` makes a new one each
 # time (~200 bytes a use).
 _NONE_IGNORED: frozenset[str] = frozenset()
+# What `surrogateescape` makes of a byte that is not UTF-8, and a message that holds one
+# (`repr` shows it as `\\udcff`).
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_SHOWS_UNDECODABLE = re.compile("[\udc80-\udcff]|\\\\udc[89a-f][0-9a-f]")
+# Lines of later such bytes a problem names.
+_LATER_LINES = 5
 
 
 def parse_dockerfile(
@@ -104,12 +110,20 @@ def parse_dockerfile(
         problems = []
     except UnicodeDecodeError as err:
         text = data.decode("utf-8", "surrogateescape")
-        problems = [_not_utf8(data, err.start, path)]
+        problems = [_not_utf8(data, text, err, path)]
     if b"\0" in data:
         return ParsedDockerfile(path, text, (), _placed(text, [_binary(data, path)]))
+    empty = not data
+    del data  # the reader's structures are the peak for a large file: not the bytes as well
     extractor = _Extractor(path, read_dockerfile(text), dict(build_args or {}))
-    uses = extractor.run(empty=not data)
-    problems.extend(extractor.problems)
+    uses = extractor.run(empty=empty)
+    if problems:
+        # A reference or a problem made of bytes that are not UTF-8 is named by the one
+        # problem above, which shows them escaped.
+        uses = tuple(use for use in uses if not _UNDECODABLE.search(use.reference))
+        problems.extend(p for p in extractor.problems if not _SHOWS_UNDECODABLE.search(p.message))
+    else:
+        problems.extend(extractor.problems)
     problems.sort(key=lambda problem: (problem.line, problem.column))
     return ParsedDockerfile(path, text, uses, _placed(text, problems))
 
@@ -132,16 +146,35 @@ def _placed(text: str, problems: list[Problem]) -> tuple[Problem, ...]:
     return tuple(placed)
 
 
-def _not_utf8(data: bytes, start: int, path: str) -> Problem:
-    line = data.count(b"\n", 0, start) + 1
-    line_start = data.rfind(b"\n", 0, start) + 1
-    column = len(data[line_start:start].decode("utf-8", "surrogateescape")) + 1
+def _not_utf8(data: bytes, text: str, err: UnicodeDecodeError, path: str) -> Problem:
+    """One problem for all the bytes that are not UTF-8: the first run of them, shown escaped
+    (`\\xff`) with its byte offset, and the lines of the next few."""
+    first = _UNDECODABLE.search(text)
+    at = first.start() if first else 0  # the text up to the first such byte is the bytes'
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    shown = "".join(f"\\x{byte:02x}" for byte in data[err.start : err.end])
+    later: list[int] = []
+    position, position_line = at, line
+    for match in _UNDECODABLE.finditer(text, at + err.end - err.start):
+        position_line += text.count("\n", position, match.start())
+        position = match.start()
+        if not later or later[-1] != position_line:
+            later.append(position_line)
+            if len(later) > _LATER_LINES:
+                break
+    more = ""
+    if later:
+        more = ", more on line" + ("s " if len(later) > 1 else " ")
+        more += ", ".join(map(str, later[:_LATER_LINES]))
+        more += " and after" if len(later) > _LATER_LINES else ""
     return Problem(
         path,
         line,
         column,
-        f"not valid UTF-8: byte 0x{data[start]:02x} at line {line}, column {column} "
-        "(BuildKit reads Dockerfiles as UTF-8)",
+        f"not valid UTF-8: {'byte' if err.end - err.start == 1 else 'bytes'} {shown} at byte "
+        f"offset {err.start} (line {line}, column {column}){more}; "
+        "BuildKit reads Dockerfiles as UTF-8",
     )
 
 

@@ -2,12 +2,17 @@
 
 Planning is pure (`plan_review`): findings, the text of the checked-out files, the lines the pull
 request's diff shows and the markers of earlier comments go in; the review to post comes out.
-`GitHubClient` is the only code here that talks to the API.
+`post_review` talks to the API through `basepin.github_api.GitHubClient`.
 
 A comment can only sit on a line of the diff's RIGHT side (added or context lines); other
 findings are listed in the review body. Each finding carries a hidden marker
 `<!-- basepin:KEY -->` whose key is stable across runs (path, rule, reference and the line's
 text, not its number), so a re-run skips what an earlier review already said.
+
+GitHub refuses a whole review (422) when one comment's line is not in its diff, and does not
+say which. Then the diff is read again (a push may have moved it) and the comments no longer on
+it move into the review body; if all still are, all move. The review is posted again, so no
+finding is lost, and its body says which suggestions moved.
 """
 
 from __future__ import annotations
@@ -16,38 +21,31 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from basepin.errors import BasepinError
+from basepin.github_api import GitHubClient, GitHubError
 from basepin.model import Edit, Finding
 from basepin.report import plural
 from basepin.report.markdown import code, escape
 
-API_VERSION = "2022-11-28"
 # The review body stays readable (and far below GitHub's 65,536 characters).
 MAX_LISTED = 50
-# Bounds on paging: GitHub lists at most 3,000 files of a pull request (30 pages of 100).
-MAX_PAGES = 100
+# Characters of the review body the moved suggestions may take before they are shown shorter.
+MAX_MOVED_TEXT = 40_000
+# What GitHub's 422 says when a comment's line or path is not in its diff of the pull request.
+_OFF_THE_DIFF = (
+    "must be part of the diff",
+    "could not be resolved",  # "Line could not be resolved", "Path could not be resolved"
+    "diff hunk can't be blank",
+    "must be part of the same hunk",
+)
 
 _MARKER = re.compile(r"<!-- basepin:([0-9a-f]{16}(?:-[0-9]+)?) -->")
 _HUNK = re.compile(r"@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
-
-class ReviewError(BasepinError):
-    """The review could not be read or posted; the check's own verdict stands."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-    @property
-    def denied(self) -> bool:
-        """The token may not write reviews (403), or may not see the pull request (404)."""
-        return self.status in (403, 404)
+# The review could not be read or posted; the check's own verdict stands.
+ReviewError = GitHubError
 
 
 @dataclass(frozen=True)
@@ -114,13 +112,56 @@ class ReviewComment:
 
 @dataclass(frozen=True)
 class Review:
-    """What to post: `comments` on diff lines, the other findings listed in `body`."""
+    """What to post: `comments` on diff lines, the other findings listed in the body."""
 
-    body: str
     comments: tuple[ReviewComment, ...]
-    suggestions: int  # comments that carry a suggestion
+    listing: str  # the findings on lines the pull request does not change, as Markdown
     listed: int  # findings listed in the body
     skipped: int  # findings an earlier review already carries
+    moved: tuple[ReviewComment, ...] = ()  # comments GitHub would not place, shown in the body
+    refusal: str = ""  # what GitHub said when it refused them
+
+    @property
+    def suggestions(self) -> int:
+        """Comments that carry a suggestion."""
+        return sum(1 for comment in self.comments if _SUGGESTION.search(comment.body))
+
+    @property
+    def body(self) -> str:
+        parts = []
+        if self.comments:
+            parts.append(
+                f"basepin commented on {plural(len(self.comments), 'line')} this pull request "
+                f"changes ({self.suggestions} with a suggested edit you can commit)."
+            )
+        if self.moved:
+            parts.append(
+                f"GitHub would not place {plural(len(self.moved), 'comment')} on "
+                f"{'its line' if len(self.moved) == 1 else 'their lines'} "
+                f"({escape(self.refusal)}), so "
+                f"{'it is' if len(self.moved) == 1 else 'they are'} here:"
+            )
+            used = 0
+            for comment in self.moved:
+                # Outside a line comment a suggestion cannot be committed: show it as code.
+                text = _SUGGESTION.sub(r"\1", comment.body)
+                if used + len(text) > MAX_MOVED_TEXT:
+                    text = _FENCED.sub("", text)
+                used += len(text)
+                parts.append(f"{code(comment.path)} line {comment.line}:\n\n{text}")
+        if self.listing:
+            parts.append(self.listing)
+        return "\n\n".join(parts)
+
+    def moving(self, comments: Iterable[ReviewComment], refusal: str) -> Review:
+        """The review with `comments` moved from their lines into the body."""
+        leaving = set(comments)
+        return replace(
+            self,
+            comments=tuple(c for c in self.comments if c not in leaving),
+            moved=(*self.moved, *(c for c in self.comments if c in leaving)),
+            refusal=refusal,
+        )
 
     def payload(self, head_sha: str) -> dict[str, object]:
         return {
@@ -132,6 +173,10 @@ class Review:
                 for c in self.comments
             ],
         }
+
+
+_SUGGESTION = re.compile(r"^(`{3,})suggestion$", re.MULTILINE)
+_FENCED = re.compile(r"\n\n(`{3,})\n.*?\n\1(?=\n)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -172,11 +217,9 @@ def plan_review(
         ReviewComment(path, line, _comment_body(group, read_line(path, line) or ""))
         for (path, line), group in by_line.items()
     )
-    suggestions = sum(1 for comment in comments if "suggestion\n" in comment.body)
     return Review(
-        body=_review_body(len(comments), suggestions, outside),
         comments=comments,
-        suggestions=suggestions,
+        listing=_listing(outside),
         listed=min(len(outside), MAX_LISTED),
         skipped=len(items) - len(fresh),
     )
@@ -231,24 +274,19 @@ def _comment_body(group: list[_Item], text: str) -> str:
     return "\n\n".join(parts) + "\n" + markers
 
 
-def _review_body(comments: int, suggestions: int, outside: list[_Item]) -> str:
-    parts = []
-    if comments:
-        parts.append(
-            f"basepin commented on {plural(comments, 'line')} this pull request changes "
-            f"({suggestions} with a suggested edit you can commit)."
-        )
-    if outside:
-        parts.append("basepin findings on lines this pull request does not change:")
-        parts.append(
-            "\n".join(
-                f"- {code(item.path)} line {item.line}: {_describe(item.finding)} "
-                f"<!-- basepin:{item.key} -->"
-                for item in outside[:MAX_LISTED]
-            )
-        )
-        if len(outside) > MAX_LISTED:
-            parts.append(f"… and {len(outside) - MAX_LISTED} more: see the job summary.")
+def _listing(outside: list[_Item]) -> str:
+    if not outside:
+        return ""
+    parts = [
+        "basepin findings on lines this pull request does not change:",
+        "\n".join(
+            f"- {code(item.path)} line {item.line}: {_describe(item.finding)} "
+            f"<!-- basepin:{item.key} -->"
+            for item in outside[:MAX_LISTED]
+        ),
+    ]
+    if len(outside) > MAX_LISTED:
+        parts.append(f"… and {len(outside) - MAX_LISTED} more: see the job summary.")
     return "\n\n".join(parts)
 
 
@@ -279,83 +317,6 @@ def workspace_reader(workspace: Path) -> Callable[[str, int], str | None]:
     return read_line
 
 
-class GitHubClient:
-    """The few REST calls a review needs; the token goes only to the API's own origin."""
-
-    def __init__(self, api_url: str, token: str) -> None:
-        if not token:
-            raise ReviewError("no GitHub token: set the github-token input")
-        self._base = httpx.URL(api_url.rstrip("/") + "/")
-        self._client = httpx.Client(
-            base_url=self._base,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": "basepin",
-            },
-            timeout=30.0,
-        )
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._client.close()
-
-    def pages(self, path: str) -> Iterator[Any]:
-        """Every item of a paginated list, following `Link: rel="next"` on the same origin."""
-        url: httpx.URL | str = path.lstrip("/")
-        params: dict[str, int] | None = {"per_page": 100}
-        for _ in range(MAX_PAGES):
-            response = self._request("GET", url, params=params)
-            items = response.json()
-            if not isinstance(items, list):
-                raise ReviewError(f"GitHub API: GET {path} did not answer with a list")
-            yield from items
-            following = response.links.get("next", {}).get("url")
-            if not following:
-                return
-            url, params = httpx.URL(following), None
-            if (url.scheme, url.host, url.port) != (
-                self._base.scheme,
-                self._base.host,
-                self._base.port,
-            ):
-                raise ReviewError(f"GitHub API: GET {path} pages to another origin")
-        raise ReviewError(f"GitHub API: GET {path} has more than {MAX_PAGES} pages")
-
-    def post(self, path: str, payload: Mapping[str, object]) -> Any:
-        return self._request("POST", path.lstrip("/"), json=payload).json()
-
-    def _request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ReviewError(f"GitHub API unreachable: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            raise ReviewError(
-                f"GitHub API answered {response.status_code} to {method} "
-                f"{response.request.url.path}: {_api_message(response)}",
-                response.status_code,
-            )
-        return response
-
-
-def _api_message(response: httpx.Response) -> str:
-    try:
-        document = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if not isinstance(document, dict):
-        return response.reason_phrase
-    message = str(document.get("message", response.reason_phrase))
-    errors = document.get("errors")
-    if isinstance(errors, list) and errors:
-        message += " (" + "; ".join(str(e) for e in errors) + ")"
-    return message
-
-
 @dataclass(frozen=True)
 class Outcome:
     posted: bool
@@ -364,10 +325,17 @@ class Outcome:
     listed: int
     skipped: int
     url: str | None = None
+    moved: tuple[str, ...] = ()  # `path line N` of the comments that moved into the body
 
 
 def post_review(
-    findings: Iterable[Finding], workspace: Path, pull: PullRequest, api_url: str, token: str
+    findings: Iterable[Finding],
+    workspace: Path,
+    pull: PullRequest,
+    api_url: str,
+    token: str,
+    *,
+    client: Callable[[str, str], GitHubClient] = GitHubClient,
 ) -> Outcome:
     """Read the pull request's diff and earlier comments; post one review if anything is new.
 
@@ -375,22 +343,56 @@ def post_review(
     """
     findings = list(findings)
     prefix = f"repos/{pull.repository}/pulls/{pull.number}"
-    with GitHubClient(api_url, token) as github:
-        diff = {
-            item["filename"]: diff_right_lines(item.get("patch") or "")
-            for item in github.pages(f"{prefix}/files")
-            if item.get("status") != "removed"
-        }
+    with client(api_url, token) as github:
         posted: set[str] = set()
         for comment in github.pages(f"{prefix}/comments"):
             posted |= markers_in(str(comment.get("body") or ""))
-        for review in github.pages(f"{prefix}/reviews"):
-            posted |= markers_in(str(review.get("body") or ""))
-        review = plan_review(findings, workspace_reader(workspace), diff, posted)
+        for earlier in github.pages(f"{prefix}/reviews"):
+            posted |= markers_in(str(earlier.get("body") or ""))
+        review = plan_review(findings, workspace_reader(workspace), _diff(github, prefix), posted)
         if review is None:
             return Outcome(False, 0, 0, 0, len(findings))
-        answer = github.post(f"{prefix}/reviews", review.payload(pull.head_sha))
+        while True:
+            try:
+                answer = github.post(f"{prefix}/reviews", review.payload(pull.head_sha))
+                break
+            except GitHubError as exc:
+                refusal = _off_the_diff(exc)
+                if refusal is None or not review.comments:
+                    raise
+                review = review.moving(_refused(review, _diff(github, prefix)), refusal)
     url = answer.get("html_url") if isinstance(answer, dict) else None
     return Outcome(
-        True, len(review.comments), review.suggestions, review.listed, review.skipped, url
+        True,
+        len(review.comments),
+        review.suggestions,
+        review.listed,
+        review.skipped,
+        url if isinstance(url, str) else None,
+        tuple(f"{c.path} line {c.line}" for c in review.moved),
     )
+
+
+def _diff(github: GitHubClient, prefix: str) -> dict[str, dict[int, str]]:
+    """The RIGHT-side lines of each file the pull request changes, as GitHub lists them now."""
+    diff = {}
+    for item in github.pages(f"{prefix}/files"):
+        name, patch = item.get("filename"), item.get("patch")
+        if isinstance(name, str) and item.get("status") != "removed":
+            diff[name] = diff_right_lines(patch if isinstance(patch, str) else "")
+    return diff
+
+
+def _off_the_diff(error: GitHubError) -> str | None:
+    """GitHub's words when a 422 refuses a review for a comment's line, else None."""
+    if error.status != 422:
+        return None
+    words = [d for d in error.details if any(w in d.lower() for w in _OFF_THE_DIFF)]
+    return "; ".join(words) if words else None
+
+
+def _refused(review: Review, diff: Mapping[str, Mapping[int, str]]) -> list[ReviewComment]:
+    """The comments to move: those no longer on the diff, or every one when all still are
+    (GitHub's answer does not say which it refused)."""
+    gone = [c for c in review.comments if c.line not in diff.get(c.path, {})]
+    return gone or list(review.comments)

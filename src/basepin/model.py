@@ -22,11 +22,42 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Literal
 
-    UseKind = Literal["from", "copy-from", "mount-from", "syntax"]
+    UseKind = Literal[
+        "from",
+        "copy-from",
+        "mount-from",
+        "syntax",
+        "compose-image",
+        "workflow-container",
+        "workflow-service",
+        "workflow-step",
+        "action-image",
+        "action-step",
+        "kubernetes-container",
+        "devcontainer-image",
+        "gitlab-image",
+        "gitlab-service",
+    ]
     Severity = Literal["error", "warning", "note"]
 
-# The values of the two Literal types, for code that checks them at run time.
-USE_KINDS: tuple[UseKind, ...] = ("from", "copy-from", "mount-from", "syntax")
+# The values of the two Literal types, for code that checks them at run time. Where each kind
+# of use stands in its file: `basepin.extract` (Dockerfiles: `basepin.dockerfile`).
+USE_KINDS: tuple[UseKind, ...] = (
+    "from",
+    "copy-from",
+    "mount-from",
+    "syntax",
+    "compose-image",
+    "workflow-container",
+    "workflow-service",
+    "workflow-step",
+    "action-image",
+    "action-step",
+    "kubernetes-container",
+    "devcontainer-image",
+    "gitlab-image",
+    "gitlab-service",
+)
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")  # worst first
 
 SEVERITY_RANK: Mapping[str, int] = {"note": 0, "warning": 1, "error": 2}
@@ -62,8 +93,11 @@ class Span(NamedTuple):
 
 
 class ImageUse(NamedTuple):
-    """One external image a Dockerfile builds from, as BuildKit would read it."""
+    """One external image a file names (a Dockerfile builds from, as BuildKit would read it;
+    a Compose service, workflow, pod spec... runs), with where its text stands."""
 
+    # The file the span is in: the file read, or one it reads its variables from (a Compose
+    # file's `.env`, when the reference is a value written there).
     path: str
     kind: UseKind
     # Text after BuildKit's ARG substitution with quotes removed; not normalised. When
@@ -77,7 +111,8 @@ class ImageUse(NamedTuple):
     via_arg: str | None = None
     stage: str | None = None
     platform: str | None = None
-    # Why `resolved` is False, in words for the user ("ARG TAG has no value").
+    # Why `resolved` is False, in words for the user ("ARG TAG has no value"). On a resolved
+    # use it may say why no fix can rewrite the text (a reference assembled from variables).
     unresolved_reason: str | None = None
     # Rules silenced by `# basepin: ignore[...]` above the instruction; "*" silences all.
     ignored_rules: frozenset[str] = frozenset()
@@ -98,13 +133,17 @@ class Problem(NamedTuple):
 
 
 class ParsedDockerfile(NamedTuple):
-    """One Dockerfile read. Judging needs only its uses and problems, so a run that holds many
-    files while the registries answer may let their `text` go."""
+    """One file read (a Dockerfile, or any kind `basepin.extract` reads). Judging needs only its
+    uses and problems, so a run that holds many files while the registries answer may let their
+    `text` go."""
 
     path: str
     text: str
     uses: tuple[ImageUse, ...]
     problems: tuple[Problem, ...] = ()
+    # What the user should know that is no problem with the file, such as a Helm template
+    # left unread (it is not YAML until rendered).
+    notes: tuple[Problem, ...] = ()
 
 
 # The platform whose image a size is given for when none is configured.
@@ -192,8 +231,9 @@ class Resolution(NamedTuple):
     pin_now: str | None = None
     # Set when the pinned digest is one platform's manifest of a multi-platform image.
     pinned_platform: Platform | None = None
-    # What could not be asked or read for some rules: the run is incomplete for them.
-    gaps: tuple[Gap, ...] = ()
+    # What could not be asked or read for some rules although the reference was answered (a
+    # tag list cut short, the Docker Hub API's dates): the run is incomplete for those rules.
+    unchecked: tuple[Gap, ...] = ()
 
 
 class Missing(NamedTuple):

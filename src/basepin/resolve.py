@@ -10,70 +10,42 @@ is) are kept in the cache; tag answers expire.
 
 Only what the active rules need is fetched: digest facts (dates, platforms) for `old-image`
 and `platforms`, tag lists for `outdated` and for naming `latest`, the digests of newer tags
-for `fix --bump`. The functions below the resolver are shared by the cache and the network.
+for `fix --bump`. What the answers come to (a pin, a `Resolution`) is `registry.pins`, shared
+by the cache here and the network side.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence, Set
-from types import MappingProxyType
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from basepin.errors import InvalidReference
-from basepin.model import (
-    DEFAULT_PLATFORM,
-    DigestInfo,
-    Lookup,
-    Platform,
-    Resolution,
-    TagInfo,
-    TagListing,
-)
+from basepin.model import DigestInfo, Lookup, Resolution, TagInfo, TagListing
 from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
+from basepin.registry.pins import (
+    LATEST_PROBES,
+    NO_PIN,
+    ResolveOptions,
+    asks_docker_hub,
+    cached_pin_facts,
+    pin_from_facts,
+    pin_from_tag,
+    probed_tags,
+    resolution,
+    tag_list_wanted,
+    usable,
+    with_digests,
+)
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    pass
 
-    from basepin.registry.auth import CredentialStore
-    from basepin.versions import Scope
+__all__ = ["LATEST_PROBES", "ResolveOptions", "ResolveResult", "list_tags", "resolve"]
 
-# For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
-LATEST_PROBES = 12
-
-# What a pinned digest is, and which digest the pin should hold now (see Resolution).
-Pin = tuple[DigestInfo | None, str | None, Platform | None]
-_NO_PIN: Pin = (None, None, None)
 _Key = tuple[str, str, str | None, str | None]
-
-
-class ResolveOptions(NamedTuple):
-    mirrors: Mapping[str, str] = MappingProxyType({})
-    insecure: Sequence[str] = ()
-    timeout: float = 10.0
-    cache_dir: Path | None = None
-    cache_ttl: float = 600.0
-    # The Docker Hub API's base URL; None: hub.docker.com.
-    hub_url: str | None = None
-    # Where Docker Hub's registry answers; None: registry-1.docker.io.
-    hub_registry_url: str | None = None
-    hub_username: str | None = None
-    hub_token: str | None = None
-    # Which answers the active rules need beyond the digest: digest facts (`old-image`,
-    # `platforms`); tag lists at all (`outdated`, `latest`); tag lists of version tags, not
-    # only of `latest` (`outdated`); the digests of newer versions (`fix --bump`).
-    want_facts: bool = True
-    want_tags: bool = True
-    want_newer: bool = True
-    want_newer_digests: bool = True
-    bump_scope: Scope = "minor"
-    credentials: CredentialStore | None = None
-    # Docker Hub manifest pulls a run may spend to confirm digests the Hub API does not.
-    hub_verify_pulls: int = 10
-    # The platform whose image sizes are given (Docker Hub knows them per platform).
-    size_platform: str = DEFAULT_PLATFORM
 
 
 class ResolveResult(NamedTuple):
@@ -181,7 +153,7 @@ def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Re
             if on_hub or options.want_facts:
                 return None
             current = DigestInfo(head.digest, "")
-    pin = _NO_PIN
+    pin = NO_PIN
     if ref.digest is not None:
         found = pin_from_tag(ref, current)
         if found is None:
@@ -208,151 +180,3 @@ def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Re
                     verified.add(name)
             tags = with_digests(tags, known, ref, current.digest, verified)
     return resolution(ref, current, head, pin, tags, None)
-
-
-def resolution(
-    ref: ImageReference,
-    current: DigestInfo | None,
-    head: CachedTag | None,
-    pin: Pin,
-    tags: tuple[TagInfo, ...] | None,
-    rate_limit_remaining: int | None,
-) -> Resolution:
-    pinned, pin_now, pinned_platform = pin
-    return Resolution(
-        ref.canonical(),
-        current,
-        pinned=pinned,
-        pushed=head.pushed if head else None,
-        size=head.size if head else None,
-        tags=tags,
-        rate_limit_remaining=rate_limit_remaining,
-        pin_now=pin_now,
-        pinned_platform=pinned_platform,
-    )
-
-
-def usable(ref: ImageReference, head: CachedTag) -> bool:
-    """Whether a tag's answer may stand for `ref`: a confirmed digest, or the very digest the
-    reference pins (then nothing is written from it)."""
-    return head.verified or head.digest == ref.digest
-
-
-def pin_from_tag(ref: ImageReference, current: DigestInfo | None) -> Pin | None:
-    """The pin when the tag's own facts tell what it is (the tag's digest or one of its
-    platform manifests); None when the pinned digest must be looked up."""
-    digest = ref.digest or ""
-    if current is None:
-        return None
-    if digest == current.digest:
-        return current, digest, None
-    if digest in current.children:
-        platform = current.platforms[current.children.index(digest)]
-        return DigestInfo(digest, "", (platform,)), digest, platform
-    return None
-
-
-def cached_pin_facts(
-    ref: ImageReference, cache: Cache, options: ResolveOptions
-) -> DigestInfo | None:
-    """What the cache knows of the pinned digest, as much as the rules want of it: where they
-    want only that it exists, no more than that, whatever else the cache holds."""
-    digest = ref.digest or ""
-    if pin_facts_wanted(ref, options):
-        return cache.get_digest(ref.registry, ref.repository, digest)
-    found = cache.get_digest(ref.registry, ref.repository, digest, partial=True)
-    return None if found is None else DigestInfo(found.digest, found.media_type)
-
-
-def pin_facts_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
-    """Whether a pin's own facts are read, or only its existence checked (a HEAD): without
-    the rules that need them, and on Docker Hub, where a manifest GET costs pull quota."""
-    return options.want_facts and not asks_docker_hub(ref, options)
-
-
-def asks_docker_hub(ref: ImageReference, options: ResolveOptions) -> bool:
-    """Whether `ref` is asked of Docker Hub's registry itself, where a manifest GET costs
-    pull quota (a mirror's answers are hashed like any other registry's; the Hub API still
-    tells a docker.io image's dates and tags)."""
-    if not ref.is_docker_hub:
-        return False
-    from basepin.registry.endpoints import normalise_host
-
-    return not any(normalise_host(host) == ref.registry for host in options.mirrors)
-
-
-def pin_from_facts(current: DigestInfo | None, facts: DigestInfo) -> Pin:
-    """A pin that is not the tag's digest: stale, or one platform's manifest of it."""
-    if current is None:
-        return facts, None, None
-    # A pin of one platform's manifest moves with that platform's manifest in the index.
-    if not facts.is_index and len(facts.platforms) == 1 and current.children:
-        platform = facts.platforms[0]
-        for child_platform, child in zip(current.platforms, current.children, strict=False):
-            if child_platform == platform:
-                return facts, child, platform
-    return facts, current.digest, None
-
-
-def tag_list_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
-    """Whether the rules need the repository's tags: `latest` to name its version, a version
-    tag to find newer ones; other tags (`bookworm`, a hash) have nothing to compare."""
-    tag = ref.effective_tag
-    if not options.want_tags or tag is None:
-        return False
-    if tag == "latest":
-        return True
-    if not options.want_newer:
-        return False
-    from basepin.versions import parse_tag  # packaging loads only once versions matter
-
-    return parse_tag(tag) is not None
-
-
-def probed_tags(
-    ref: ImageReference, tags: tuple[TagInfo, ...], options: ResolveOptions
-) -> list[str]:
-    """The tags whose digests the rules need where the tag list has none (capped)."""
-    from basepin.versions import newer_tags, parse_tag
-
-    tag = ref.effective_tag or ""
-    if tag == "latest":
-        versions = [t.name for t in tags if parse_tag(t.name) is not None]
-        return sorted(versions, key=_specificity, reverse=True)[:LATEST_PROBES]
-    if not options.want_newer_digests:
-        return []
-    return newer_tags(tag, (t.name for t in tags), options.bump_scope)[:1]
-
-
-def with_digests(
-    tags: tuple[TagInfo, ...],
-    known: Mapping[str, str],
-    ref: ImageReference,
-    digest: str,
-    verified: Set[str] = frozenset(),
-) -> tuple[TagInfo, ...]:
-    """`tags` with the digests found by probing (`verified`: the confirmed ones), and the
-    reference's own tag's (confirmed: a tag's answer is, where it is written)."""
-    if not known:
-        return tags
-    own = ref.effective_tag or ""
-    known = {own: digest, **known}
-    verified = {own, *verified}
-    return tuple(
-        TagInfo(
-            t.name,
-            known.get(t.name, t.digest),
-            t.pushed,
-            t.size,
-            t.name in verified and t.name in known,
-        )
-        for t in tags
-    )
-
-
-def _specificity(tag: str) -> tuple[int, bool]:
-    from basepin.versions import parse_tag
-
-    version = parse_tag(tag)
-    assert version is not None
-    return (len(version.release), not version.suffix)

@@ -79,7 +79,7 @@ def judge(
             offline = list(offline_candidates(use, config))
             lookup = lookups.get(use.reference) if use.resolved else None
             if lookup is not None:
-                for each in unchecked(use.reference, lookup, config):
+                for each in incomplete_of(use.reference, lookup, config):
                     incomplete.setdefault(f"{each.reference}\0{each.reason}", each)
             if isinstance(lookup, Missing):
                 offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
@@ -92,7 +92,7 @@ def judge(
     )
 
 
-def unchecked(text: str, lookup: Lookup, config: Config) -> list[Unresolved]:
+def incomplete_of(text: str, lookup: Lookup, config: Config) -> list[Unresolved]:
     """What the run could not check about the reference `text`: all of it (an `Unresolved`
     lookup), or the active rules its answers lack data for."""
     if isinstance(lookup, Unresolved):
@@ -100,7 +100,7 @@ def unchecked(text: str, lookup: Lookup, config: Config) -> list[Unresolved]:
     if not isinstance(lookup, Resolution):
         return []
     found = []
-    for gap in lookup.gaps:
+    for gap in lookup.unchecked:
         rules = [rule for rule in gap.rules if config.severity_of(rule) != "off"]
         if rules:
             found.append(Unresolved(text, f"{', '.join(rules)} not checked: {gap.reason}"))

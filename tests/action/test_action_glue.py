@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from basepin.action.inputs import DEFAULTS, env_name, read_inputs
 from basepin.action.paths import relative_report, workspace_path
 from basepin.action.run import check_arguments, fix_arguments
-from basepin.action.workflow import command, format_outputs
+from basepin.action.workflow import command, format_outputs, mask_commands
 from basepin.errors import UsageError
 from basepin.model import Edit, Finding, ImageUse, Report, Span
 from fixtures.github import parse_github_output
@@ -138,13 +138,34 @@ def test_defaults_cover_every_input() -> None:
     ("args", "expected"),
     [
         pytest.param(("notice", "plain"), "::notice::plain", id="plain"),
+        pytest.param(("error", "50% done"), "::error::50%25 done", id="percent"),
+        # Line breaks never reach the runner: shown as escapes first (basepin.escape).
+        pytest.param(("error", "a\nb\r%0A"), "::error::a\\nb\\r%250A", id="line-breaks"),
+        pytest.param(("error", "\x1b[2J\u202e"), "::error::\\x1b[2J\\u202e", id="controls"),
         pytest.param(
-            ("error", "50% done\nnext"), "::error::50%25 done%0Anext", id="escaped-message"
+            ("notice", "see https://u:secret@host/x"), "::notice::see https://***@host/x", id="url"
         ),
     ],
 )
 def test_command(args: tuple[str, str], expected: str) -> None:
     assert command(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [
+        pytest.param("dckr_pat_x", ["::add-mask::dckr_pat_x"], id="plain"),
+        pytest.param("a%0Ab", ["::add-mask::a%250Ab"], id="percent"),
+        pytest.param(
+            "ab\n::error::x",
+            ["::add-mask::ab%0A::error::x", "::add-mask::ab", "::add-mask::::error::x"],
+            id="multi-line",
+        ),
+        pytest.param("  ", [], id="blank"),
+    ],
+)
+def test_mask_commands(secret: str, expected: list[str]) -> None:
+    assert mask_commands(secret) == expected
 
 
 def test_command_escapes_properties() -> None:
@@ -222,3 +243,41 @@ def test_a_check_without_suggestions_does_not_import_the_http_stack(tmp_path: Pa
         [sys.executable, "-c", program], env=environ, capture_output=True, text=True, check=False
     )
     assert result.stdout.splitlines()[-1] == "False 1", result.stdout + result.stderr
+
+
+def test_the_summary_is_sized_with_the_runners_line_endings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basepin.action import run
+
+    monkeypatch.setattr(os, "linesep", "\r\n")  # a Windows runner
+    uses = tuple(
+        ImageUse("Dockerfile", "from", f"image{n}:1", True, Span(n, 6, n, 14, 0, 0), n)
+        for n in range(1, 20_001)
+    )
+    findings = tuple(
+        Finding("unpinned", "error", "Dockerfile", u.span, u.reference, "ü€😀 " * 10) for u in uses
+    )
+    report = Report(("Dockerfile",), uses, findings)
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"earlier\r\n")
+    note = "Pull-request review: 1 comment on changed lines (1 with a suggestion)."
+    run._write_summary(str(summary), report, note, tmp_path / "report.json", None)
+    written = summary.read_bytes()
+    assert 1024 * 1024 - 1_000 < len(written) <= 1024 * 1024
+    assert b"\n" not in written.replace(b"\r\n", b"")  # every line ends as the runner's do
+    assert written.endswith(f"\r\n{note}\r\n".encode())
+    assert b"rows left out: GitHub takes at most 1 MiB of summary per step." in written
+
+
+def test_a_summary_file_already_full_gets_nothing_more(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from basepin.action import run
+
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"x" * (1024 * 1024 - 10))
+    report = Report(("Dockerfile",), (), ())
+    run._write_summary(str(summary), report, None, tmp_path / "report.json", None)
+    assert summary.stat().st_size == 1024 * 1024 - 10
+    assert "::warning title=basepin::no job summary" in capsys.readouterr().out

@@ -20,7 +20,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +31,15 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.github import FakeGitHub, parse_github_output
+from basepin.report.fingerprints import line_hashes
+from fixtures.github import (
+    Canned,
+    FakeGitHub,
+    html_page,
+    parse_github_output,
+    primary_limit,
+    redirect_to_login,
+)
 from fixtures.hub import HubServer
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
 
@@ -250,6 +260,16 @@ def test_check_mode_annotates_summarises_and_fails_on_errors(job: Job) -> None:
     sarif = json.loads(Path(run.outputs["sarif"]).read_text())
     assert Path(run.outputs["sarif"]) == job.workspace / "reports" / "basepin.sarif"
     assert sarif["version"] == "2.1.0"
+    [sarif_run] = sarif["runs"]
+    root = job.workspace.as_uri() + "/"
+    assert sarif_run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": root}}
+    for result in sarif_run["results"]:
+        location = result["locations"][0]["physicalLocation"]
+        path = location["artifactLocation"]["uri"]
+        assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        hashes = line_hashes((job.workspace / path).read_bytes())
+        line = location["region"]["startLine"]
+        assert result["partialFingerprints"]["primaryLocationLineHash"] == hashes[line - 1]
     assert run.summary.startswith("## basepin\n")
     assert "| `Dockerfile` | 2 | `python` | `3.12-slim` |" in run.summary
     assert "services/api/Dockerfile" in run.summary
@@ -271,6 +291,28 @@ def test_fail_on_is_basepins_verdict(job: Job) -> None:
     run = run_action(job, {"offline": "true"})
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.outputs["findings"] == "0"
+
+
+def test_files_basepin_cannot_read_are_annotated_not_crashed_on(job: Job) -> None:
+    (job.workspace / "latin1.Dockerfile").write_bytes(b"# caf\xe9\nFROM alpine:3.20\n")
+    (job.workspace / "empty.Dockerfile").write_bytes(b"")
+    (job.workspace / "svc" / "Dockerfile").mkdir(parents=True)
+    (job.workspace / "svc" / "Dockerfile" / "Dockerfile").write_text(f"FROM alpine@{DIGEST}\n")
+    (job.workspace / "loop.Dockerfile").symlink_to("loop.Dockerfile")
+    run = run_action(job, {"offline": "true"})
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.annotations() >= {
+        ("error", "latin1.Dockerfile", "1", "basepin/invalid"),
+        ("error", "latin1.Dockerfile", "2", "basepin/unpinned"),
+        ("error", "empty.Dockerfile", "1", "basepin/invalid"),
+        ("error", "loop.Dockerfile", "1", "basepin/invalid"),
+        ("warning", "svc/Dockerfile/Dockerfile", "1", "basepin/latest"),
+    }
+    assert "::error file=latin1.Dockerfile,line=1,col=6," in run.stdout
+    assert "not valid UTF-8: byte \\xe9 at byte offset 5" in run.stdout
+    report = _report(run)
+    assert "svc/Dockerfile/Dockerfile" in report["files"]
 
 
 def test_a_bad_input_fails_with_a_message(job: Job) -> None:
@@ -319,6 +361,79 @@ def test_suggest_mode_falls_back_when_the_token_is_read_only(
     # Annotations come back even though they were turned off: the findings must show.
     assert run.annotations() >= OFFLINE_ANNOTATIONS
     assert job.token not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("make_answer", "said"),
+    [
+        pytest.param(
+            lambda github: primary_limit(403, reset=int(time.time()) + 3600),
+            "GitHub API answered 403 to POST /api/v3/repos/octo/app/pulls/12/reviews: API rate "
+            "limit exceeded for installation ID 12345678.",
+            id="primary-rate-limit",
+        ),
+        pytest.param(
+            lambda github: redirect_to_login(github.origin),
+            "GitHub API answered 302 to POST /api/v3/repos/octo/app/pulls/12/reviews, a "
+            "redirect to http://",
+            id="sign-in-redirect",
+        ),
+        pytest.param(
+            lambda github: html_page(503, "GitHub Enterprise is under maintenance"),
+            'with text/html, a page titled "GitHub Enterprise is under maintenance"',
+            id="maintenance-page",
+        ),
+    ],
+)
+def test_suggest_mode_says_what_github_answered_without_a_traceback(
+    job: Job, github_api: FakeGitHub, make_answer: Callable[[FakeGitHub], Canned], said: str
+) -> None:
+    github_api.script("POST", "reviews", make_answer(github_api))
+    run = run_action(job, {"offline": "true", "mode": "suggest", "annotations": "false"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    [line] = [x for x in run.stdout.splitlines() if "no pull-request suggestions" in x]
+    assert line.startswith("::warning title=basepin::no pull-request suggestions: ")
+    assert said in line
+    assert "read-only token" not in run.stdout  # neither a rate limit nor a proxy is that
+    assert run.annotations() >= OFFLINE_ANNOTATIONS
+    assert "| `Dockerfile` | 2 |" in run.summary
+    assert job.token not in run.stdout + run.stderr + run.summary
+
+
+def test_suggest_mode_moves_what_github_will_not_place(job: Job, github_api: FakeGitHub) -> None:
+    github_api.unresolvable = {("Dockerfile", 2)}
+    run = run_action(job, {"offline": "true", "mode": "suggest"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    [review] = github_api.accepted_reviews
+    assert review["comments"] == []
+    assert "GitHub would not place 2 comments on their lines" in review["body"]
+    assert (
+        "GitHub would not place 2 comments on the diff, so the review's text carries them: "
+        "Dockerfile line 1, Dockerfile line 2." in run.summary
+    )
+
+
+def test_the_summary_stays_within_the_step_limit_as_written(job: Job) -> None:
+    lines = "".join(f"FROM registry.example/team/image-{n:05}:latest\n" for n in range(6000))
+    (job.workspace / "Dockerfile").write_text(lines)
+    summary = job.temp / "step_summary.md"
+    summary.write_bytes(b"x" * 100_000 + b"\n")  # what an earlier script of the step wrote
+    run = run_action(job, {"offline": "true", "sarif": "basepin.sarif"})
+    assert run.returncode == 1
+    written = summary.read_bytes()
+    assert 1024 * 1024 - 2_000 < len(written) <= 1024 * 1024
+    text = written.decode("utf-8")
+    assert text.startswith("x" * 100_000 + "\n## basepin\n")
+    match = re.search(
+        r"_(\d+) rows left out: GitHub takes at most 1 MiB of summary per step\.", text
+    )
+    assert match
+    shown = len(re.findall(r"^\| `Dockerfile` \|", text, re.MULTILINE))
+    assert shown + int(match[1]) == 6000 + 1  # and services/api/Dockerfile's row is cut
+    report = run.outputs["report"]
+    assert f"Every row is in the JSON report `{report}` (the step's `report` output)" in text
+    assert f"and the SARIF file `{job.workspace / 'basepin.sarif'}`._" in text
 
 
 def test_suggest_mode_outside_a_pull_request_annotates(job: Job) -> None:

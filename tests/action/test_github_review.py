@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from basepin.github_api import GitHubClient
 from basepin.github_review import (
     PullRequest,
     ReviewError,
     diff_right_lines,
+    markers_in,
     plan_review,
     post_review,
     pull_request_from_event,
@@ -22,7 +24,17 @@ from basepin.github_review import (
     workspace_reader,
 )
 from basepin.model import Edit, Finding, Span
-from fixtures.github import FakeGitHub
+from fixtures.github import (
+    Canned,
+    FakeGitHub,
+    html_page,
+    primary_limit,
+    redirect_to_login,
+    secondary_limit,
+)
+from fixtures.github import (
+    PullRequest as FakePull,
+)
 
 DIGEST = "sha256:" + "a" * 64
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -270,8 +282,6 @@ def test_plan_caps_the_list_in_the_body() -> None:
 
 
 def _keys(body: str) -> set[str]:
-    from basepin.github_review import markers_in
-
     return markers_in(body)
 
 
@@ -390,7 +400,8 @@ def test_post_review_reports_a_read_only_token_as_denied(
     ("token", "repository", "status", "denied"),
     [
         pytest.param("ghs_wrong", "octo/app", 401, False, id="bad-token"),
-        pytest.param(None, "octo/other", 404, True, id="unknown-pull-request"),
+        # Only "Resource not accessible by integration" says the token may not write.
+        pytest.param(None, "octo/other", 404, False, id="unknown-pull-request"),
     ],
 )
 def test_post_review_errors_name_the_status_not_the_token(
@@ -419,3 +430,304 @@ def test_post_review_reports_an_unreachable_api(tmp_path: Path) -> None:
     with pytest.raises(ReviewError, match="unreachable") as caught:
         post_review(FINDINGS, tmp_path, PullRequest("o/r", 1, SHA), "http://127.0.0.1:9", "t")
     assert caught.value.status is None
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+NOW = 1_750_000_000.0  # the injected clock, in epoch seconds
+
+
+class Waits:
+    """The injected sleep: records each wait instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def client(self, api_url: str, token: str) -> GitHubClient:
+        return GitHubClient(api_url, token, sleep=self.slept.append, clock=lambda: NOW)
+
+
+def _requests_to(github_api: FakeGitHub, method: str, what: str) -> list[str]:
+    return [
+        r.path for r in github_api.requests if r.method == method and r.path.endswith("/" + what)
+    ]
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_primary_rate_limit_waits_for_the_reset(
+    github_api: FakeGitHub, tmp_path: Path, status: int
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("GET", "files", primary_limit(status, reset=int(NOW) + 30))
+    waits = Waits()
+    outcome = post_review(
+        FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client
+    )
+    assert outcome.posted
+    assert waits.slept == [31.0]  # until after the reset second
+    files = [r for r in github_api.requests if r.path.endswith("/files")]
+    assert len(files) == 2
+    assert files[0].query == files[1].query == {"per_page": ["100"]}
+    assert files[0].headers["Authorization"] == files[1].headers["Authorization"]
+
+
+@pytest.mark.parametrize("status", [403, 429])
+@pytest.mark.parametrize(("retry_after", "waited"), [(7, 7.0), (None, 60.0)])
+def test_a_secondary_rate_limit_waits_as_asked(
+    github_api: FakeGitHub, tmp_path: Path, status: int, retry_after: int | None, waited: float
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    # Creating content is where secondary limits bite: the review itself is sent again.
+    github_api.script("POST", "reviews", secondary_limit(status, retry_after))
+    waits = Waits()
+    outcome = post_review(
+        FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client
+    )
+    assert outcome.posted
+    assert waits.slept == [waited]
+    posts = [r for r in github_api.requests if r.method == "POST"]
+    assert len(posts) == 2
+    assert posts[0].body == posts[1].body
+    assert len(github_api.accepted_reviews) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(primary_limit(403, reset=int(NOW) + 3600), id="primary-403"),
+        pytest.param(primary_limit(429, reset=int(NOW) + 3600), id="primary-429"),
+        pytest.param(secondary_limit(403, 600), id="secondary-403"),
+    ],
+)
+def test_a_rate_limit_past_the_budget_is_reported_not_taken_for_a_read_only_token(
+    github_api: FakeGitHub, tmp_path: Path, answer: Canned
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("POST", "reviews", answer)
+    waits = Waits()
+    with pytest.raises(ReviewError) as caught:
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client)
+    assert waits.slept == []  # no wait that could not end in time
+    assert caught.value.rate_limited
+    assert not caught.value.denied
+    assert caught.value.status == answer.status
+    assert "rate limit" in str(caught.value)
+    assert "past the 120 s basepin waits for rate limits" in str(caught.value)
+    assert github_api.accepted_reviews == []
+
+
+def test_waits_add_up_within_the_budget(github_api: FakeGitHub, tmp_path: Path) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("GET", "comments", secondary_limit(429, 50))
+    github_api.script("GET", "reviews", secondary_limit(429, 50))
+    github_api.script("POST", "reviews", secondary_limit(429, 50))
+    waits = Waits()
+    with pytest.raises(ReviewError, match="past the 120 s") as caught:
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client)
+    assert waits.slept == [50.0, 50.0]
+    assert caught.value.rate_limited
+
+
+def test_a_limit_that_does_not_lift_ends_after_a_few_tries(
+    github_api: FakeGitHub, tmp_path: Path
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("GET", "comments", *[secondary_limit(403, 0)] * 10)
+    waits = Waits()
+    with pytest.raises(ReviewError, match="still rate limited after 4 tries"):
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client)
+    assert len(_requests_to(github_api, "GET", "comments")) == 4
+
+
+def test_the_wait_is_real_time_by_default(github_api: FakeGitHub, tmp_path: Path) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("GET", "comments", secondary_limit(429, 1))
+    post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+    first, second = (r for r in github_api.requests if r.path.endswith("/comments"))
+    assert second.at - first.at >= 1.0
+
+
+def test_a_403_that_is_no_rate_limit_is_not_retried(github_api: FakeGitHub, tmp_path: Path) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.read_only = True
+    waits = Waits()
+    with pytest.raises(ReviewError) as caught:
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client)
+    assert caught.value.denied
+    assert waits.slept == []
+    assert len(_requests_to(github_api, "POST", "reviews")) == 1
+
+
+# --- a review GitHub refuses for a line ----------------------------------------------------
+
+TWO_LINES_PATCH = (
+    "@@ -1,4 +1,4 @@\n FROM a\n-FROM python:3.11\n+FROM python:3.12\n"
+    " x\n-FROM alpine:3\n+FROM alpine"
+)
+
+
+def _two_line_pull(github_api: FakeGitHub, tmp_path: Path) -> PullRequest:
+    (tmp_path / "Dockerfile").write_text("FROM a\nFROM python:3.12\nx\nFROM alpine\n")
+    github_api.add_pull(
+        "octo/app",
+        7,
+        SHA,
+        [{"filename": "Dockerfile", "status": "modified", "patch": TWO_LINES_PATCH}],
+    )
+    return PullRequest("octo/app", 7, SHA)
+
+
+def test_a_line_github_cannot_resolve_moves_into_the_body(
+    github_api: FakeGitHub, tmp_path: Path
+) -> None:
+    pull = _two_line_pull(github_api, tmp_path)
+    github_api.unresolvable = {("Dockerfile", 2)}
+    outcome = post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+    first, second = (r.body for r in github_api.requests if r.method == "POST")
+    assert [c["line"] for c in first["comments"]] == [2, 4]
+    # GitHub does not say which line it refused; the diff still shows both: both move.
+    assert second["comments"] == []
+    assert (outcome.posted, outcome.comments, outcome.moved) == (
+        True,
+        0,
+        ("Dockerfile line 2", "Dockerfile line 4"),
+    )
+    body = second["body"]
+    assert "GitHub would not place 2 comments on their lines (Line could not be resolved)" in body
+    assert "`Dockerfile` line 2:" in body
+    assert "`Dockerfile` line 4:" in body
+    assert "```\nFROM python:3.12@" + DIGEST + "\n```" in body  # shown, not committable
+    assert "suggestion" not in body.replace("suggested", "")
+    # Every finding is in the review that was posted, and a re-run knows them.
+    assert len(markers_in(body)) == 2
+    again = post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+    assert (again.posted, again.skipped) == (False, 2)
+
+
+def test_a_push_in_between_moves_only_the_lines_that_left_the_diff(
+    github_api: FakeGitHub, tmp_path: Path
+) -> None:
+    pull = _two_line_pull(github_api, tmp_path)
+
+    def push(pull_request: FakePull) -> None:
+        # A new commit reverted line 2: only line 4 is still changed.
+        pull_request.files[0]["patch"] = "@@ -3,2 +3,2 @@\n x\n-FROM alpine:3\n+FROM alpine"
+        github_api.before_review = None
+
+    github_api.before_review = push
+    outcome = post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+    assert outcome.moved == ("Dockerfile line 2",)
+    assert outcome.comments == 1
+    [accepted] = github_api.accepted_reviews
+    assert [c["line"] for c in accepted["comments"]] == [4]
+    assert "Pull request review thread line must be part of the diff" in accepted["body"]
+    assert "`Dockerfile` line 2:" in accepted["body"]
+    assert len(_requests_to(github_api, "GET", "files")) == 2  # the diff was read again
+
+
+def test_a_422_for_something_else_is_reported(github_api: FakeGitHub, tmp_path: Path) -> None:
+    pull = _two_line_pull(github_api, tmp_path)
+    with pytest.raises(ReviewError, match="commit_id is not part of the pull request"):
+        post_review(
+            FINDINGS,
+            tmp_path,
+            PullRequest(pull.repository, 7, "f" * 40),
+            github_api.url,
+            github_api.token,
+        )
+    assert len(_requests_to(github_api, "POST", "reviews")) == 1
+
+
+# --- answers that are not the API's ----------------------------------------------------------
+
+
+def test_a_redirect_to_a_sign_in_page_is_named_and_not_followed(
+    github_api: FakeGitHub, tmp_path: Path
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("GET", "comments", redirect_to_login(github_api.origin))
+    with pytest.raises(ReviewError) as caught:
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+    message = str(caught.value)
+    assert caught.value.status == 302
+    assert f"a redirect to {github_api.origin}/login: that is not the REST API" in message
+    assert "Check GITHUB_API_URL" in message
+    assert "s3cr3t" not in message  # the query (a session, a return address) is not shown
+    assert not any(r.path == "/login" for r in github_api.requests)
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        pytest.param(
+            html_page(200, "Sign in · Example SSO"),
+            "answered 200 to GET /api/v3/repos/octo/app/pulls/7/comments with text/html, a page "
+            'titled "Sign in · Example SSO"',
+            id="sign-in-page",
+        ),
+        pytest.param(
+            html_page(503, "GitHub Enterprise is under maintenance"),
+            "answered 503 to GET /api/v3/repos/octo/app/pulls/7/comments with text/html, a page "
+            'titled "GitHub Enterprise is under maintenance"',
+            id="maintenance-page",
+        ),
+        pytest.param(
+            Canned(200, b"{not json", {"Content-Type": "application/json"}),
+            "with application/json (9 bytes), not JSON",
+            id="broken-json",
+        ),
+        pytest.param(
+            Canned(502, b"Bad Gateway", {"Content-Type": "text/plain"}),
+            "answered 502 to GET /api/v3/repos/octo/app/pulls/7/comments with text/plain",
+            id="plain-text-error",
+        ),
+        pytest.param(
+            Canned(200, b"", {}),
+            "with no content type (0 bytes), not JSON",
+            id="empty",
+        ),
+    ],
+)
+def test_an_answer_that_is_not_json_says_what_came(
+    github_api: FakeGitHub, tmp_path: Path, answer: Canned, shown: str
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script("GET", "comments", answer)
+    with pytest.raises(ReviewError) as caught:
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+    assert shown in str(caught.value)
+    assert caught.value.status == answer.status
+    assert not caught.value.denied
+
+
+def test_an_answer_past_the_size_cap_is_refused(github_api: FakeGitHub, tmp_path: Path) -> None:
+    pull = _pull(github_api, tmp_path, extra_files=30)
+
+    def small(api_url: str, token: str) -> GitHubClient:
+        return GitHubClient(api_url, token, max_answer=1000)
+
+    with pytest.raises(ReviewError, match="is larger than 1000 bytes"):
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=small)
+
+
+def test_a_list_of_something_else_is_refused(github_api: FakeGitHub, tmp_path: Path) -> None:
+    pull = _pull(github_api, tmp_path)
+    github_api.script(
+        "GET", "comments", Canned(200, b'["a"]', {"Content-Type": "application/json"})
+    )
+    with pytest.raises(ReviewError, match="did not answer with a list of objects"):
+        post_review(FINDINGS, tmp_path, pull, github_api.url, github_api.token)
+
+
+def test_a_rate_limit_without_json_is_still_waited_out(
+    github_api: FakeGitHub, tmp_path: Path
+) -> None:
+    pull = _pull(github_api, tmp_path)
+    answer = Canned(429, b"Too Many Requests", {"Content-Type": "text/plain", "retry-after": "3"})
+    github_api.script("GET", "reviews", answer)
+    waits = Waits()
+    outcome = post_review(
+        FINDINGS, tmp_path, pull, github_api.url, github_api.token, client=waits.client
+    )
+    assert outcome.posted
+    assert waits.slept == [3.0]

@@ -22,8 +22,8 @@ from basepin.reference import parse_reference
 from basepin.registry import early
 from basepin.registry.early import Answer, Pending, ping, start_pings
 from basepin.registry.endpoints import USER_AGENT, Endpoints
-from basepin.registry.http import new_http_client
 from basepin.registry.oci import RegistryClient
+from basepin.registry.pools import new_http_client
 from basepin.registry.trust import TrustLoader
 from fixtures.registry import Registry, push_image
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import logging
+import socket
 import ssl
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -257,7 +258,6 @@ DIGEST_HEAD = httpx.Response(200, headers={"Docker-Content-Digest": MANIFEST_DIG
         pytest.param(httpx.Response(500), [0.5], id="500"),
         pytest.param(httpx.Response(503), [0.5], id="503"),
         pytest.param(httpx.ReadError("[Errno 104] Connection reset by peer"), [0.5], id="reset"),
-        pytest.param(httpx.ReadTimeout("timed out"), [0.5], id="timeout"),
         pytest.param(httpx.ConnectError("[Errno 111] Connection refused"), [0.5], id="refused"),
     ],
 )
@@ -275,7 +275,6 @@ def test_a_passing_fault_is_retried(
     ("failure", "words"),
     [
         pytest.param(httpx.Response(500), "HTTP 500 Internal Server Error 3 times", id="500"),
-        pytest.param(httpx.ReadTimeout("timed out"), "timed out", id="timeout"),
         pytest.param(
             httpx.ReadError("[Errno 104] Connection reset by peer"), "reset by peer", id="reset"
         ),
@@ -292,6 +291,32 @@ def test_a_lasting_fault_is_unavailable(failure: httpx.Response | Exception, wor
     assert "registry.test/team/app:1" in str(caught.value)
     assert sleeps == [0.5, 1.0]
     assert len(registry.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(httpx.ReadTimeout("timed out"), id="timeout"),
+        pytest.param(httpx.ConnectTimeout("timed out"), id="connect-timeout"),
+        pytest.param(
+            httpx.ConnectError("[Errno -2] Name or service not known"),
+            id="name",
+        ),
+    ],
+)
+def test_a_timeout_or_a_name_that_does_not_resolve_is_not_retried(failure: Exception) -> None:
+    """Waiting as long again would exceed the reference's deadline; a name will not resolve
+    a moment later."""
+    if isinstance(failure, httpx.ConnectError):
+        failure.__cause__ = socket.gaierror(-2, "Name or service not known")
+    sleeps = Sleeps()
+    registry = Scripted({HEAD: [failure, DIGEST_HEAD]})
+    with pytest.raises(Unavailable) as caught:
+        run(ask(registry, head_digest, sleeps=sleeps))
+    assert sleeps == []
+    assert len(registry.requests) == 1
+    expected = "does not resolve" if isinstance(failure, httpx.ConnectError) else "timed out"
+    assert expected in str(caught.value)
 
 
 def test_a_certificate_error_is_neither_retried_nor_downgraded() -> None:

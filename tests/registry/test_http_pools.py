@@ -11,7 +11,7 @@ import httpcore
 import httpx
 import pytest
 
-from basepin.registry.http import (
+from basepin.registry.pools import (
     PoolSet,
     _httpx_errors,
     _Preconnecting,
@@ -41,7 +41,7 @@ def test_sequential_requests_share_one_pool(plain_registry: Registry) -> None:
 def test_concurrent_requests_spread_over_small_pools(
     plain_registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("basepin.registry.http.CONNECTIONS_PER_POOL", 2)
+    monkeypatch.setattr("basepin.registry.pools.CONNECTIONS_PER_POOL", 2)
     monkeypatch.setattr("basepin.registry.http.REQUESTS_PER_ORIGIN", 6)
 
     async def check() -> tuple[list[int], int]:

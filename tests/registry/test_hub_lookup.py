@@ -131,7 +131,7 @@ def test_a_rate_limit_past_the_budget_leaves_the_rules_that_need_the_hub_uncheck
     assert isinstance(found, Resolution)
     assert found.current is not None
     assert found.current.digest == image.digest  # the registry did answer
-    assert [gap.rules for gap in found.gaps] == unchecked
+    assert [gap.rules for gap in found.unchecked] == unchecked
     assert findings == []
     reasons = [u.reason for u in incomplete]
     # Whichever question met the limit first, the other is not asked, and says why.
@@ -162,9 +162,9 @@ def test_answers_the_hub_did_not_give_are_not_kept(
 
     assert isinstance(first, Resolution)
     assert first.pushed is None
-    assert [gap.rules for gap in first.gaps] == [("old-image", "platforms")]
+    assert [gap.rules for gap in first.unchecked] == [("old-image", "platforms")]
     assert isinstance(second, Resolution)
-    assert second.gaps == ()
+    assert second.unchecked == ()
     assert second.pushed == NOW - timedelta(days=1)
 
 
@@ -194,7 +194,7 @@ def test_a_hub_answer_about_something_else_is_not_used(
     lookup = found.lookups[text]
     assert isinstance(lookup, Resolution)
     assert lookup.pushed is None
-    [gap] = lookup.gaps
+    [gap] = lookup.unchecked
     assert gap.rules == ("old-image", "platforms")
     assert why in gap.reason
 
@@ -243,7 +243,7 @@ def test_naming_latest_from_a_cut_list_is_unchecked(
 
     lookup = found[image.repository]
     assert isinstance(lookup, Resolution)
-    assert lookup.gaps == (
+    assert lookup.unchecked == (
         Gap(
             ("latest",),
             f"Docker Hub's tag list of {image.repository} is incomplete: its next page is on"

@@ -24,7 +24,6 @@ from basepin.reference import ImageReference, parse_reference
 from basepin.registry.auth import CredentialStore
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import ManifestNotFound, RepositoryNotFound
-from basepin.registry.http import new_http_client
 from basepin.registry.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -33,6 +32,7 @@ from basepin.registry.oci import (
     RegistryClient,
     parse_created,
 )
+from basepin.registry.pools import new_http_client
 from fixtures.registry import (
     ImageFormat,
     Registry,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 
+from basepin.escape import json_text
 from basepin.model import DigestInfo, Report, Resolution, Unresolved
 from basepin.report import (
     Tally,
@@ -135,11 +136,13 @@ def test_iso_utc(when: datetime, expected: str) -> None:
     ("text", "expected"),
     [
         pytest.param("plain — ünïcode", "plain — ünïcode", id="unchanged"),
-        pytest.param("a\nb\r\nc\rd", "a b c d", id="line-breaks"),
-        pytest.param("a\u2028b\x85c", "a b c", id="unicode-line-breaks"),
-        pytest.param("tab\tsep", "tab sep", id="tab"),
+        pytest.param("a\nb\r\nc\rd", "a\\nb\\r\\nc\\rd", id="line-breaks"),
+        pytest.param("a\u2028b\x85c", "a\\u2028b\\x85c", id="unicode-line-breaks"),
+        pytest.param("tab\tsep", "tab\\tsep", id="tab"),
         pytest.param("\x1b[31mred", "\\x1b[31mred", id="escape-sequence"),
         pytest.param("nul\x00del\x7f", "nul\\x00del\\x7f", id="other-controls"),
+        pytest.param("a\u202eb\u2066c", "a\\u202eb\\u2066c", id="bidi"),
+        pytest.param("x https://u:secret@h/p", "x https://***@h/p", id="credentials"),
     ],
 )
 def test_one_line(text: str, expected: str) -> None:
@@ -165,7 +168,7 @@ def test_uses_sort_in_file_order() -> None:
 @given(reports())
 def test_streamed_sarif_is_laid_out_as_the_whole_document_would_be(report: Report) -> None:
     streamed = sarif.render(report, tool_version="1.0")
-    assert streamed == stdlib_json.dumps(stdlib_json.loads(streamed), indent=2) + "\n"
+    assert streamed == json_text(stdlib_json.dumps(stdlib_json.loads(streamed), indent=2)) + "\n"
 
 
 @settings(max_examples=40, deadline=None)

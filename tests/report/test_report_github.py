@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from basepin.escape import escape_data, escape_property
 from basepin.model import Finding, Report, Span
 from basepin.report import github
 from report.samples import OFFLINE, SAMPLES, assert_golden, reports
@@ -35,8 +36,8 @@ def test_render_golden(variant: str) -> None:
     ],
 )
 def test_escaping(raw: str, data: str, prop: str) -> None:
-    assert github.escape_data(raw) == data
-    assert github.escape_property(raw) == prop
+    assert escape_data(raw) == data
+    assert escape_property(raw) == prop
 
 
 def _unescape(text: str) -> str:
@@ -48,10 +49,10 @@ def _unescape(text: str) -> str:
 @settings(deadline=None)
 @given(st.text())
 def test_escaping_reverses_as_the_runner_reads_it(raw: str) -> None:
-    escaped = github.escape_property(raw)
+    escaped = escape_property(raw)
     assert not {"\n", "\r", ":", ","} & set(escaped)
     assert _unescape(escaped) == raw
-    assert _unescape(github.escape_data(raw)) == raw
+    assert _unescape(escape_data(raw)) == raw
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -46,7 +47,8 @@ def test_no_references() -> None:
         pytest.param("<script>&amp;", "\\<script\\>\\&amp;", id="html-and-entity"),
         pytest.param("$x$ #1", "\\$x\\$ \\#1", id="math-and-reference"),
         pytest.param("a\\|b", "a\\\\\\|b", id="backslash-before-pipe"),
-        pytest.param("line\nbreak", "line break", id="newline"),
+        pytest.param("line\nbreak", "line\\\\nbreak", id="newline"),
+        pytest.param("\x1b[2J\u202e", "\\\\x1b\\[2J\\\\u202e", id="controls-and-bidi"),
     ],
 )
 def test_escape(raw: str, expected: str) -> None:
@@ -137,28 +139,62 @@ def test_offline_says_the_registry_was_not_asked() -> None:
     assert "Offline run" not in markdown.render(ONLINE, now=NOW)
 
 
-def _big_report(rows: int) -> Report:
+def _big_report(rows: int, message: str = "x" * 200) -> Report:
     uses = tuple(
         ImageUse("Dockerfile", "from", f"image{n}:1", True, Span(n, 6, n, 14, 0, 0), n)
         for n in range(1, rows + 1)
     )
     findings = tuple(
-        Finding("unpinned", "error", "Dockerfile", use.span, use.reference, "x" * 200)
-        for use in uses
+        Finding("unpinned", "error", "Dockerfile", use.span, use.reference, message) for use in uses
     )
     incomplete = tuple(Unresolved(f"image{n}:1", "timed out") for n in range(1, 50))
     return Report(files=("Dockerfile",), uses=uses, findings=findings, incomplete=incomplete)
 
 
+# Each message holds characters of 2, 3 and 4 bytes in UTF-8: bytes, not characters, count.
+WIDE = "ü€😀" * 40
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("message", ["x" * 200, WIDE], ids=["ascii", "wide"])
 @pytest.mark.parametrize("limit", [2_000, 5_000, 20_000])
-def test_truncated_to_the_limit_with_a_note(limit: int) -> None:
+def test_cut_to_the_limit_in_bytes_as_written(limit: int, message: str, newline: str) -> None:
+    report = _big_report(100, message)
+    rendered = markdown.render(report, now=NOW, limit=limit, newline=newline)
+    written = markdown.encoded(rendered, newline)
+    assert len(written) <= limit
+    # Cut at a row boundary: every row shown is whole.
+    rows = _table_rows(rendered)
+    assert all(len(_cells(row)) == 9 for row in rows)
+    assert rows == _table_rows(markdown.render(report, now=NOW, limit=10**9))[: len(rows)]
+    shown_unchecked = rendered.count("\n- ")
+    rows_out, unchecked_out = 100 - len(rows), 49 - shown_unchecked
+    assert rows_out > 0
+    left_out = f"{rows_out} rows"
+    if unchecked_out:
+        left_out += f" and {unchecked_out} unchecked references"
+    assert f"_{left_out} left out: GitHub takes at most 1 MiB of summary per step." in rendered
+    assert "Every row is in the JSON report" in rendered
+    # Nothing that fit was left out: one more row would not have.
+    next_row = _table_rows(markdown.render(report, now=NOW, limit=10**9))[len(rows)]
+    assert len(written) + len(markdown.encoded(next_row + "\n", newline)) > limit - 200
+
+
+def test_the_note_names_where_the_full_report_is() -> None:
+    rendered = markdown.render(
+        _big_report(100), now=NOW, limit=5_000, full_report="`/tmp/report.json`"
+    )
+    assert rendered.endswith("Every row is in `/tmp/report.json`._\n")
+
+
+def test_crlf_lines_are_counted_as_two_bytes() -> None:
     report = _big_report(100)
-    rendered = markdown.render(report, now=NOW, limit=limit)
-    assert len(rendered.encode()) <= limit
-    shown = len(_table_rows(rendered)) + rendered.count("\n- ")
-    left_out = len(report.uses) + len(report.incomplete) - shown
-    assert left_out > 0
-    assert f"_{left_out} more lines left out: GitHub limits a job summary to 1 MiB." in rendered
+    whole = markdown.render(report, now=NOW, limit=10**9)
+    lf_size = len(whole.encode())
+    assert markdown.render(report, now=NOW, limit=lf_size) == whole
+    cut = markdown.render(report, now=NOW, limit=lf_size, newline="\r\n")
+    assert len(_table_rows(cut)) + cut.count("\n- ") < 100 + 49
+    assert len(markdown.encoded(cut, "\r\n")) == len(cut.encode()) + cut.count("\n") <= lf_size
 
 
 def test_default_limit_is_githubs() -> None:
@@ -169,7 +205,7 @@ def test_default_limit_is_githubs() -> None:
         <= 1024 * 1024
         < len(markdown.render(report, now=NOW, limit=10**9).encode())
     )
-    assert "more lines left out" in rendered
+    assert re.search(r"_\d+ rows and \d+ unchecked references left out", rendered)
 
 
 def test_untruncated_when_it_fits() -> None:
@@ -180,7 +216,7 @@ def test_untruncated_when_it_fits() -> None:
 def test_findings_cell_escapes_messages() -> None:
     finding = Finding("invalid", "error", "a|b", Span(1, 1, 1, 1, 0, 0), "", "x|y\n<b>")
     (row,) = _table_rows(markdown.render(OFFLINE._replace(uses=(), findings=(finding,)), now=NOW))
-    assert row == "| `a\\|b` | 1 | — | — | — | — | — | — | **error** `invalid`: x\\|y \\<b\\> |"
+    assert row == "| `a\\|b` | 1 | — | — | — | — | — | — | **error** `invalid`: x\\|y\\\\n\\<b\\> |"
 
 
 def _cells(row: str) -> list[str]:

@@ -5,6 +5,10 @@ the step outputs, the SARIF file when asked, and in `suggest` mode one pull-requ
 The exit code is basepin's: 0 clean, 1 findings at or above fail-on, 2 usage or configuration
 error, 3 incomplete. In `fix` mode findings left after fixing do not fail the step, so a later
 step can still propose the change.
+
+The Docker Hub token is masked before anything else is printed. What basepin itself prints (its text
+report, registry messages) is echoed into the log with workflow commands stopped; the step's
+own commands are escaped as the Actions toolkit escapes them.
 """
 
 from __future__ import annotations
@@ -20,10 +24,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from basepin import __version__
-from basepin.action.inputs import Inputs, read_inputs
+from basepin.action.inputs import Inputs, env_name, read_inputs
 from basepin.action.paths import relative_report
-from basepin.action.workflow import append, command, format_outputs
+from basepin.action.workflow import (
+    append,
+    command,
+    commands_stopped,
+    format_outputs,
+    mask_commands,
+)
 from basepin.errors import BasepinError, UsageError
+from basepin.escape import shown
 from basepin.model import Report
 from basepin.report import plural, tally
 
@@ -55,6 +66,9 @@ class Runner:
 
 def main(environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    # The GitHub token, `github.token` or a secret, is masked by the runner already.
+    for line in mask_commands(environ.get(env_name("dockerhub-token"), "").strip()):
+        _say(line)
     try:
         inputs = read_inputs(environ)
     except UsageError as exc:
@@ -96,15 +110,13 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         from basepin.report import github
 
         _say(github.render(report), end="")
-    if show_summary:
-        from basepin.report import markdown
-
-        summary = markdown.render(report, now=datetime.now(timezone.utc))
-        append(runner.summary, summary + (f"\n{review_note}\n" if review_note else ""))
+    sarif_path = runner.workspace / inputs.sarif if inputs.sarif else None
+    if show_summary and runner.summary:
+        _write_summary(runner.summary, report, review_note, report_path, sarif_path)
 
     outputs = _outputs(report, report_path)
-    if inputs.sarif:
-        outputs["sarif"] = str(_write_sarif(report, runner.workspace / inputs.sarif))
+    if sarif_path is not None:
+        outputs["sarif"] = str(_write_sarif(report, sarif_path, runner.workspace))
     if inputs.mode == "fix":
         outputs["changed"] = "true" if changed else "false"
     append(runner.output, format_outputs(outputs))
@@ -120,11 +132,60 @@ def _outputs(report: Report, report_path: Path) -> dict[str, str]:
     }
 
 
-def _write_sarif(report: Report, path: Path) -> Path:
+def _write_summary(
+    path: str, report: Report, note: str | None, report_path: Path, sarif_path: Path | None
+) -> None:
+    """Append the summary and the review note, within the runner's 1 MiB for the step's file
+    counted in bytes as written (UTF-8, this system's line endings)."""
+    from basepin.report import markdown
+
+    newline = os.linesep
+    tail = markdown.encoded(f"\n{note}\n", newline) if note else b""
+    try:
+        held = Path(path).stat().st_size
+    except OSError:
+        held = 0
+    full_report = f"the JSON report {markdown.code(str(report_path))} (the step's `report` output)"
+    if sarif_path is not None:
+        full_report += f" and the SARIF file {markdown.code(str(sarif_path))}"
+    summary = markdown.render(
+        report,
+        now=datetime.now(timezone.utc),
+        limit=markdown.SUMMARY_LIMIT - held - len(tail),
+        newline=newline,
+        full_report=full_report,
+    )
+    data = markdown.encoded(summary, newline) + tail
+    if held + len(data) > markdown.SUMMARY_LIMIT:
+        _say(
+            command(
+                "warning",
+                f"no job summary: the step's summary file already holds {held} bytes of the "
+                f"{markdown.SUMMARY_LIMIT} GitHub takes. See the annotations and the report.",
+                title="basepin",
+            )
+        )
+        return
+    with Path(path).open("ab") as stream:
+        stream.write(data)
+
+
+def _write_sarif(report: Report, path: Path, workspace: Path) -> Path:
     from basepin.report import sarif
 
+    def line_hashes(name: str) -> list[str] | None:
+        from basepin.report.fingerprints import line_hashes
+
+        try:
+            return line_hashes((workspace / name).read_bytes())
+        except OSError:
+            return None
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sarif.render(report, tool_version=__version__), encoding="utf-8")
+    text = sarif.render(
+        report, tool_version=__version__, line_hashes=line_hashes, source_root=str(workspace)
+    )
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -166,9 +227,37 @@ def _child_env(environ: Mapping[str, str], inputs: Inputs) -> dict[str, str]:
 
 
 def _basepin(arguments: Sequence[str], runner: Runner, env: Mapping[str, str]) -> int:
+    """Run basepin, echoing what it prints with workflow commands stopped. Its stderr shares
+    its stdout's pipe, so no line of it can reach the runner after the token that resumes
+    the commands."""
+    import codecs
+
     sys.stdout.flush()
     command_line = [sys.executable, "-m", "basepin", *arguments]
-    return subprocess.run(command_line, cwd=runner.workspace, env=env, check=False).returncode
+    child_env = {**env, "PYTHONIOENCODING": "utf-8"}
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    ended = True
+    with commands_stopped(_say):
+        with subprocess.Popen(
+            command_line,
+            cwd=runner.workspace,
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=0,  # unbuffered: a read gives what has come, as it comes
+        ) as child:
+            assert child.stdout is not None
+            while chunk := child.stdout.read(64 * 1024):
+                text = decoder.decode(chunk)
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                ended = text.endswith("\n") if text else ended
+            code = child.wait()
+        text = decoder.decode(b"", final=True)
+        if text or not ended:
+            # The token that resumes the commands must start a line of its own.
+            sys.stdout.write(text + "\n")
+    return code
 
 
 def _snapshot(paths: Sequence[str], workspace: Path) -> dict[str, bytes]:
@@ -210,12 +299,14 @@ def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None
         )
     except github_review.ReviewError as exc:
         level = "notice" if exc.denied else "warning"
-        why = (
-            " (the token may not write pull requests: pull requests from forks get a "
-            "read-only token)"
-            if exc.denied
-            else ""
-        )
+        why = ""
+        if exc.denied:
+            why = (
+                " (the token may not write pull requests: pull requests from forks get a "
+                "read-only token)"
+            )
+        elif exc.rate_limited:
+            why = " (GitHub's API rate limit: the next run posts the review)"
         _say(
             command(
                 level,
@@ -235,6 +326,12 @@ def _suggest(report: Report, inputs: Inputs, runner: Runner) -> tuple[str | None
             f"{plural(outcome.listed, 'finding')} listed in the review"
             + (f" ({outcome.url})." if outcome.url else ".")
         )
+        if outcome.moved:
+            note += (
+                f" GitHub would not place {plural(len(outcome.moved), 'comment')} on "
+                f"the diff, so the review's text carries them: {', '.join(outcome.moved)}."
+            )
+    note = shown(note)  # the URL comes from the GitHub API
     _say(f"basepin: {note}")
     return note, True
 

@@ -35,7 +35,7 @@ from basepin.reference import DOCKER_HUB
 from basepin.registry.early import Answer
 from basepin.registry.endpoints import Endpoints, normalise_host
 from basepin.registry.errors import ProtocolError, RegistryError, Unauthorized
-from basepin.registry.http import Reply, Sender
+from basepin.registry.http import Reply, Sender, joined_url
 
 logger = logging.getLogger(__name__)
 
@@ -475,13 +475,13 @@ class Authenticator:
         challenge: Challenge,
         scopes: Sequence[str],
     ) -> _Token:
-        realm = httpx.URL(challenge.realm or "")
-        if realm.scheme not in ("http", "https"):
+        if not challenge.realm:
             raise ProtocolError(
-                f"{registry} names a token realm that is not an http(s) URL",
+                f"{registry} asks for a token but names no token realm",
                 registry=registry,
                 repository=repository,
             )
+        realm = joined_url(None, challenge.realm, f"{registry}: its token realm", registry)
         credential = await self._credentials.lookup(httpx.URL(origin).netloc.decode())
         if credential is not None and not self._endpoints.may_send_credentials(realm):
             logger.warning(

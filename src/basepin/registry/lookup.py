@@ -9,6 +9,7 @@ Each answer is written to the cache as it arrives.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,11 +33,10 @@ from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RateLimited, RegistryError, Unverified
-from basepin.registry.http import load_network_backend, new_http_client
+from basepin.registry.http import RetryPolicy
 from basepin.registry.hub import HUB_URL, MAX_PAGES, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
-from basepin.registry.trust import TrustLoader, default_context
-from basepin.resolve import (
+from basepin.registry.pins import (
     Pin,
     ResolveOptions,
     asks_docker_hub,
@@ -50,6 +50,8 @@ from basepin.resolve import (
     usable,
     with_digests,
 )
+from basepin.registry.pools import load_network_backend, new_http_client
+from basepin.registry.trust import TrustLoader, default_context
 from basepin.versions import sort_newest_first
 
 # Lookups in flight at once per registry host: enough to hide latency, polite to the server.
@@ -90,7 +92,9 @@ async def _ask(
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:
-        registry = RegistryClient(http, credentials, endpoints)
+        registry = RegistryClient(
+            http, credentials, endpoints, retry=RetryPolicy(deadline=options.timeout)
+        )
         for host, answer in early.items():
             registry.adopt(host, answer)
         # Now rather than on the first connection's way: the token realm a ping names is
@@ -114,7 +118,10 @@ async def _ask(
             for host, count in per_registry.items()
         ]
         resolver = _Resolver(registry, hub, cache, options)
-        await resolver.prefetch_tokens(asked)
+        # An optimisation, bounded like any request: a token server that does not answer
+        # must not hold up the lookups, which then ask (and report) themselves.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(resolver.prefetch_tokens(asked), options.timeout)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
         await asyncio.gather(*opening)
     if resolver.pulls_spent:
@@ -172,6 +179,8 @@ class _Resolver:
         self.cache = cache
         self.options = options
         self.warnings: list[str] = []
+        # When the run's network side started (the event loop's clock).
+        self.started = asyncio.get_running_loop().time()
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(PER_REGISTRY)
         )
@@ -196,13 +205,26 @@ class _Resolver:
         )
 
     async def one(self, ref: ImageReference) -> Lookup:
+        """The answer for `ref`, within twice the timeout as a whole: each request has the
+        timeout, and a reference that needs several in a row gets no more than that."""
+        deadline = 2 * self.options.timeout
+        # The run's first requests (pings, tokens) were made for every reference: their time
+        # counts against each one's, as queueing for a slot below does not.
+        spent = asyncio.get_running_loop().time() - self.started
         async with self._limits[ref.registry]:
             try:
-                return await self._lookup(ref)
+                return await asyncio.wait_for(self._lookup(ref), max(deadline - spent, 0.1))
+            except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
+                return Unresolved(ref.text, f"{ref.registry}: no answer within {deadline:g} s")
             except NotFound as exc:
                 return Missing(ref.text, str(exc))
             except RegistryError as exc:
                 return Unresolved(ref.text, str(exc))
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # Whatever a server sends becomes a reason, never a traceback.
+                return Unresolved(
+                    ref.text, f"{ref.registry}/{ref.repository}: {type(exc).__name__}"
+                )
 
     async def _lookup(self, ref: ImageReference) -> Lookup:
         wants_tags = tag_list_wanted(ref, self.options)
@@ -220,7 +242,7 @@ class _Resolver:
         rate_limit = self.registry.rate_limit_remaining(ref.registry)
         answer = resolution(ref, current, head, pin, tags, rate_limit)
         gaps = self._gaps(ref, answer, cut)
-        return answer._replace(gaps=gaps) if gaps else answer
+        return answer._replace(unchecked=gaps) if gaps else answer
 
     def _gaps(self, ref: ImageReference, found: Resolution, cut: str | None) -> tuple[Gap, ...]:
         """The rules this reference's answers leave unjudged, and why."""
@@ -400,7 +422,8 @@ class _Resolver:
         key = _hub_key(ref)
         if key not in self._hub_tags:
             self._hub_tags[key] = asyncio.ensure_future(self._ask_hub(ref))
-        return await self._hub_tags[key]
+        # Shielded: another lookup may wait for the same answer after this one gave up.
+        return await asyncio.shield(self._hub_tags[key])
 
     def _hub_view(self, ref: ImageReference, hub_tag: HubTag | None, digest: str) -> HubTag | None:
         """`hub_tag` where its dates, sizes and platforms are those of `digest`: it names that
@@ -445,7 +468,7 @@ class _Resolver:
         """Tags for `outdated` and for naming `latest`, with the digests the rules need: a
         newer version's confirmed (`fix --bump` writes it), the others' to compare; and why
         the list is not whole."""
-        tags, cut = await self._tag_lists[(ref.registry, ref.repository)]
+        tags, cut = await asyncio.shield(self._tag_lists[(ref.registry, ref.repository)])
         if tags is None or current is None:
             return tags, cut
         bumping = self.options.want_newer_digests and ref.effective_tag != "latest"
@@ -489,9 +512,10 @@ class _Resolver:
         except RegistryError as exc:
             if ref.is_docker_hub and isinstance(exc, RateLimited) and self._hub_failed is None:
                 self._hub_failed = f"Docker Hub API not asked after an earlier failure: {exc}"
-            self.warnings.append(f"{ref.registry}/{ref.repository}: tag list: {exc}")
+            # `outdated` and naming `latest` cannot judge without it: not a pass.
             return None, f"{what} could not be read: {exc}"
         if cut is not None:
+            # Judged on part of the list, `outdated` could miss the newest version.
             return found, f"{what} is incomplete: {cut}"
         self.cache.put_tag_list(ref.registry, ref.repository, found)
         return found, None

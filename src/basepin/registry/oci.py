@@ -43,14 +43,19 @@ from basepin.registry.errors import (
     Unavailable,
 )
 from basepin.registry.http import (
+    MAX_ANSWER_BYTES,
+    MAX_CONFIG_BYTES,
+    MAX_MANIFEST_BYTES,
+    MAX_TAG_PAGE_BYTES,
     Reply,
     RetryPolicy,
     Sender,
     is_certificate_error,
     is_tls_failure,
-    preconnect,
+    joined_url,
     same_origin,
 )
+from basepin.registry.pools import preconnect
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +77,8 @@ MAX_REDIRECTS = 5
 # answered by then; a connection stuck on an unreachable address is not).
 EARLY_ANSWER_WAIT = 1.0
 MAX_TAG_PAGES = 1000
+# Tags of one repository held at most; a longer list is cut, and said to be.
+MAX_TAGS = 100_000
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _LINK = re.compile(r"<([^>]*)>([^<]*)")
 _FRACTION = re.compile(r"\.(\d+)")
@@ -136,6 +143,8 @@ class RegistryClient:
         self._introductions: dict[str, asyncio.Lock] = {}
         self._adopting: dict[str, asyncio.Task[None]] = {}
         self._rate_limits: dict[str, int] = {}
+        # Registries whose ping got no answer at all, with what happened.
+        self._unreachable: dict[str, str] = {}
 
     def rate_limit_remaining(self, registry: str) -> int | None:
         """The last `ratelimit-remaining` `registry` sent in this run."""
@@ -149,11 +158,15 @@ class RegistryClient:
         target = ref.effective_tag or ref.digest or ""
         what = _what(ref, target)
         path = f"/v2/{ref.repository}/manifests/{target}"
-        reply = await self._request("HEAD", ref, path, accept=MANIFEST_ACCEPT, what=what)
+        reply = await self._request(
+            "HEAD", ref, path, accept=MANIFEST_ACCEPT, what=what, limit=MAX_MANIFEST_BYTES
+        )
         header = reply.headers.get("docker-content-digest")
         if reply.status in (404, 405) or (reply.status == 200 and not header):
             # A HEAD with no digest (some proxies) or none at all: hash what a GET sends.
-            reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
+            reply = await self._request(
+                "GET", ref, path, accept=MANIFEST_ACCEPT, what=what, limit=MAX_MANIFEST_BYTES
+            )
             self._check(reply, ref, what, _subject(target), ManifestNotFound)
             digest = _verified_digest(reply, None, ref, what)
             return ManifestHead(
@@ -193,7 +206,9 @@ class RegistryClient:
         target = ref.effective_tag or ref.digest or ""
         what = _what(ref, target)
         path = f"/v2/{ref.repository}/manifests/{target}"
-        reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
+        reply = await self._request(
+            "GET", ref, path, accept=MANIFEST_ACCEPT, what=what, limit=MAX_MANIFEST_BYTES
+        )
         self._check(reply, ref, what, _subject(target), ManifestNotFound)
         digest = _verified_digest(reply, ref.digest if target == ref.digest else None, ref, what)
         manifest = _parsed_manifest(reply, digest, ref, what)
@@ -255,9 +270,10 @@ class RegistryClient:
         )
 
     async def list_tags(
-        self, ref: ImageReference, *, page_size: int = 1000, limit: int | None = None
+        self, ref: ImageReference, *, page_size: int = 1000, limit: int = MAX_TAGS
     ) -> TagList:
-        """All tags of the repository, following `Link: <...>; rel="next"` on the same origin.
+        """The repository's tags, following `Link: <...>; rel="next"` on the same origin, up
+        to `limit` of them (memory stays bounded whatever the registry sends).
 
         A page shorter than `page_size` does not end the list; only a missing next link does.
         """
@@ -270,22 +286,21 @@ class RegistryClient:
         seen: set[str] = set()
         while True:
             seen.add(str(url))
-            reply = await self._request("GET", ref, url, what=what)
+            reply = await self._request("GET", ref, url, what=what, limit=MAX_TAG_PAGE_BYTES)
             self._check(reply, ref, what, "tag list", RepositoryNotFound)
             tags += _page_tags(reply, ref, what)
-            if limit is not None and len(tags) >= limit:
-                return TagList(tuple(tags[:limit]), False, f"stopped at {limit} tags")
+            if len(tags) >= limit:
+                return TagList(tuple(tags[:limit]), False, f"stopped after {limit} tags")
             link = _next_link(reply.headers)
             if link is None:
                 return TagList(tuple(tags))
-            following = reply.url.join(link)
+            following = joined_url(reply.url, link, f"{what}: the next page", ref.registry)
             stop = None
             if not same_origin(following, reply.url):
                 stop = f"the next page is on another host ({following.host}); not followed"
             elif str(following) in seen or len(seen) >= MAX_TAG_PAGES:
                 stop = "the registry's pages do not end; stopped"
             if stop is not None:
-                logger.warning("%s: %s", what, stop)
                 return TagList(tuple(tags), False, stop)
             url = following
 
@@ -315,6 +330,9 @@ class RegistryClient:
             async with self._introductions.setdefault(origin, asyncio.Lock()):
                 if not self._auth.knows(origin):
                     self._learn(origin, await self._ping(origin, registry))
+        except Unavailable as exc:
+            # No answer at all: every question to it would wait as long again for nothing.
+            self._unreachable.setdefault(registry, str(exc))
         except RegistryError as exc:
             logger.debug("introducing %s: %s", registry, exc)
 
@@ -344,16 +362,29 @@ class RegistryClient:
         """The base URL that answers for `registry`; loopback hosts fall back to plain HTTP."""
         adopting = self._adopting.get(registry)
         if adopting is not None:
-            await adopting  # an answer that came ahead tells, so the probe is not repeated
+            # An answer that came ahead tells, so the probe is not repeated (shielded: other
+            # lookups wait for the same answer when this one gives up).
+            await asyncio.shield(adopting)
         candidates = self._endpoints.base_urls(registry)
         if len(candidates) == 1:
             return candidates[0]
         if registry in self._origins:
             return self._origins[registry]
         async with self._origin_locks.setdefault(registry, asyncio.Lock()):
+            self._raise_if_unreachable(registry, None)
             if registry not in self._origins:
-                self._origins[registry] = await self._probe(registry, candidates)
+                try:
+                    self._origins[registry] = await self._probe(registry, candidates)
+                except Unavailable as exc:
+                    # The lookups waiting for this probe would each wait as long for nothing.
+                    self._unreachable.setdefault(registry, str(exc))
+                    raise
             return self._origins[registry]
+
+    def _raise_if_unreachable(self, registry: str, repository: str | None) -> None:
+        unreachable = self._unreachable.get(registry)
+        if unreachable is not None:
+            raise Unavailable(unreachable, registry=registry, repository=repository)
 
     async def _probe(self, registry: str, candidates: Sequence[str]) -> str:
         for base, fallback in itertools.pairwise(candidates):
@@ -395,12 +426,15 @@ class RegistryClient:
         *,
         what: str,
         accept: str | None = None,
+        limit: int = MAX_ANSWER_BYTES,
     ) -> Reply:
-        """Send with authorization, once more after a 401 where that can help."""
+        """Send with authorization, once more after a 401 where that can help; an answer over
+        `limit` bytes is a ProtocolError."""
+        self._raise_if_unreachable(ref.registry, ref.repository)
         origin = await self._origin(ref.registry)
         url = httpx.URL(f"{origin}{target}") if isinstance(target, str) else target
         sent = await self._auth.authorization(origin, ref.registry, ref.repository)
-        reply = await self._follow(method, url, sent, accept, ref, what)
+        reply = await self._follow(method, url, sent, accept, ref, what, limit)
         # A 401 from a redirect target (a CDN) is no challenge of the registry's.
         if reply.status == 401 and same_origin(reply.url, url):
             retry = await self._auth.after_refusal(
@@ -408,7 +442,7 @@ class RegistryClient:
             )
             if retry is not None:
                 sent = retry
-                reply = await self._follow(method, url, sent, accept, ref, what)
+                reply = await self._follow(method, url, sent, accept, ref, what, limit)
         if reply.status == 401 and same_origin(reply.url, url):
             note = await self._auth.credentials_note(origin, httpx.URL(origin))
             raise Unauthorized(
@@ -429,6 +463,7 @@ class RegistryClient:
         accept: str | None,
         ref: ImageReference,
         what: str,
+        limit: int,
     ) -> Reply:
         """Send, following redirects; Authorization goes to the registry's origin only."""
         start = url
@@ -438,12 +473,12 @@ class RegistryClient:
                 headers["Authorization"] = authorization
             request = self._http.build_request(method, url, headers=headers)
             reply = await self._sender.send(
-                request, registry=ref.registry, repository=ref.repository, what=what
+                request, registry=ref.registry, repository=ref.repository, what=what, limit=limit
             )
             location = reply.headers.get("location")
             if reply.status not in _REDIRECTS or not location:
                 return reply
-            url = url.join(location)
+            url = joined_url(url, location, f"{what}: the redirect target", ref.registry)
             logger.debug("%s: redirected to %s", what, url.host)
         raise ProtocolError(
             f"{what}: more than {MAX_REDIRECTS} redirects",
@@ -486,7 +521,9 @@ class RegistryClient:
         what = _what(ref, digest)
         _checked_digest(digest, ref, what)
         path = f"/v2/{ref.repository}/manifests/{digest}"
-        reply = await self._request("GET", ref, path, accept=MANIFEST_ACCEPT, what=what)
+        reply = await self._request(
+            "GET", ref, path, accept=MANIFEST_ACCEPT, what=what, limit=MAX_MANIFEST_BYTES
+        )
         self._check(reply, ref, what, _subject(digest), ManifestNotFound)
         _verified_digest(reply, digest, ref, what)
         return _parsed_manifest(reply, digest, ref, what)
@@ -507,7 +544,7 @@ class RegistryClient:
     async def _blob(self, ref: ImageReference, digest: str) -> bytes:
         what = f"{ref.registry}/{ref.repository} blob {digest}"
         path = f"/v2/{ref.repository}/blobs/{digest}"
-        reply = await self._request("GET", ref, path, what=what)
+        reply = await self._request("GET", ref, path, what=what, limit=MAX_CONFIG_BYTES)
         self._check(reply, ref, what, f"blob {digest}", BlobNotFound)
         _verified_digest(reply, digest, ref, what)
         return reply.body

@@ -12,9 +12,9 @@ report held whole.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
+from basepin.escape import redacted_url, shown
 from basepin.model import SEVERITIES, Finding, ImageUse, Report, Resolution, Unresolved
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 # The summary warns when a registry says fewer pulls than this are left (Docker Hub counts
 # pulls per IP; it is the only registry that sends `ratelimit-remaining`).
 LOW_RATE_LIMIT = 10
-
-_LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def head(report: Report) -> Report:
@@ -136,11 +133,10 @@ def describe(finding: Finding) -> str:
 
 
 def one_line(text: str) -> str:
-    """Line breaks become spaces and other control characters escapes, so text taken from a
-    Dockerfile can neither split a report line nor drive the terminal.
-    """
-    text = _LINE_BREAKS.sub(" ", text)
-    return _CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+    """Text from a Dockerfile, a file name or a registry as a report shows it: on one line,
+    control and bidi characters as visible escapes (see `basepin.escape`), credentials in
+    URLs left out."""
+    return shown(redacted_url(text))
 
 
 def incomplete_message(unresolved: Unresolved) -> str:

@@ -3,13 +3,16 @@
     ::error file=Dockerfile,line=3,col=6,endLine=3,endColumn=17,title=basepin/unpinned::message
 
 Severities map to `error`, `warning` and `notice`. References that could not be checked are
-file-less warnings titled `basepin/incomplete`.
+file-less warnings titled `basepin/incomplete`. Messages and properties are escaped as the
+Actions toolkit escapes them, after `basepin.escape.shown`: one command a line, and nothing
+in them the runner or a terminal would act on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from basepin.escape import redacted_url, workflow_command
 from basepin.model import Report
 from basepin.report import describe, head, incomplete_message, parts, sorted_findings
 
@@ -25,8 +28,8 @@ def lines(run: Report, files: Iterable[Report]) -> Iterator[str]:
     for part in files:
         yield from _annotations(part)
     for unresolved in run.incomplete:
-        message = incomplete_message(unresolved)
-        yield _command("warning", {"title": "basepin/incomplete"}, message) + "\n"
+        message = redacted_url(incomplete_message(unresolved))
+        yield workflow_command("warning", message, {"title": "basepin/incomplete"}) + "\n"
 
 
 def _annotations(report: Report) -> Iterator[str]:
@@ -40,19 +43,5 @@ def _annotations(report: Report) -> Iterator[str]:
             "endColumn": str(span.end_column),
             "title": f"basepin/{finding.rule}",
         }
-        yield _command(_COMMANDS[finding.severity], properties, describe(finding)) + "\n"
-
-
-def _command(name: str, properties: dict[str, str], message: str) -> str:
-    shown = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    return f"::{name} {shown}::{escape_data(message)}"
-
-
-def escape_data(text: str) -> str:
-    """Escape a command's message as the Actions runner reads it back."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """Escape a property value: as data, and `:` and `,` that would end it."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+        message = redacted_url(describe(finding))
+        yield workflow_command(_COMMANDS[finding.severity], message, properties) + "\n"

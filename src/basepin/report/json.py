@@ -15,7 +15,10 @@
   characters and `end_column` is exclusive.
 - `rate_limit` is present only when a registry reported a pull quota: the lowest one seen.
 
-The output is ASCII (other characters as `\\u` escapes), so it survives any stdout encoding.
+The output is ASCII (other characters as `\\u` escapes), so it survives any stdout encoding,
+and carries nothing raw a terminal or the Actions runner would act on (DEL and `##[` are
+escaped too, see `basepin.escape.json_text`); the values are exact, except that messages and
+reasons leave out the credentials of URLs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from basepin.catalog import RULES
 from basepin.errors import UsageError
+from basepin.escape import json_text, redacted_url
 from basepin.model import (
     SEVERITIES,
     USE_KINDS,
@@ -79,7 +83,7 @@ def chunks(run: Report, files: Iterable[Report]) -> Iterator[str]:
     """
     import tempfile
 
-    yield f'{{\n  "version": {VERSION},\n  "files": {json.dumps(list(run.files))},\n'
+    yield f'{{\n  "version": {VERSION},\n  "files": {json_text(json.dumps(list(run.files)))},\n'
     with tempfile.SpooledTemporaryFile(FINDINGS_IN_MEMORY, "w+", encoding="ascii") as waiting:
         uses = _Records("uses")
         findings = _Records("findings")
@@ -94,7 +98,8 @@ def chunks(run: Report, files: Iterable[Report]) -> Iterator[str]:
         yield findings.end() + ",\n"
     incomplete = _Records("incomplete")
     for unresolved in run.incomplete:
-        yield incomplete.add({"reference": unresolved.reference, "reason": unresolved.reason})
+        reason = redacted_url(unresolved.reason)
+        yield incomplete.add({"reference": unresolved.reference, "reason": reason})
     yield incomplete.end()
     remaining = rate_limit_remaining(run)
     if remaining is not None:
@@ -112,7 +117,7 @@ class _Records:
     def add(self, record: Mapping[str, object]) -> str:
         self._count += 1
         start = f'  "{self._name}": [\n' if self._count == 1 else ",\n"
-        return f"{start}    {json.dumps(record)}"
+        return f"{start}    {json_text(json.dumps(record))}"
 
     def end(self) -> str:
         return "\n  ]" if self._count else f'  "{self._name}": []'
@@ -147,7 +152,7 @@ def _finding_json(finding: Finding) -> dict[str, object]:
         "end_line": span.end_line,
         "end_column": span.end_column,
         "reference": finding.reference,
-        "message": finding.message,
+        "message": redacted_url(finding.message),
         "fix": None
         if fix is None
         else {

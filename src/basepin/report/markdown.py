@@ -2,8 +2,10 @@
 shows, not only the failures; the references that could not be checked below it.
 
 Text from Dockerfiles and registries is escaped, so it cannot break the table or turn into
-links and markup. GitHub refuses a summary above 1 MiB: rows that do not fit are left out,
-with a note that says how many.
+links and markup. The runner refuses a step's summary file above 1 MiB (it uploads none of it
+then), so the summary is sized in bytes as the file will hold it (UTF-8, with the runner's
+line endings): rows that do not fit are left out at a row boundary, with a line that says how
+many and where the full report is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from basepin.report import (
 )
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes, GitHub's limit for one step's summary
+FULL_REPORT = "the JSON report (basepin check --format json) or the SARIF report"
 
 _HEADER = (
     "| File | Line | Image | Tag | Pinned | Current | Age | Size | Findings |",
@@ -43,8 +46,16 @@ _MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$#]")
 _RowKey = tuple[str, int, int]
 
 
-def render(report: Report, *, now: datetime, limit: int = SUMMARY_LIMIT) -> str:
-    """The summary as Markdown, at most `limit` bytes in UTF-8 (ages are counted to `now`)."""
+def render(
+    report: Report,
+    *,
+    now: datetime,
+    limit: int = SUMMARY_LIMIT,
+    newline: str = "\n",
+    full_report: str = FULL_REPORT,
+) -> str:
+    """The summary as Markdown, at most `limit` bytes once written as `encoded(.., newline)`
+    (ages are counted to `now`). A cut names `full_report` as the place to read every row."""
     head = ["## basepin", "", f"{_verdict_icon(report)} {escape(tally(report))}", ""]
     if report.offline:
         head += [
@@ -54,19 +65,36 @@ def render(report: Report, *, now: datetime, limit: int = SUMMARY_LIMIT) -> str:
         ]
     rows = _rows(report, as_utc(now))
     unchecked = [f"- {code(u.reference)}: {escape(u.reason)}" for u in report.incomplete]
-    document = _assemble(head, rows, unchecked, len(rows), len(unchecked))
-    if _size(document) <= limit:
+
+    def assemble(kept_rows: int, kept_unchecked: int) -> str:
+        return _assemble(head, rows, unchecked, kept_rows, kept_unchecked, full_report)
+
+    document = assemble(len(rows), len(unchecked))
+    if len(encoded(document, newline)) <= limit:
         return document
     # The frame with every line left out is the largest the note can make it.
-    budget = limit - _size(_assemble(head, rows, unchecked, 0, 0))
-    kept_rows = _fitting(rows, budget)
-    budget -= sum(_size(row) + 1 for row in rows[:kept_rows])
-    kept_unchecked = _fitting(unchecked, budget)
-    return _assemble(head, rows, unchecked, kept_rows, kept_unchecked)
+    budget = limit - len(encoded(assemble(0, 0), newline))
+    kept_rows = _fitting(rows, budget, newline)
+    budget -= sum(len(encoded(row + "\n", newline)) for row in rows[:kept_rows])
+    kept_unchecked = _fitting(unchecked, budget, newline)
+    return assemble(kept_rows, kept_unchecked)
+
+
+def encoded(text: str, newline: str = "\n") -> bytes:
+    """The bytes a summary file holds for `text`: UTF-8 with `newline` for each line break.
+    A lone surrogate (from a file name that is not UTF-8) is written as `?`."""
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    return text.encode("utf-8", "replace")
 
 
 def _assemble(
-    head: list[str], rows: list[str], unchecked: list[str], kept_rows: int, kept_unchecked: int
+    head: list[str],
+    rows: list[str],
+    unchecked: list[str],
+    kept_rows: int,
+    kept_unchecked: int,
+    full_report: str,
 ) -> str:
     lines = list(head)
     if rows:
@@ -75,25 +103,26 @@ def _assemble(
         lines += ["No image references found.", ""]
     if unchecked:
         lines += ["### Could not be checked", "", *unchecked[:kept_unchecked], ""]
-    left_out = len(rows) - kept_rows + len(unchecked) - kept_unchecked
-    if left_out:
+    left_out = [
+        plural(len(rows) - kept_rows, "row") if kept_rows < len(rows) else "",
+        plural(len(unchecked) - kept_unchecked, "unchecked reference")
+        if kept_unchecked < len(unchecked)
+        else "",
+    ]
+    if any(left_out):
         lines += [
-            f"_{plural(left_out, 'more line')} left out: GitHub limits a job summary to 1 MiB. "
-            "The JSON or SARIF report has them all._",
+            f"_{' and '.join(part for part in left_out if part)} left out: GitHub takes at most "
+            f"1 MiB of summary per step. Every row is in {full_report}._",
             "",
         ]
     return "\n".join(lines)
 
 
-def _size(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-def _fitting(lines: list[str], budget: int) -> int:
-    """How many of the leading lines fit in `budget` bytes, a newline after each."""
+def _fitting(lines: list[str], budget: int, newline: str) -> int:
+    """How many of the leading lines fit in `budget` bytes, a line break after each."""
     used = 0
     for count, line in enumerate(lines):
-        used += _size(line) + 1
+        used += len(encoded(line + "\n", newline))
         if used > budget:
             return count
     return len(lines)

@@ -1,7 +1,12 @@
-"""The terminal report: one line per finding, `path:line:col: severity rule: message`."""
+"""The terminal report: one line per finding, `path:line:col: severity rule: message`.
+
+Paths, references and messages are escaped (see `basepin.escape`): no line break, control
+or bidi character gets through, and a file named `::error::x` starts no workflow command.
+"""
 
 from __future__ import annotations
 
+from basepin.escape import not_a_command
 from basepin.report import (
     Tally,
     counted,
@@ -44,7 +49,7 @@ def lines(run: Report, files: Iterable[Report], *, color: bool) -> Iterator[str]
 def _finding_lines(report: Report, color: bool) -> Iterator[str]:
     for finding in sorted_findings(report):
         span = finding.span
-        location = one_line(f"{finding.path}:{span.line}:{span.column}:")
+        location = not_a_command(one_line(f"{finding.path}:{span.line}:{span.column}:"))
         message = one_line(describe(finding))
         if color:
             severity = _SEVERITY_COLOURS[finding.severity] + finding.severity + _RESET
