@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -876,6 +877,24 @@ def test_timeout(silent_port: int, fake_time: FakeTime) -> None:
             timeout=0.05,
             retries=0,
         )
+
+
+def test_a_silent_hub_does_not_hold_questions_up_in_turn(
+    silent_port: int, fake_time: FakeTime
+) -> None:
+    """Until an answer shows which paths the server knows, questions wait for the first; one
+    that gets no answer must not make the others go one at a time."""
+
+    async def ten_at_once(client: HubClient) -> list[BaseException | HubTag | None]:
+        asked = (client.tag("python", f"3.{minor}") for minor in range(10))
+        return list(await asyncio.gather(*asked, return_exceptions=True))
+
+    start = time.perf_counter()
+    found = run(f"http://127.0.0.1:{silent_port}", fake_time, ten_at_once, timeout=0.3, retries=0)
+    elapsed = time.perf_counter() - start
+
+    assert all(isinstance(error, Unavailable) for error in found)
+    assert elapsed < 1.5  # two timeouts, not ten
 
 
 @pytest.mark.parametrize(

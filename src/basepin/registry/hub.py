@@ -236,12 +236,16 @@ class HubClient:
         go one at a time: a server that knows only the older paths costs one 404, not one a
         question.
         """
-        if self._paths_known:
-            return await self._ask_paths(path, tail, query, question)
-        async with self._learning_paths:
-            answer = await self._ask_paths(path, tail, query, question)
-            self._paths_known = True
-            return answer
+        if not self._paths_known:
+            async with self._learning_paths:
+                if not self._paths_known:
+                    try:
+                        return await self._ask_paths(path, tail, query, question)
+                    finally:
+                        # Even a failure ends the one-at-a-time: a server that does not
+                        # answer must not hold every question up in turn.
+                        self._paths_known = True
+        return await self._ask_paths(path, tail, query, question)
 
     async def _ask_paths(
         self, path: str, tail: str, query: Mapping[str, str], question: _Question
