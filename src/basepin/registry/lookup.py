@@ -19,8 +19,8 @@ import httpx
 
 from basepin.model import DigestInfo, Lookup, Missing, TagInfo, Unresolved
 from basepin.reference import ImageReference
-from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
+from basepin.registry.credentials import CredentialStore
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RegistryError, Unverified
