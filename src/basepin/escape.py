@@ -185,6 +185,7 @@ LOGGERS = (
     "httpcore.proxy",
     "httpcore.socks",
     "basepin.registry.auth",
+    "basepin.registry.credentials",
     "basepin.registry.early",
     "basepin.registry.http",
     "basepin.registry.hub",

@@ -21,13 +21,8 @@ import pytest
 
 from basepin.errors import ConfigError
 from basepin.reference import ImageReference, parse_reference
-from basepin.registry.auth import (
-    Challenge,
-    Credential,
-    CredentialStore,
-    credential_key,
-    parse_challenges,
-)
+from basepin.registry.auth import Challenge, parse_challenges
+from basepin.registry.credentials import Credential, CredentialStore, credential_key
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import RegistryError, Unauthorized
 from basepin.registry.oci import RegistryClient

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from basepin.reference import parse_reference
-from basepin.registry.auth import CredentialStore
+from basepin.registry.credentials import CredentialStore
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import (
     ManifestNotFound,

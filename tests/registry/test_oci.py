@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from basepin.errors import ConfigError
 from basepin.model import Platform
 from basepin.reference import ImageReference, parse_reference
-from basepin.registry.auth import CredentialStore
+from basepin.registry.credentials import CredentialStore
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import ManifestNotFound, RepositoryNotFound
 from basepin.registry.oci import (

@@ -28,8 +28,8 @@ from basepin.model import (
     Unresolved,
 )
 from basepin.reference import ImageReference
-from basepin.registry.auth import CredentialStore
 from basepin.registry.cache import Cache, CachedTag
+from basepin.registry.credentials import CredentialStore
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RateLimited, RegistryError, Unverified
@@ -228,8 +228,8 @@ class _Resolver:
 
     async def _lookup(self, ref: ImageReference) -> Lookup:
         wants_tags = tag_list_wanted(ref, self.options)
-        if wants_tags:
-            self._start_tag_list(ref)  # while the digest is looked up
+        if wants_tags and not self.options.want_facts:
+            self._start_tag_list(ref)  # the tag's answer is the only other request: both at once
         head: CachedTag | None = None
         current: DigestInfo | None = None
         if ref.effective_tag is not None:
@@ -238,6 +238,8 @@ class _Resolver:
         if ref.digest is not None:
             found = pin_from_tag(ref, current)
             pin = found or pin_from_facts(current, await self._pinned_facts(ref))
+        if wants_tags:
+            self._start_tag_list(ref)  # where the tag's answer did not start it
         tags, cut = await self._tags(ref, current) if wants_tags else (None, None)
         rate_limit = self.registry.rate_limit_remaining(ref.registry)
         answer = resolution(ref, current, head, pin, tags, rate_limit)
@@ -272,10 +274,12 @@ class _Resolver:
             return cached, await self._facts(ref, cached.digest)
         if self._on_hub(ref):
             head = await self._hub_tag_digest(ref)
+            self._start_tag_list_if_wanted(ref)
             return head, await self._facts(ref, head.digest)
         # One GET: the digest is the hash of the bytes received, and the same bytes tell
         # what the digest is (an index's platforms), where not known yet.
         answer, manifest = await self.registry.tag_manifest(ref)
+        self._start_tag_list_if_wanted(ref)
         info = self.cache.get_digest(
             ref.registry, ref.repository, answer.digest, outline=not self.options.want_facts
         )
@@ -341,8 +345,9 @@ class _Resolver:
         (a pull, within the run's budget), or the lookup fails as unverified.
         """
         tag = ref.effective_tag or ""
+        asking_hub = asyncio.ensure_future(self._hub_tag(ref))  # both questions at once
         head = await self.registry.head_digest(ref)
-        hub_tag = await self._hub_tag(ref)
+        hub_tag = await asking_hub
         agrees = hub_tag is not None and hub_confirms(hub_tag, head.digest)
         verified = head.verified or agrees
         if not verified and head.digest != ref.digest:
@@ -457,6 +462,13 @@ class _Resolver:
                 f"Docker Hub API has no tag {ref.effective_tag} in {ref.repository}"
             )
         return found
+
+    def _start_tag_list_if_wanted(self, ref: ImageReference) -> None:
+        """Start the tag list once the tag's own answer is in, where the digest's facts are
+        wanted: its request then does not queue ahead of the manifests and blobs on the way
+        to them (the longer chain), and it is in long before they are."""
+        if tag_list_wanted(ref, self.options):
+            self._start_tag_list(ref)
 
     def _start_tag_list(self, ref: ImageReference) -> None:
         """Fetch the repository's tags (once per run) in the background."""

@@ -29,7 +29,8 @@ import httpx
 from basepin.digests import digest_problem
 from basepin.model import DigestInfo, Platform
 from basepin.reference import ImageReference
-from basepin.registry.auth import Authenticator, CredentialStore
+from basepin.registry.auth import Authenticator
+from basepin.registry.credentials import CredentialStore
 from basepin.registry.early import Answer, Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import (

@@ -19,7 +19,7 @@ from basepin.registry.cache import Cache, CachedTag
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from basepin.registry.auth import CredentialStore
+    from basepin.registry.credentials import CredentialStore
     from basepin.versions import Scope
 
 # For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
