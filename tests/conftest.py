@@ -2,4 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+from hypothesis import settings
+
 pytest_plugins: list[str] = ["fixtures.hub", "fixtures.github", "fixtures.registry"]
+
+# In CI the property tests draw the same examples every run and keep no example database, so
+# a run's result depends on the code alone.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
