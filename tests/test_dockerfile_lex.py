@@ -28,6 +28,7 @@ ENV: dict[str, EnvValue] = {
     "A": "a/b/c",
     "EMPTY": "",
     "SPACED": "x y",
+    "BS": "a\\b",
     "ARCH": Unknown("ARCH is set per platform"),
 }
 
@@ -72,6 +73,10 @@ def lexer(escape: str = "\\") -> ShellLexer:
         ("${A//?/[\\$0]}", "[\\a][\\/][\\b][\\/][\\c]", "A"),
         ("${A//\\*/x}", "a/b/c", "A"),
         ("\ufeff${A%%/*}", "a", "A"),
+        # In a pattern the escapes inside double quotes stay, and one that escapes nothing
+        # stays twice (processDoubleQuote with raw escapes): "a\b" is the pattern a\\b.
+        ('${BS#"a\\b"}', "", None),
+        ('${BS#"a\\\\"}', "b", "BS"),
         ("${A:-$ARCH}", "a/b/c", "A"),
         ("'$A'", "$A", None),
         ('"$A"', "a/b/c", "A"),
@@ -121,6 +126,8 @@ def test_expand_unknown(word: str, reason: str) -> None:
         ("${}", "syntax error: bad substitution"),
         ("${:x}", "syntax error: bad substitution"),
         ("${A:x}", "unsupported modifier (:x) in substitution"),
+        ("${A'x'}", "unsupported modifier (') in substitution"),
+        ("${A'x", "unsupported modifier (') in substitution"),
         ("${A:#x}", "unsupported modifier (:#) in substitution"),
         ("${A:-x", "syntax error: missing '}'"),
         ("${A:-'x", "syntax error: missing '}'"),
@@ -160,6 +167,9 @@ def test_variables_cannot_blow_up() -> None:
         ("RUN << EOF <<\tX <<-  Y", ["RUN", "<< EOF", "<<\tX", "<<-", "Y"]),
         ("RUN <<", ["RUN", "<<"]),
         ("RUN a<b < c", ["RUN", "a<b", "<", "c"]),
+        # BuildKit's ${...} inside a word empties the word's buffer: "a" is lost.
+        ("RUN a${X:-}<<EOF", ["RUN", "<<EOF"]),
+        ('RUN a"${X:-b}"c', ["RUN", '"b"c']),
         ("RUN ''", ["RUN", "''"]),
         ("RUN 'open", []),
     ],
@@ -171,7 +181,8 @@ def test_words_as_heredoc_detection_sees_them(line: str, words: list[str]) -> No
 
 def test_skip_unset_keeps_variables_as_written() -> None:
     keep = ShellLexer("\\", lambda name: Unset(name), skip_unset=True)
-    assert keep.words("$EOF${X:-y}") == ["$EOF${X:-y}"]
+    assert keep.words("$EOF ${X:-y}") == ["$EOF", "${X:-y}"]
+    assert keep.words("$EOF${X:-y}") == ["${X:-y}"]  # the ${...} empties the word so far
 
 
 @settings(max_examples=400, deadline=None)

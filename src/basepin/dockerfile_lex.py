@@ -395,6 +395,11 @@ class ShellLexer:
         self._pos = 0
         self._depth = 0
         self._inserted = 0
+        # Whether escapes are kept right now: processStopOn sets it for what it reads, double
+        # quotes included (`${V#"\x"}` keeps the escape in the pattern).
+        self._raw = raw_escapes
+        # The words being split, when words() runs.
+        self._words: _Words | None = None
 
     def expand(self, word: str) -> Expansion:
         """ProcessWord: the word with quotes removed and variables expanded."""
@@ -402,12 +407,13 @@ class ShellLexer:
         if _plain_run(self.escape, "", False).fullmatch(word):
             return Expansion(word)
         self._src, self._pos, self._depth, self._inserted = word, 0, 0, 0
+        self._words = None
         return self._until("", self.raw_escapes, None)
 
     def words(self, line: str) -> list[str]:
         """ProcessWords: the line split into shell words; an error yields no words."""
         self._src, self._pos, self._depth, self._inserted = line.removeprefix(BOM), 0, 0, 0
-        words = _Words()
+        words = self._words = _Words()
         try:
             self._until("", self.raw_escapes, words)
         except ExpansionError:
@@ -423,6 +429,17 @@ class ShellLexer:
 
     def _until(self, stop: str, raw_escapes: bool, words: _Words | None) -> Expansion:
         """processStopOn: read to `stop` (consumed) or, when stop is "", to the end."""
+        if words is None and self._words is not None:
+            # BuildKit's lexer shares one buffer for the word being split with the ${...}
+            # it reads inside it: the part of that word before a `${X:-...}` is lost.
+            self._words.parts.clear()
+        outer, self._raw = self._raw, raw_escapes
+        try:
+            return self._read_until(stop, raw_escapes, words)
+        finally:
+            self._raw = outer
+
+    def _read_until(self, stop: str, raw_escapes: bool, words: _Words | None) -> Expansion:
         result = _Builder()
         src, n = self._src, len(self._src)
         plain = _plain_run(self.escape, stop, words is not None)
@@ -525,11 +542,11 @@ class ShellLexer:
                 continue
             if ch == self.escape:
                 self._pos += 1
+                if self._raw:
+                    result.add(ch)  # and once more below when it escapes nothing, as Go does
                 if self._pos >= n:
                     continue  # the end-of-word error follows
                 if src[self._pos] in ('"', "$", self.escape):
-                    if self.raw_escapes:
-                        result.add(ch)
                     ch = src[self._pos]
                     self._pos += 1
                 result.add(ch)
@@ -593,7 +610,8 @@ class ShellLexer:
             modifier += src[self._pos]
             self._pos += 1
         op = modifier[-1]
-        if null_is_unset and op in "#%":
+        # Only after a `:` does BuildKit read the word before it finds the modifier unknown.
+        if (null_is_unset and op in "#%") or (not null_is_unset and op not in "-+?#%"):
             raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
         word = self._closed("}", op in "#%", "syntax error: missing '}'")
         value = self.env(name)
