@@ -19,9 +19,10 @@ leaves every later choice open. So:
   the last one at its rightmost (greedy stars) or leftmost (lazy stars) occurrence;
 - when the segments after the first star cannot be placed from a position, they cannot be
   placed from any later position on that line, so a search moves on to the next line.
-Each segment is found with `str.find` on its longest literal piece, so matching takes a few
-passes over the value; work is counted, and a pattern that needs more than MAX_MATCH_STEPS
-(only contrived ones do) is refused rather than left to run.
+A segment is found with `str.find`, or, when it has `?`s, with a regular expression of fixed
+length (which cannot backtrack), so matching takes a few passes over the value. Work is
+counted, and a pattern that needs more than MAX_MATCH_STEPS (only contrived ones do) is
+refused rather than left to run.
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ from functools import lru_cache
 
 from basepin.records import NamedTuple
 
-# Work allowed for one pattern operation: a step is one `str.find`, one comparison of a
-# literal piece, or 64 characters a regular expression may look at.
+# Work allowed for one pattern operation, about half a second of it: a step is one segment
+# looked for (some microseconds of Python), or _COMPARES_PER_STEP characters a regular
+# expression may compare (a few nanoseconds each).
 MAX_MATCH_STEPS = 1 << 18
+_COMPARES_PER_STEP = 512
 _ANY = None  # a `?` among the items of a segment
+# Compiled expressions of segments with `?`s, the oldest dropped first.
+_REGEXES: dict[str, re.Pattern[str]] = {}
 
 
 class PatternError(ValueError):
@@ -47,11 +52,9 @@ class Segment(NamedTuple):
     length: int
     # The whole segment when it has no `?`.
     text: str | None
-    # The longest literal piece (offset, text): found with str.find, the rest checked there.
-    anchor: tuple[int, str]
-    pieces: tuple[tuple[int, str], ...]
-    # Runs of `?` (offset, length): any characters but a newline.
-    wild: tuple[tuple[int, int], ...]
+    # Otherwise, regular expressions of the segment and of the segment reversed.
+    forward: str = ""
+    backward: str = ""
 
 
 class ShellPattern(NamedTuple):
@@ -69,26 +72,12 @@ class ShellPattern(NamedTuple):
 def _segment(items: tuple[str | None, ...]) -> Segment:
     if _ANY not in items:
         return _literal("".join(items))  # type: ignore[arg-type]
-    pieces: list[tuple[int, str]] = []
-    wild: list[tuple[int, int]] = []
-    at = 0
-    while at < len(items):
-        start = at
-        if items[at] is _ANY:
-            while at < len(items) and items[at] is _ANY:
-                at += 1
-            wild.append((start, at - start))
-        else:
-            while at < len(items) and items[at] is not _ANY:
-                at += 1
-            pieces.append((start, "".join(items[start:at])))  # type: ignore[arg-type]
-    anchor = max(pieces, key=lambda piece: len(piece[1]), default=(0, ""))
-    others = tuple(piece for piece in pieces if piece is not anchor)
-    return Segment(len(items), None, anchor, others, tuple(wild))
+    regex = ["[^\n]" if item is None else re.escape(item) for item in items]
+    return Segment(len(items), None, "".join(regex), "".join(reversed(regex)))
 
 
 def _literal(text: str) -> Segment:
-    return Segment(len(text), text, (0, text), (), ())
+    return Segment(len(text), text)
 
 
 # Runs of literal characters, runs of stars, `?`, and `\` with what follows it.
@@ -156,6 +145,7 @@ class _Matcher:
         self.n = len(text)
         self.lines = "\n" in text
         self.steps = 0
+        self._reversed: str | None = None
 
     def charge(self, steps: int) -> None:
         self.steps += steps
@@ -167,14 +157,20 @@ class _Matcher:
         end = self.text.find("\n", pos) if self.lines else -1
         return self.n if end < 0 else end
 
-    def _wild_fits(self, segment: Segment, at: int) -> bool:
-        """Whether no `?` of `segment` placed at `at` falls on a newline."""
-        if self.lines:
-            self.charge(1)
-            for offset, length in segment.wild:
-                if self.text.find("\n", at + offset, at + offset + length) >= 0:
-                    return False
-        return True
+    def regex(self, segment: Segment, *, backward: bool) -> re.Pattern[str]:
+        """The compiled expression of a segment with `?`s; a compile counts as work."""
+        source = segment.backward if backward else segment.forward
+        regex = _REGEXES.get(source)
+        if regex is None:
+            self.charge(16 + len(source) // 8)  # tens of microseconds
+            if len(_REGEXES) >= 64:
+                del _REGEXES[next(iter(_REGEXES))]
+            regex = _REGEXES[source] = re.compile(source)
+        return regex
+
+    def charge_scan(self, segment: Segment, low: int, high: int) -> None:
+        """A regular expression may compare the whole segment at every start it tries."""
+        self.charge((high - low + 1) * segment.length // _COMPARES_PER_STEP)
 
     def first(self, segment: Segment, low: int, high: int) -> int:
         """The leftmost start in [low, high] of an occurrence of `segment`, or -1."""
@@ -183,26 +179,14 @@ class _Matcher:
         self.charge(1)
         if low > high:
             return -1
-        text = self.text
         if segment.text is not None:
-            return text.find(segment.text, low, high + length) if length else low
-        # Each literal piece in turn moves the candidate to where that piece is next found,
-        # until all of them agree: a piece missing from the value ends the search at once.
-        pieces = (segment.anchor, *segment.pieces) if segment.anchor[1] else ()
-        while low <= high:
-            for offset, piece in pieces:
-                self.charge(1)
-                found = text.find(piece, low + offset, high + offset + len(piece))
-                if found < 0:
-                    return -1
-                if found - offset != low:
-                    low = found - offset
-                    break
-            else:
-                if self._wild_fits(segment, low):
-                    return low
-                low += 1
-        return -1
+            return self.text.find(segment.text, low, high + length) if length else low
+        found = self.regex(segment, backward=False).search(self.text, low, high + length)
+        if found is None:
+            self.charge_scan(segment, low, high)
+            return -1
+        self.charge_scan(segment, low, found.start())
+        return found.start()
 
     def last(self, segment: Segment, low: int, high: int) -> int:
         """The rightmost start in [low, high] of an occurrence of `segment`, or -1."""
@@ -211,24 +195,20 @@ class _Matcher:
         self.charge(1)
         if low > high:
             return -1
-        text = self.text
         if segment.text is not None:
-            return text.rfind(segment.text, low, high + length) if length else high
-        pieces = (segment.anchor, *segment.pieces) if segment.anchor[1] else ()
-        while low <= high:
-            for offset, piece in pieces:
-                self.charge(1)
-                found = text.rfind(piece, low + offset, high + offset + len(piece))
-                if found < 0:
-                    return -1
-                if found - offset != high:
-                    high = found - offset
-                    break
-            else:
-                if self._wild_fits(segment, high):
-                    return high
-                high -= 1
-        return -1
+            return self.text.rfind(segment.text, low, high + length) if length else high
+        # Searched in the reversed text, where the rightmost occurrence is the leftmost.
+        if self._reversed is None:
+            self._reversed = self.text[::-1]
+        n = self.n
+        regex = self.regex(segment, backward=True)
+        found = regex.search(self._reversed, n - high - length, n - low)
+        if found is None:
+            self.charge_scan(segment, low, high)
+            return -1
+        start = n - found.end()
+        self.charge_scan(segment, start, high)
+        return start
 
     def rest(self, pattern: ShellPattern, pos: int, *, greedy: bool) -> int:
         """Where a match ends whose first segment ended at `pos` (stars follow it), or -1."""
@@ -396,19 +376,10 @@ def _first_match(matcher: _Matcher, shape: ShellPattern, stop: int) -> tuple[int
 
 
 def _fixed_regex(matcher: _Matcher, segment: Segment) -> re.Pattern[str]:
-    """A segment with `?`s as a regular expression: fixed length, so it cannot backtrack, but
-    it may look at every character of the segment at every position."""
-    matcher.charge(matcher.n * segment.length // 64 + 1)
-    return _segment_regex(segment)
-
-
-@lru_cache(maxsize=16)
-def _segment_regex(segment: Segment) -> re.Pattern[str]:
-    out = ["[^\n]"] * segment.length
-    for offset, piece in (*segment.pieces, segment.anchor):
-        for at, char in enumerate(piece, offset):
-            out[at] = re.escape(char)
-    return re.compile("".join(out))
+    """A segment with `?`s as a regular expression, charged for a scan of the whole value."""
+    regex = matcher.regex(segment, backward=False)
+    matcher.charge_scan(segment, 0, matcher.n)
+    return regex
 
 
 def _replace_fixed(
