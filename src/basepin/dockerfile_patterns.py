@@ -10,8 +10,9 @@ pattern and trim a prefix. `${V//p/r}` is Go's ReplaceAllString, so `$0` in `r` 
 (other `$name`s are empty) and an empty match right after a match is not replaced; `${V/p/r}`
 puts `r` in as it is.
 
-A backtracking regex engine takes exponential time on `*a*a*a*b` against a long value, so the
-matches are computed here without one. A pattern is a run of fixed-length segments (literal
+A backtracking regex engine takes time that grows as the value's length to the power of the
+number of stars (`*a*a*a*a*b` on a kilobyte runs for hours), so the matches are computed here
+without one. A pattern is a run of fixed-length segments (literal
 characters and `?`) between stars. Since a star cannot cross a newline, a match places each
 segment within the line the previous one ended in, and the leftmost placement of a segment
 leaves every later choice open. So:
@@ -37,7 +38,6 @@ from basepin.records import NamedTuple
 # expression may compare (a few nanoseconds each).
 MAX_MATCH_STEPS = 1 << 18
 _COMPARES_PER_STEP = 512
-_ANY = None  # a `?` among the items of a segment
 # Compiled expressions of segments with `?`s, the oldest dropped first.
 _REGEXES: dict[str, re.Pattern[str]] = {}
 
@@ -70,8 +70,9 @@ class ShellPattern(NamedTuple):
 
 
 def _segment(items: tuple[str | None, ...]) -> Segment:
-    if _ANY not in items:
-        return _literal("".join(items))  # type: ignore[arg-type]
+    """A segment of literal characters and None for each `?`."""
+    if None not in items:
+        return _literal("".join(item for item in items if item is not None))
     regex = ["[^\n]" if item is None else re.escape(item) for item in items]
     return Segment(len(items), None, "".join(regex), "".join(reversed(regex)))
 
@@ -107,7 +108,7 @@ def compile_pattern(pattern: str, shown: str | None = None) -> ShellPattern:
             chunks.append(tuple(items))
             items = []
         elif text == "?":
-            items.append(_ANY)
+            items.append(None)
         elif text[0] == "\\":
             # `\}` and `\/` only escape the ${} syntax, but the character is plain all the same.
             escaped = token.group(1)
