@@ -55,6 +55,8 @@ class Segment(NamedTuple):
     # Otherwise, regular expressions of the segment and of the segment reversed.
     forward: str = ""
     backward: str = ""
+    # The longest run of literal characters (offset, text): any occurrence holds it there.
+    needle: tuple[int, str] = (0, "")
 
 
 class ShellPattern(NamedTuple):
@@ -74,11 +76,20 @@ def _segment(items: tuple[str | None, ...]) -> Segment:
     if None not in items:
         return _literal("".join(item for item in items if item is not None))
     regex = ["[^\n]" if item is None else re.escape(item) for item in items]
-    return Segment(len(items), None, "".join(regex), "".join(reversed(regex)))
+    needle: tuple[int, str] = (0, "")
+    run: list[str] = []
+    for at, item in enumerate((*items, None)):
+        if item is not None:
+            run.append(item)
+            continue
+        if len(run) > len(needle[1]):
+            needle = (at - len(run), "".join(run))
+        run = []
+    return Segment(len(items), None, "".join(regex), "".join(reversed(regex)), needle)
 
 
 def _literal(text: str) -> Segment:
-    return Segment(len(text), text)
+    return Segment(len(text), text, needle=(0, text))
 
 
 # Runs of literal characters, runs of stars, `?`, and `\` with what follows it.
@@ -248,31 +259,37 @@ class _Matcher:
             return head.length
         return self.rest(pattern, head.length, greedy=greedy)
 
+    def _skip_to(self, segment: Segment, pos: int) -> int:
+        """The start of the first line from `pos` on where `segment` may start (its longest
+        literal run is there), `pos` itself if that is on its line, past the end if none."""
+        offset, needle = segment.needle
+        if not needle:
+            return pos
+        self.charge(1)
+        found = self.text.find(needle, pos + offset)
+        if found < 0:
+            return self.n + 1
+        return max(pos, self.text.rfind("\n", pos, found - offset) + 1)
+
     def search(self, pattern: ShellPattern, pos: int, stop: int) -> tuple[int, int] | None:
         """The leftmost-first match starting in [pos, stop] (stars greedy), if any."""
         segments = pattern.segments
         head, tail = segments[0], segments[-1]
         while pos <= stop:
             self.charge(2)
-            if pattern.stars and pattern.one_line and tail.length:
+            if pattern.stars and pattern.one_line:
                 # A match holds the last segment on the line it starts: lines without it are
                 # skipped in one find.
-                found = self.first(tail, pos, self.n)
-                if found < 0:
-                    return None
-                pos = max(pos, self.text.rfind("\n", pos, found) + 1)
+                pos = self._skip_to(tail, pos)
                 if pos > stop:
                     return None
             if head.length:
                 start = self.first(head, pos, stop)
                 if start < 0:
                     return None
-            elif pattern.stars and segments[1].length:
-                # Lines without the segment after the star are skipped in one find.
-                found = self.first(segments[1], pos, self.n)
-                if found < 0:
-                    return None
-                start = max(pos, self.text.rfind("\n", pos, found) + 1)
+            elif pattern.stars:
+                # A match starts on the line where the segment after the star starts.
+                start = self._skip_to(segments[1], pos)
                 if start > stop:
                     return None
             else:
