@@ -166,6 +166,20 @@ def test_replace_agrees_with_buildkit(
     assert ours == outcome(go_replace, value, pattern, replacement, every)
 
 
+@settings(max_examples=300, deadline=None)
+@given(VALUES, PATTERNS, REPLACEMENTS, st.booleans(), st.integers(0, 30))
+def test_a_limit_only_refuses_results_past_it(
+    value: str, pattern: str, replacement: str, every: bool, limit: int
+) -> None:
+    try:
+        whole = replace(value, pattern, replacement, every=every, limit=1 << 20)
+    except PatternError:
+        return
+    assert whole is not None
+    expected = whole if len(whole) <= limit else None
+    assert replace(value, pattern, replacement, every=every, limit=limit) == expected
+
+
 def test_every_small_case_agrees_with_buildkit() -> None:
     """All patterns of up to 3 items from `a?*\\n` on all values of up to 4 of `ab\\n`."""
     values = ["".join(v) for n in range(5) for v in itertools.product("ab\n", repeat=n)]

@@ -420,7 +420,8 @@ def _replace_fixed(
     if None not in template.parts:
         put = template.constant("")
         if len(put) <= segment.length:  # the result is no longer than the value
-            return regex.sub(put.replace("\\", "\\\\"), value)
+            result = regex.sub(put.replace("\\", "\\\\"), value)
+            return result if len(result) <= limit else None
     # Each match adds at least one character: the limit ends the loop soon enough.
     parts: list[str] = []
     size = position = 0
