@@ -28,6 +28,7 @@ ENV: dict[str, EnvValue] = {
     "A": "a/b/c",
     "EMPTY": "",
     "SPACED": "x y",
+    "BS": "a\\b",
     "ARCH": Unknown("ARCH is set per platform"),
 }
 
@@ -64,6 +65,18 @@ def lexer(escape: str = "\\") -> ShellLexer:
         ("${A#?}", "/b/c", "A"),
         ("${A/b/x}", "a/x/c", "A"),
         ("${A//\\//-}", "a-b-c", "A"),
+        # Go's ReplaceAllString: no second replacement of the empty match after a match, and
+        # $0 in the replacement is the match.
+        ("${A//*/x}", "x", "A"),
+        ("${A//?/['$0']}", "[a][/][b][/][c]", "A"),
+        ("${A/?/['$0']}", "[$0]/b/c", "A"),
+        ("${A//?/[\\$0]}", "[\\a][\\/][\\b][\\/][\\c]", "A"),
+        ("${A//\\*/x}", "a/b/c", "A"),
+        ("\ufeff${A%%/*}", "a", "A"),
+        # In a pattern the escapes inside double quotes stay, and one that escapes nothing
+        # stays twice (processDoubleQuote with raw escapes): "a\b" is the pattern a\\b.
+        ('${BS#"a\\b"}', "", None),
+        ('${BS#"a\\\\"}', "b", "BS"),
         ("${A:-$ARCH}", "a/b/c", "A"),
         ("'$A'", "$A", None),
         ('"$A"', "a/b/c", "A"),
@@ -113,13 +126,22 @@ def test_expand_unknown(word: str, reason: str) -> None:
         ("${}", "syntax error: bad substitution"),
         ("${:x}", "syntax error: bad substitution"),
         ("${A:x}", "unsupported modifier (:x) in substitution"),
+        ("${A'x'}", "unsupported modifier (') in substitution"),
+        ("${A'x", "unsupported modifier (') in substitution"),
         ("${A:#x}", "unsupported modifier (:#) in substitution"),
-        ("${A:-x", "unexpected end of statement while looking for matching }"),
+        ("${A:-x", "syntax error: missing '}'"),
+        ("${A:-'x", "syntax error: missing '}'"),
+        ("${A:-${EMPTY:?}", "syntax error: missing '}'"),
+        ("${A:-${EMPTY:?}}", "EMPTY: is not allowed to be empty"),
+        ("${A/x", "syntax error: missing '/' in ${}"),
+        ("${A/x/y", "syntax error: missing '}'"),
+        ("${A//\\q/y}", "invalid pattern (\\q) in substitution: invalid escape '\\q'"),
+        ("${A%%\\q}", "invalid pattern (\\q) in substitution: invalid escape '\\q'"),
         ("'abc", "unexpected end of statement while looking for matching single-quote"),
         ('"abc', "unexpected end of statement while looking for matching double-quote"),
         ("${EMPTY:?}", "EMPTY: is not allowed to be empty"),
         ("${EMPTY:?set it}", "EMPTY: set it"),
-        ("${A#\\x}", "invalid pattern (\\x): invalid escape '\\x'"),
+        ("${A#\\x}", "invalid pattern (\\x) in substitution: invalid escape '\\x'"),
         ("${a:-" * (MAX_NESTING + 1), "variables are nested too deeply"),
     ],
     ids=lambda value: str(value)[:40],
@@ -142,6 +164,12 @@ def test_variables_cannot_blow_up() -> None:
         ('RUN "a b" <<EOF', ["RUN", '"a b"', "<<EOF"]),
         ("RUN x\\ y 'q r'", ["RUN", "x\\ y", "'q r'"]),
         ("RUN $UNSET a", ["RUN", "a"]),
+        ("RUN << EOF <<\tX <<-  Y", ["RUN", "<< EOF", "<<\tX", "<<-", "Y"]),
+        ("RUN <<", ["RUN", "<<"]),
+        ("RUN a<b < c", ["RUN", "a<b", "<", "c"]),
+        # BuildKit's ${...} inside a word empties the word's buffer: "a" is lost.
+        ("RUN a${X:-}<<EOF", ["RUN", "<<EOF"]),
+        ('RUN a"${X:-b}"c', ["RUN", '"b"c']),
         ("RUN ''", ["RUN", "''"]),
         ("RUN 'open", []),
     ],
@@ -153,7 +181,8 @@ def test_words_as_heredoc_detection_sees_them(line: str, words: list[str]) -> No
 
 def test_skip_unset_keeps_variables_as_written() -> None:
     keep = ShellLexer("\\", lambda name: Unset(name), skip_unset=True)
-    assert keep.words("$EOF${X:-y}") == ["$EOF${X:-y}"]
+    assert keep.words("$EOF ${X:-y}") == ["$EOF", "${X:-y}"]
+    assert keep.words("$EOF${X:-y}") == ["${X:-y}"]  # the ${...} empties the word so far
 
 
 @settings(max_examples=400, deadline=None)

@@ -105,7 +105,10 @@ def test_instructions(dockerfile: str, instructions: list[str]) -> None:
         ("RUN 'x <<EOF\nFROM a\n", ["RUN 'x <<EOF", "FROM a"]),
         ("RUN <<-\nFROM a\n", ["RUN <<-", "FROM a"]),
         ("RUN <<'$NAME'\nx\n$NAME\nFROM a\n", ["RUN <<'$NAME'", "FROM a"]),
-        ("RUN <<$NAME\nFROM a\n", ["RUN <<$NAME", "FROM a"]),
+        ("RUN <<$NAME\nFROM x\n$NAME\nFROM a\n", ["RUN <<$NAME", "FROM a"]),
+        ("RUN << EOF\nFROM x\nEOF\nFROM a\n", ["RUN << EOF", "FROM a"]),
+        ("RUN <<  'EOF' >f\nFROM x\nEOF\nFROM a\n", ["RUN <<  'EOF' >f", "FROM a"]),
+        ("RUN <<- EOF\nFROM a\n", ["RUN <<- EOF", "FROM a"]),
     ],
     ids=[
         "plain",
@@ -122,7 +125,10 @@ def test_instructions(dockerfile: str, instructions: list[str]) -> None:
         "unbalanced quote on the line",
         "no name",
         "quoted name with a $",
-        "a variable expands to no name",
+        "an unset variable stays in the name",
+        "blanks after the marker",
+        "blanks before a quoted name",
+        "a blank after <<- ends the word",
     ],
 )
 def test_heredoc_bodies_are_not_instructions(dockerfile: str, instructions: list[str]) -> None:

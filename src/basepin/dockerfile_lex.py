@@ -34,6 +34,8 @@ _NON_SEPARATOR = re.compile(r"[^\t\v\f\r ]+")
 # The most text variables may put into one word: ARG defaults can double in length at every
 # line (ARG B=$A$A), and a file must never make basepin run out of memory.
 MAX_EXPANSION = 1 << 16
+# text/scanner skips a byte order mark at the start of each word BuildKit's lexer reads.
+BOM = "\ufeff"
 # Deepest nesting of ${...} inside ${...} followed before giving up.
 MAX_NESTING = 64
 
@@ -393,18 +395,25 @@ class ShellLexer:
         self._pos = 0
         self._depth = 0
         self._inserted = 0
+        # Whether escapes are kept right now: processStopOn sets it for what it reads, double
+        # quotes included (`${V#"\x"}` keeps the escape in the pattern).
+        self._raw = raw_escapes
+        # The words being split, when words() runs.
+        self._words: _Words | None = None
 
     def expand(self, word: str) -> Expansion:
         """ProcessWord: the word with quotes removed and variables expanded."""
+        word = word.removeprefix(BOM)
         if _plain_run(self.escape, "", False).fullmatch(word):
             return Expansion(word)
         self._src, self._pos, self._depth, self._inserted = word, 0, 0, 0
+        self._words = None
         return self._until("", self.raw_escapes, None)
 
     def words(self, line: str) -> list[str]:
         """ProcessWords: the line split into shell words; an error yields no words."""
-        self._src, self._pos, self._depth, self._inserted = line, 0, 0, 0
-        words = _Words()
+        self._src, self._pos, self._depth, self._inserted = line.removeprefix(BOM), 0, 0, 0
+        words = self._words = _Words()
         try:
             self._until("", self.raw_escapes, words)
         except ExpansionError:
@@ -420,6 +429,17 @@ class ShellLexer:
 
     def _until(self, stop: str, raw_escapes: bool, words: _Words | None) -> Expansion:
         """processStopOn: read to `stop` (consumed) or, when stop is "", to the end."""
+        if words is None and self._words is not None:
+            # BuildKit's lexer shares one buffer for the word being split with the ${...}
+            # it reads inside it: the part of that word before a `${X:-...}` is lost.
+            self._words.parts.clear()
+        outer, self._raw = self._raw, raw_escapes
+        try:
+            return self._read_until(stop, raw_escapes, words)
+        finally:
+            self._raw = outer
+
+    def _read_until(self, stop: str, raw_escapes: bool, words: _Words | None) -> Expansion:
         result = _Builder()
         src, n = self._src, len(self._src)
         plain = _plain_run(self.escape, stop, words is not None)
@@ -443,6 +463,13 @@ class ShellLexer:
                 result.extend(part)
                 if words is not None:
                     words.add_raw(part.text)
+            elif ch == "<" and words is not None:
+                text = self._heredoc_start()
+                result.add(text)
+                if text == "<":
+                    words.add_char(text)
+                else:
+                    words.add_raw(text)
             elif ch == self.escape:
                 self._pos += 1
                 if raw_escapes:
@@ -470,9 +497,21 @@ class ShellLexer:
             raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
         return result.done()
 
+    def _heredoc_start(self) -> str:
+        """processPossibleHeredoc: `<<` takes the blanks after it into its word (`<< EOF`)."""
+        src, start = self._src, self._pos
+        self._pos += 1
+        if not src.startswith("<", self._pos):
+            return "<"
+        self._pos += 1
+        while self._pos < len(src) and src[self._pos] in " \t\r":
+            self._pos += 1
+        return src[start : self._pos]
+
     def _single_quoted(self) -> str:
         close = self._src.find("'", self._pos + 1)
         if close < 0:
+            self._pos = len(self._src)
             raise ExpansionError(
                 "unexpected end of statement while looking for matching single-quote"
             )
@@ -503,11 +542,11 @@ class ShellLexer:
                 continue
             if ch == self.escape:
                 self._pos += 1
+                if self._raw:
+                    result.add(ch)  # and once more below when it escapes nothing, as Go does
                 if self._pos >= n:
                     continue  # the end-of-word error follows
                 if src[self._pos] in ('"', "$", self.escape):
-                    if self.raw_escapes:
-                        result.add(ch)
                     ch = src[self._pos]
                     self._pos += 1
                 result.add(ch)
@@ -571,9 +610,10 @@ class ShellLexer:
             modifier += src[self._pos]
             self._pos += 1
         op = modifier[-1]
-        if null_is_unset and op in "#%":
+        # Only after a `:` does BuildKit read the word before it finds the modifier unknown.
+        if (null_is_unset and op in "#%") or (not null_is_unset and op not in "-+?#%"):
             raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
-        word = self._until("}", op in "#%", None)
+        word = self._closed("}", op in "#%", "syntax error: missing '}'")
         value = self.env(name)
         if isinstance(value, Unset) and self.skip_unset:
             return _value("${" + name + modifier + word.text + "}")
@@ -594,7 +634,21 @@ class ShellLexer:
             return self._insert(value, name)
         if word.unknown is not None:
             return word
-        return self._insert(_trim_pattern(value, word.text, op), name)
+        from basepin.dockerfile_patterns import PatternError, trim  # few files need it
+
+        try:
+            return self._insert(trim(value, word.text, op), name)
+        except PatternError as err:
+            raise ExpansionError(str(err)) from None
+
+    def _closed(self, stop: str, raw_escapes: bool, missing: str) -> Expansion:
+        """The text of a ${...} up to `stop`; an error at the end of the word is `missing`."""
+        try:
+            return self._until(stop, raw_escapes, None)
+        except ExpansionError:
+            if self._pos >= len(self._src):
+                raise ExpansionError(missing) from None
+            raise
 
     def _plain_value(self, name: str, written: str) -> Expansion:
         value = self.env(name)
@@ -608,8 +662,8 @@ class ShellLexer:
         every = self._pos < len(self._src) and self._src[self._pos] == "/"
         if every:
             self._pos += 1
-        pattern = self._until("/", True, None)
-        replacement = self._until("}", True, None)
+        pattern = self._closed("/", True, "syntax error: missing '/' in ${}")
+        replacement = self._closed("}", True, "syntax error: missing '}'")
         value = self.env(name)
         if isinstance(value, Unset) and self.skip_unset:
             return _value("${" + name + "/" + pattern.text + "/" + replacement.text + "}")
@@ -618,64 +672,21 @@ class ShellLexer:
         for part in (pattern, replacement):
             if part.unknown is not None:
                 return part
-        regex = _shell_pattern(pattern.text, greedy=True, anchored=False)
-        text = regex.sub(lambda _: replacement.text, value, count=0 if every else 1)
+        from basepin.dockerfile_patterns import PatternError, replace  # few files need it
+
+        room = MAX_EXPANSION - self._inserted
+        try:
+            text = replace(value, pattern.text, replacement.text, every=every, limit=room)
+        except PatternError as err:
+            raise ExpansionError(str(err)) from None
+        if text is None:
+            raise ExpansionError(f"variables expand to more than {MAX_EXPANSION} characters")
         return self._insert(text, name)
 
 
 @lru_cache(maxsize=32)
 def _plain_run(escape: str, stop: str, split: bool) -> re.Pattern[str]:
-    """Text the lexer copies as it is: no `$`, quote, escape, stop character (or blank)."""
-    special = "$'\"" + escape + stop + (GO_SPACE if split else "")
+    """Text the lexer copies as it is: no `$`, quote, escape, stop character (or, when it
+    splits words, blank or `<`)."""
+    special = "$'\"" + escape + stop + (GO_SPACE + "<" if split else "")
     return re.compile("[^" + re.escape(special) + "]+")
-
-
-def _shell_pattern(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """convertShellPatternToRegex: `*` and `?` wildcards, `\\` escapes, nothing else."""
-    out = ["^"] if anchored else []
-    pos, n = 0, len(pattern)
-    while pos < n:
-        ch = pattern[pos]
-        pos += 1
-        if ch == "*":
-            out.append(".*" if greedy else ".*?")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\":
-            if pos < n and pattern[pos] in "}/":
-                continue  # only escapes the ${} syntax
-            if pos >= n or pattern[pos] not in "*?\\":
-                shown = pattern[pos] if pos < n else ""
-                raise ExpansionError(f"invalid pattern ({pattern}): invalid escape '\\{shown}'")
-            out.append(re.escape(pattern[pos]))
-            pos += 1
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out))
-
-
-def _reverse_pattern(pattern: str) -> str:
-    """Reverse a pattern, keeping each `\\x` escape in order."""
-    pieces: list[str] = []
-    pos = 0
-    while pos < len(pattern):
-        step = 2 if pattern[pos] == "\\" and pos + 1 < len(pattern) else 1
-        pieces.append(pattern[pos : pos + step])
-        pos += step
-    return "".join(reversed(pieces))
-
-
-def _trim_pattern(value: str, word: str, op: str) -> str:
-    """${V#p}, ${V##p}, ${V%p}, ${V%%p}: drop the shortest/longest match at the start/end."""
-    greedy = word.startswith(op)
-    if greedy:
-        word = word[1:]
-    if op == "#":
-        return _drop_prefix(value, word, greedy)
-    # The shortest suffix is the shortest prefix of the reversed text.
-    return _drop_prefix(value[::-1], _reverse_pattern(word), greedy)[::-1]
-
-
-def _drop_prefix(value: str, pattern: str, greedy: bool) -> str:
-    match = _shell_pattern(pattern, greedy=greedy, anchored=True).match(value)
-    return value[match.end() :] if match else value

@@ -38,8 +38,10 @@ _DIRECTIVE = {
 _GO_RE_SPACE = "\t\n\f\r "
 # parser.reHeredoc: an optional file descriptor, <<, an optional -, the name.
 _HEREDOC = r"[0-9]*<<(-?)([^<]*)\Z"
-# Characters the shell lexer gives a meaning to; a line without them splits at blanks.
+# Characters the shell lexer gives a meaning to; a line without them (and without `<<` before
+# a blank) splits at blanks.
 _LEXED = frozenset("'\"$\\")
+_SPACED_HEREDOC = ("<< ", "<<\t", "<<\r")
 _BLANK_TO_SPACE = str.maketrans(dict.fromkeys(GO_SPACE, " "))
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
 _MAY_OPEN_HEREDOC = _HEREDOC_COMMANDS | {"onbuild"}
@@ -153,14 +155,19 @@ def _no_value(name: str) -> Unset:
 
 
 def _heredoc_names(line: str) -> Iterator[tuple[str, bool]]:
-    """heredocsFromLine: (name, chomp) of each heredoc an instruction line opens, in order."""
-    if _LEXED.isdisjoint(line):  # nothing to lex: the words are the runs of non-blanks
+    """heredocsFromLine: (name, chomp) of each heredoc an instruction line opens, in order.
+
+    The lexer keeps unset variables as written (`<<$EOF` is named `$EOF`) and the blanks after
+    `<<` in its word (`<< EOF` is named `EOF`)."""
+    if _LEXED.isdisjoint(line) and not any(marker in line for marker in _SPACED_HEREDOC):
+        # Nothing to lex: the words are the runs of non-blanks.
         for word in line.translate(_BLANK_TO_SPACE).split(" "):
             match = re.match(_HEREDOC, word) if "<<" in word else None
             if match is not None and match.group(2):
                 yield match.group(2), match.group(1) == "-"
         return
-    for word in ShellLexer("\\", _no_value, raw_quotes=True, raw_escapes=True).words(line):
+    lexer = ShellLexer("\\", _no_value, raw_quotes=True, raw_escapes=True, skip_unset=True)
+    for word in lexer.words(line):
         match = re.match(_HEREDOC, word)
         if match is None or not match.group(2):
             continue
