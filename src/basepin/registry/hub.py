@@ -72,7 +72,8 @@ class HubTag:
     status: str | None = None
 
     def info(self) -> TagInfo:
-        return TagInfo(self.name, self.digest, self.pushed, self.size)
+        source = None if self.pushed is None else "hub"
+        return TagInfo(self.name, self.digest, self.pushed, self.size, pushed_source=source)
 
 
 def hub_confirms(tag: HubTag, digest: str) -> bool:
