@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 pytest_plugins: list[str] = [
+    "fixtures.eol",
     "fixtures.hub",
     "fixtures.github",
     "fixtures.hostile",
