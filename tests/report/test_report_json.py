@@ -25,6 +25,7 @@ USE_KEYS = {
     "platform",
     "digest_now",
     "pushed",
+    "pushed_source",
 }
 FINDING_KEYS = {
     "rule",
