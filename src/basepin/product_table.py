@@ -76,10 +76,26 @@ OFFICIAL_IMAGES: dict[str, str] = {
     "vault": "hashicorp-vault",
     "wordpress": "wordpress",
     "zookeeper": "zookeeper",
-    # Images no endoflife.date product covers, listed so that the table says so: busybox,
-    # hello-world, registry, bash, gcc, buildpack-deps, swift, clojure, eclipse-mosquitto,
-    # nats, adminer, ghost, mongo-express, percona (OS releases in their tags still count).
 }
+# Official images no endoflife.date product covers (their tags' OS releases still count).
+NO_PRODUCT = frozenset(
+    {
+        "adminer",
+        "bash",
+        "buildpack-deps",
+        "busybox",
+        "clojure",
+        "eclipse-mosquitto",
+        "gcc",
+        "ghost",
+        "hello-world",
+        "mongo-express",
+        "nats",
+        "percona",
+        "registry",
+        "swift",
+    }
+)
 
 # Images elsewhere whose tag version is a product's version.
 VENDOR_IMAGES: dict[str, str] = {
@@ -92,6 +108,7 @@ VENDOR_IMAGES: dict[str, str] = {
 
 # OS release code names, in a tag (`3.8-slim-bullseye`, `jammy-20240111`) or an image name.
 CODENAMES: dict[str, tuple[str, str]] = {
+    "wheezy": ("debian", "7"),
     "jessie": ("debian", "8"),
     "stretch": ("debian", "9"),
     "buster": ("debian", "10"),
@@ -99,8 +116,14 @@ CODENAMES: dict[str, tuple[str, str]] = {
     "bookworm": ("debian", "12"),
     "trixie": ("debian", "13"),
     "forky": ("debian", "14"),
+    "precise": ("ubuntu", "12.04"),
     "trusty": ("ubuntu", "14.04"),
+    "vivid": ("ubuntu", "15.04"),
+    "wily": ("ubuntu", "15.10"),
     "xenial": ("ubuntu", "16.04"),
+    "yakkety": ("ubuntu", "16.10"),
+    "zesty": ("ubuntu", "17.04"),
+    "artful": ("ubuntu", "17.10"),
     "bionic": ("ubuntu", "18.04"),
     "cosmic": ("ubuntu", "18.10"),
     "eoan": ("ubuntu", "19.10"),
@@ -115,6 +138,23 @@ CODENAMES: dict[str, tuple[str, str]] = {
     "oracular": ("ubuntu", "24.10"),
     "plucky": ("ubuntu", "25.04"),
     "questing": ("ubuntu", "25.10"),
+}
+
+# Release code names an official image's own tags use for its product (`node:carbon-alpine`).
+IMAGE_CODENAMES: dict[str, dict[str, str]] = {
+    "node": {
+        "argon": "4",
+        "boron": "6",
+        "carbon": "8",
+        "dubnium": "10",
+        "erbium": "12",
+        "fermium": "14",
+        "gallium": "16",
+        "hydrogen": "18",
+        "iron": "20",
+        "jod": "22",
+        "krypton": "24",
+    },
 }
 
 # A word with a version attached (`alpine3.16`, `ubi8`, `php8.2`, `al2023`) or, for the words

@@ -14,6 +14,7 @@ import re
 
 from basepin.product_table import (
     CODENAMES,
+    IMAGE_CODENAMES,
     JAVA_DEFAULTS,
     JAVA_VENDORS,
     OFFICIAL_IMAGES,
@@ -58,9 +59,13 @@ def products_of(ref: ImageReference) -> tuple[ProductVersion, ...]:
     tokens = tag.lower().split("-") if tag and tag != "latest" else []
     if tokens:
         leading = _LEADING_VERSION.match(tokens[0])
+        own = IMAGE_CODENAMES.get(_official_name(ref.repository) or "", {})
         if leading is not None:
             if image is not None:
                 found[image] = ProductVersion(image, _numbers(leading.group(1)))
+            tokens = tokens[1:]
+        elif image is not None and tokens[0] in own:
+            found[image] = ProductVersion(image, None, own[tokens[0]])
             tokens = tokens[1:]
     for version in _words(tokens, "tag", _java_default(ref)):
         found.setdefault(version.product, version)
