@@ -80,9 +80,12 @@ def test_without_tags_no_advice_and_without_data_no_verdict() -> None:
         "node:16-alpine3.16: Node.js 16 reached end of life 2023-09-11, "
         "Alpine Linux 3.16 reached end of life 2024-05-23 (per endoflife.date)"
     )
-    assert EolAdvisor(lambda _: None, today=TODAY, warn_days=90).verdicts(
-        parse_reference("python:3.8")
-    ) == []
+    assert (
+        EolAdvisor(lambda _: None, today=TODAY, warn_days=90).verdicts(
+            parse_reference("python:3.8")
+        )
+        == []
+    )
     assert advisor().verdicts(parse_reference("python:3.13-slim-trixie"), PYTHON_TAGS) == []
 
 

@@ -219,9 +219,7 @@ def test_eol_answers_are_read_to_a_cap_and_redirects_stay_on_the_site(
         "/api/v1/products/go", 301, headers={"Location": "/api/v1/products/golang-renamed"}
     )
     eol_server.products["golang-renamed"] = eol_server.products["go"]
-    eol_server.script(
-        "/api/v1/products/nodejs", 302, headers={"Location": "https://example.com/x"}
-    )
+    eol_server.script("/api/v1/products/nodejs", 302, headers={"Location": "https://example.com/x"})
     eol_server.script("/api/v1/products/postgresql", 200, body=b"[" * (2 * 1024 * 1024))
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(
@@ -277,15 +275,17 @@ def test_the_config_date_and_an_unknown_date(
     undated = push_image(plain_registry, repo, "2.0", created=None)
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {aged.reference}\nFROM {undated.reference}\n")
-    code, report = _json_check(capsys, "--min-release-age", "3", str(dockerfile))
+    _, report = _json_check(capsys, "--min-release-age", "3", str(dockerfile))
     by_line = {f["line"]: f for f in report["findings"] if f["rule"] == "unpinned"}
     assert by_line[1]["fix"]["replacement"] == f"{aged.reference}@{aged.digest}"
     assert report["uses"][0]["pushed_source"] == "config"
     assert by_line[2]["fix"] is None
     assert "has no known date, so min-release-age (3 days) withholds it" in by_line[2]["message"]
     assert report["uses"][1]["pushed_source"] is None
-    (tmp_path / ".basepin.toml").write_text('min-release-age = 3\nmin-release-age-unknown = "allow"\n')
-    code, report = _json_check(capsys, str(dockerfile))
+    (tmp_path / ".basepin.toml").write_text(
+        'min-release-age = 3\nmin-release-age-unknown = "allow"\n'
+    )
+    _, report = _json_check(capsys, str(dockerfile))
     by_line = {f["line"]: f for f in report["findings"] if f["rule"] == "unpinned"}
     assert by_line[2]["fix"]["replacement"] == f"{undated.reference}@{undated.digest}"
 
@@ -299,7 +299,7 @@ def test_bump_waits_for_a_young_version(
     dockerfile = tmp_path / "Dockerfile"
     text = f"FROM {old.reference}@{old.digest}\n"
     dockerfile.write_text(text)
-    code, report = _json_check(capsys, "--min-release-age", "2", str(dockerfile))
+    _, report = _json_check(capsys, "--min-release-age", "2", str(dockerfile))
     (outdated,) = [f for f in report["findings"] if f["rule"] == "outdated"]
     assert "1.0 -> 1.1" in outdated["message"]
     assert "; not proposed: 1.1 built " in outdated["message"]
@@ -332,7 +332,7 @@ def test_docker_hub_push_dates_hold_back_a_new_digest(
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM ruby:3.3\n")
     mirror = f"docker.io={plain_registry.url}"
-    code, report = _json_check(
+    _, report = _json_check(
         capsys, "--registry-mirror", mirror, "--min-release-age", "1", str(dockerfile)
     )
     (unpinned,) = [f for f in report["findings"] if f["rule"] == "unpinned"]

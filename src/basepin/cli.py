@@ -330,9 +330,8 @@ def _resolve_options(
         hub_token=os.environ.get("DOCKERHUB_TOKEN") or None,
         want_facts=cooldown
         or any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
-        # End-of-life advice names the nearest supported tag from the tag list.
-        want_tags=eol or any(config.severity_of(r) != "off" for r in ("outdated", "latest")),
-        want_newer=eol or config.severity_of("outdated") != "off",
+        want_tags=any(config.severity_of(r) != "off" for r in ("outdated", "latest")),
+        want_newer=config.severity_of("outdated") != "off",
         # Under a cooldown the newest version's date is needed, whether bumping or not.
         want_newer_digests=bump or cooldown,
         want_dates=cooldown,

@@ -324,15 +324,25 @@ def tag_list_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
     """Whether the rules need the repository's tags: `latest` to name its version, a version
     tag to find newer ones; other tags (`bookworm`, a hash) have nothing to compare."""
     tag = ref.effective_tag
-    if not options.want_tags or tag is None:
+    if tag is None:
         return False
     if tag == "latest":
-        return True
-    if not options.want_newer:
+        return options.want_tags
+    if not (options.want_tags and options.want_newer) and not _eol_advice_wanted(ref, options):
         return False
     from basepin.versions import parse_tag  # packaging loads only once versions matter
 
     return parse_tag(tag) is not None
+
+
+def _eol_advice_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
+    """The `eol` rules name the nearest supported tag from the tag list: wanted for the
+    references that carry a product endoflife.date knows."""
+    if options.eol_url is None:
+        return False
+    from basepin.products import products_of
+
+    return bool(products_of(ref))
 
 
 def probed_tags(
