@@ -363,3 +363,21 @@ def test_stale_digest_says_how_much_newer_the_tag_is(
     (old,) = [f for f in report["findings"] if f["rule"] == "old-image"]
     assert f"(built {pinned_at:%Y-%m-%d} per the image config)" in old["message"]
     assert code == 1
+
+
+def test_a_product_endoflife_date_does_not_have_is_asked_once_a_day(
+    plain_registry: Registry,
+    eol_server: EolServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    image = push_image(plain_registry, f"mirror{uuid.uuid4().hex[:8]}/library/nginx", "1.25")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {image.reference}@{image.digest}\n")
+    eol_server.products.pop("nginx", None)  # 404, as for a renamed product
+    code, report, err = _json_check_err(capsys, str(dockerfile))
+    assert "endoflife.date product nginx: endoflife.date has no such product" in err
+    assert (code, report["findings"]) == (0, [])
+    _, _, err = _json_check_err(capsys, str(dockerfile))
+    assert eol_server.product_requests() == ["nginx"]
+    assert "nginx" not in err

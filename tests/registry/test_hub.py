@@ -114,7 +114,9 @@ def test_tag_detail(hub_server: HubServer, fake_time: FakeTime) -> None:
         status="active",
     )
     assert found.images[1].platform == Platform("linux", "arm64", "v8")
-    assert found.info() == TagInfo("3.12-slim", DIGEST, found.pushed, 52_428_800)
+    assert found.info() == TagInfo(
+        "3.12-slim", DIGEST, found.pushed, 52_428_800, pushed_source="hub"
+    )
     [request] = hub_server.requests
     assert request.path == "/v2/repositories/library/python/tags/3.12-slim"
     assert request.authorization is None

@@ -36,6 +36,12 @@ from basepin.registry.http import (
 )
 
 MAX_REDIRECTS = 3
+
+
+class NoSuchProduct(RegistryError):
+    """endoflife.date answers 404 for the product: kept (as no cycles) for a day, like an
+    answer, so that it is not asked again on every run."""
+
 # Longer texts from the API are cut: they end up in findings' messages.
 MAX_LABEL_CHARS = 80
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -75,6 +81,9 @@ async def fetch_missing(
     for product, answer in zip(products, found, strict=True):
         if isinstance(answer, Lifecycle):
             store.found(answer)
+        elif isinstance(answer, NoSuchProduct):
+            store.found(Lifecycle(product, product, (), datetime.now(timezone.utc)))
+            store.warnings.append(str(answer))
         elif isinstance(answer, (RegistryError, httpx.HTTPError, httpx.InvalidURL)):
             store.failed(product, _reason(answer, product))
         elif isinstance(answer, BaseException):
@@ -113,7 +122,7 @@ async def product_lifecycle(sender: Sender, base: httpx.URL, product: str) -> Li
     else:
         raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects", registry=host)
     if reply.status == 404:
-        raise RegistryError(f"{what}: endoflife.date has no such product", registry=host)
+        raise NoSuchProduct(f"{what}: endoflife.date has no such product", registry=host)
     if reply.status != 200:
         raise ProtocolError(f"{what}: HTTP {reply.status}", registry=host)
     try:
