@@ -42,6 +42,7 @@ class NoSuchProduct(RegistryError):
     """endoflife.date answers 404 for the product: kept (as no cycles) for a day, like an
     answer, so that it is not asked again on every run."""
 
+
 # Longer texts from the API are cut: they end up in findings' messages.
 MAX_LABEL_CHARS = 80
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
