@@ -7,7 +7,6 @@ from collections import defaultdict
 from functools import lru_cache
 
 from basepin.config import Config
-from basepin.dates import current_date, describe, image_date, pinned_date, tag_date, withheld
 from basepin.errors import InvalidReference
 from basepin.model import (
     Edit,
@@ -127,6 +126,8 @@ def _online(
     now: datetime,
     bump: bool,
 ) -> Iterator[Candidate]:
+    from basepin.dates import tag_date, withheld  # online only: keep start-up light
+
     ref = parse_reference(use.reference)
     found: list[Candidate] = []
     # What a floating `latest` is today: the most specific version tag sharing its digest.
@@ -163,6 +164,8 @@ def _online(
 
 def _stale_message(use: ImageUse, ref: ImageReference, res: Resolution) -> str:
     """The tag moved: since when, and how much newer its image is than the pinned one."""
+    from basepin.dates import current_date, describe, pinned_date
+
     assert ref.digest is not None
     assert res.pin_now is not None
     since = ""
@@ -189,6 +192,8 @@ def _pin_withheld(
     may be, or when it is the digest already pinned."""
     if config.min_release_age <= 0 or res.current is None:
         return None
+    from basepin.dates import current_date, withheld
+
     writes = res.pin_now if ref.digest is not None and res.pin_now else res.current.digest
     if writes == ref.digest:
         return None
@@ -279,6 +284,8 @@ def _covered(platform: str, have: set[str]) -> bool:
 def _age_candidates(
     use: ImageUse, ref: ImageReference, res: Resolution, config: Config, now: datetime
 ) -> Iterator[Candidate]:
+    from basepin.dates import describe, image_date
+
     born: Dated | None = image_date(ref, res)
     if born is None:
         return
