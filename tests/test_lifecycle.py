@@ -203,3 +203,68 @@ def test_a_release_cycle_from_the_api_shape() -> None:
     assert found.cycles == (EolCycle("2", date(2030, 1, 1), False), EolCycle("1", None, True))
     assert parse_product({"result": {}}, "x") is None
     assert parse_product([], "x") is None
+
+
+def test_offline_uses_kept_data_without_the_http_stack(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from basepin.registry.eol_cache import LifecycleStore
+
+    cache = tmp_path / "cache"
+    store = LifecycleStore(cache, 0.0)
+    store.write(recorded("alpine-linux")._replace(fetched=NOW - timedelta(days=40)))
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM alpine:3.16@sha256:" + "a" * 64 + "\n")
+    command = [sys.executable, "-X", "importtime", "-m", "basepin", "check", "--offline"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"}
+    result = subprocess.run(
+        [*command, "--format", "json", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env | {"BASEPIN_CACHE_DIR": str(cache)},
+    )
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["rule"] == "eol"
+    assert "Alpine Linux 3.16 reached end of life 2024-05-23" in finding["message"]
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line
+    }
+    for module in ("httpx", "httpcore", "ssl", "sqlite3", "asyncio"):
+        assert module not in imported, f"offline run imported {module}"
+    # Nothing kept: silent, and not incomplete.
+    empty = subprocess.run(
+        [*command, str(dockerfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env | {"BASEPIN_CACHE_DIR": str(tmp_path / "none")},
+    )
+    assert empty.returncode == 0
+    assert "eol" not in empty.stdout
+
+
+def test_kept_data_round_trips_and_damaged_files_are_ignored(tmp_path: Path) -> None:
+    from basepin.registry.eol_cache import LifecycleStore
+
+    store = LifecycleStore(tmp_path, NOW.timestamp())
+    python = recorded("python")._replace(fetched=NOW - timedelta(hours=2))
+    store.write(python)
+    assert store.read("python") == python
+    store.add([parse_reference("python:3.8"), parse_reference("node:20")])
+    assert store.known == {"python": python}
+    assert store.missing() == ["nodejs"]
+    (tmp_path / "eol" / "nodejs.json").write_text("{not json")
+    assert store.read("nodejs") is None
+    assert store.read("../etc/passwd") is None
+    stale = LifecycleStore(tmp_path, (NOW + timedelta(days=2)).timestamp())
+    stale.add([parse_reference("python:3.8")])
+    assert stale.missing() == ["python"]
+    stale.failed("python", "endoflife.date product python: HTTP 503")
+    assert stale.known == {"python": python}
+    assert stale.warnings == [
+        f"endoflife.date product python: HTTP 503; using its answer of {python.fetched:%Y-%m-%d}"
+    ]
