@@ -283,7 +283,10 @@ def test_a_stale_pin_keeps_its_digest_while_the_new_one_is_young() -> None:
         f"; not proposed: the newer digest built {YOUNG:%Y-%m-%d %H:%M} per the image config, "
         "eligible from 2026-11-29"
     )
+    # 20 hours old: not eligible under one day either, eligible without a cooldown.
     findings, _ = _run(dockerfile, {f"example.com/app:1@{OLD}": res}, Config(min_release_age=1))
+    assert _fixed(dockerfile, findings) == dockerfile
+    findings, _ = _run(dockerfile, {f"example.com/app:1@{OLD}": res})
     assert _fixed(dockerfile, findings) == f"FROM example.com/app:1@{NEW}\n"
     # A pin that already holds the young digest is no candidate: nothing is withheld.
     current = Resolution("example.com/app:1", _current(created=YOUNG), pin_now=NEW)
