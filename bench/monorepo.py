@@ -15,8 +15,11 @@ reuses the test harness in tests/fixtures. What it sets up, all on loopback:
 - git work trees of multi-stage Dockerfiles using 60 unique references (plain tags, tags
   pinned to their current digest, references built from global ARGs; no `latest`), with a
   `.basepin.toml` that lists the registry as insecure (it is plain HTTP: basepin would try TLS
-  first on a loopback host) and, for the second configuration, turns `old-image`, `outdated`
-  and `platforms` off.
+  first on a loopback host) and, for the second configuration, turns `old-image`, `outdated`,
+  `platforms`, `eol` and `eol-soon` off;
+- endoflife.date served locally (tests/fixtures/eol.py, the tests' recorded answers), its
+  requests counted per check apart from the registry's (a third of the repositories sit under
+  `library/`, where the `eol` rules know their products).
 
 Each row is the median of `--runs` runs (half as many for the large tree) of `python -m basepin
 check --format json .` as a subprocess, with BASEPIN_CACHE_DIR fresh for every cold run and
