@@ -15,8 +15,11 @@ reuses the test harness in tests/fixtures. What it sets up, all on loopback:
 - git work trees of multi-stage Dockerfiles using 60 unique references (plain tags, tags
   pinned to their current digest, references built from global ARGs; no `latest`), with a
   `.basepin.toml` that lists the registry as insecure (it is plain HTTP: basepin would try TLS
-  first on a loopback host) and, for the second configuration, turns `old-image`, `outdated`
-  and `platforms` off.
+  first on a loopback host) and, for the second configuration, turns `old-image`, `outdated`,
+  `platforms`, `eol` and `eol-soon` off;
+- endoflife.date served locally (tests/fixtures/eol.py, the tests' recorded answers), its
+  requests counted per check apart from the registry's (a third of the repositories sit under
+  `library/`, where the `eol` rules know their products).
 
 Each row is the median of `--runs` runs (half as many for the large tree) of `python -m basepin
 check --format json .` as a subprocess, with BASEPIN_CACHE_DIR fresh for every cold run and
@@ -63,6 +66,7 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from latency_proxy import KINDS, LatencyProxy, RequestCounter, registry_kind, token_kind  # noqa: E402
 from monorepo_tree import ImageSpec, image_specs, reference_text, write_monorepo  # noqa: E402
 
+from fixtures.eol import EolServer  # noqa: E402
 from fixtures.registry import (  # noqa: E402
     Registry,
     _PushAuth,
@@ -75,7 +79,10 @@ from fixtures.tokenserver import SigningKey, TokenPolicy, TokenServer  # noqa: E
 SERVICE = "basepin-bench-registry"
 ISSUER = "basepin-bench-issuer"
 PUSHER = "pusher"
-RULES_OFF = '[severity]\nold-image = "off"\noutdated = "off"\nplatforms = "off"\n'
+RULES_OFF = (
+    '[severity]\nold-image = "off"\noutdated = "off"\nplatforms = "off"\n'
+    'eol = "off"\n"eol-soon" = "off"\n'
+)
 # GNU time reports a child's own peak RSS (see run_measured).
 TIME = ["/usr/bin/time"] if Path("/usr/bin/time").is_file() else []
 SHOWN_KINDS = ("token", "ping", "HEAD manifest", "GET manifest", "GET blob", "tags/list")
@@ -256,6 +263,11 @@ class Bench:
             "BASEPIN_HUB_URL": f"http://127.0.0.1:{closed_port()}",
             "DOCKER_CONFIG": str(empty_docker_config),
         }
+        # endoflife.date, served locally from the tests' recorded answers; its requests are
+        # counted apart from the registry's.
+        self.eol = EolServer().start()
+        self.env["BASEPIN_EOL_URL"] = self.eol.url
+        self.eol_requests: dict[str, list[int]] = {}
         self._caches = 0
 
     def monorepo(self, name: str, count: int, config: str, specs: Sequence[ImageSpec]) -> Path:
@@ -284,10 +296,16 @@ class Bench:
             raise SystemExit(f"basepin check in {root} exited {code}; incomplete: {problems}")
         return sample
 
+    def eol_counted(self, label: str, root: Path, cache: Path) -> Sample:
+        before = len(self.eol.requests)
+        sample = self.check(root, cache)
+        self.eol_requests.setdefault(label, []).append(len(self.eol.requests) - before)
+        return sample
+
     def rows(self, label: str, root: Path, references: int, runs: int) -> list[Row]:
         caches = [self.new_cache() for _ in range(runs)]
-        cold = [self.check(root, cache) for cache in caches]
-        warm = [self.check(root, caches[0]) for _ in range(runs)]
+        cold = [self.eol_counted(f"{label}: cold", root, cache) for cache in caches]
+        warm = [self.eol_counted(f"{label}: warm", root, caches[0]) for _ in range(runs)]
         offline = [self.check(root, caches[0], offline=True) for _ in range(runs)]
         return [
             Row(f"{label}: cold", cold, references),
@@ -348,6 +366,7 @@ def main() -> int:
                     rows += found
                     if count == args.files:
                         cold[name] = found[0].median
+    bench.eol.stop()
     print(f"one-way delay {args.delay * 1000:g} ms; {len(references)} unique references; "
           f"medians of {args.runs} runs ({max(1, args.runs // 2)} for {args.large} files); "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
@@ -355,6 +374,10 @@ def main() -> int:
     for row in rows:
         print(row.render())
     print(f"floor = python -c pass + the client's token request and HEADs: {floor:.3f} s")
+    products = sorted({p for spec in specs for p in _products(spec)})
+    print(f"endoflife.date: {len(products)} distinct products ({', '.join(products)})")
+    for label, counts in bench.eol_requests.items():
+        print(f"endoflife.date requests per check, {label}: {counts}")
     for name, seconds in cold.items():
         print(
             f"cold check, {name}, {args.files} files: {seconds:.3f} s = "
@@ -365,6 +388,13 @@ def main() -> int:
     for line in targets(rows, floor, args.files, args.large, len(references)):
         print(line)
     return 0
+
+
+def _products(spec: ImageSpec) -> set[str]:
+    from basepin.products import products_of
+    from basepin.reference import parse_reference
+
+    return {v.product for v in products_of(parse_reference(f"x.io/{spec.repository}:1"))}
 
 
 def targets(rows: Sequence[Row], floor: float, files: int, large: int, refs: int) -> list[str]:

@@ -18,7 +18,8 @@ NAMES = (
     "python", "node", "golang", "ruby", "rust", "temurin", "alpine", "debian", "ubuntu", "nginx",
     "postgres", "redis", "busybox", "curl", "git", "uv", "syft", "dotnet", "php", "perl",
 )  # fmt: skip
-NAMESPACES = ("base", "lang", "tools")
+# A third under `library/`, as a mirror keeps official images: the `eol` rules know them.
+NAMESPACES = ("library", "lang", "tools")
 
 
 @dataclass(frozen=True)

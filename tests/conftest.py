@@ -7,6 +7,7 @@ import os
 from hypothesis import settings
 
 pytest_plugins: list[str] = [
+    "fixtures.eol",
     "fixtures.hub",
     "fixtures.github",
     "fixtures.hostile",

@@ -330,3 +330,60 @@ def test_a_bump_to_a_digest_not_confirmed_is_not_written() -> None:
     unpinned = next(f for f in bumped if f.rule == "unpinned")
     assert unpinned.fix is not None
     assert unpinned.fix.replacement == f"python:3.11-slim@{OLD}"
+
+
+# --- the cooldown (min-release-age) ----------------------------------------------------------
+
+YOUNG = NOW - timedelta(hours=20)
+
+
+def test_latest_naming_waits_for_a_young_digest() -> None:
+    res = Resolution(
+        "example.com/app:latest",
+        _current(created=YOUNG, created_source="annotation"),
+        tags=(TagInfo("latest", NEW), TagInfo("2.4.1", NEW), TagInfo("2.4", NEW)),
+        pin_now=NEW,
+    )
+    dockerfile = "FROM example.com/app:latest\n"
+    lookups = {"example.com/app:latest": res}
+    findings, _ = _run(dockerfile, lookups, Config(min_release_age=2))
+    latest = next(f for f in findings if f.rule == "latest")
+    assert latest.fix is None
+    assert "example.com/app:latest is example.com/app:2.4.1 today" in latest.message
+    assert latest.message.endswith(
+        f"; not proposed: the tag's digest built {YOUNG:%Y-%m-%d %H:%M} per its "
+        "org.opencontainers.image.created annotation, eligible from 2026-11-28"
+    )
+    findings, _ = _run(dockerfile, lookups, Config(min_release_age=0))
+    assert _fixed(dockerfile, findings) == f"FROM example.com/app:2.4.1@{NEW}\n"
+
+
+def test_a_stale_pin_keeps_its_digest_while_the_new_one_is_young() -> None:
+    dockerfile = f"FROM example.com/app:1@{OLD}\n"
+    res = Resolution(
+        "example.com/app:1",
+        _current(created=YOUNG),
+        pinned=DigestInfo(OLD, INDEX, created=NOW - timedelta(days=40)),
+        pin_now=NEW,
+    )
+    findings, _ = _run(dockerfile, {f"example.com/app:1@{OLD}": res}, Config(min_release_age=3))
+    stale = next(f for f in findings if f.rule == "stale-digest")
+    assert stale.fix is None
+    assert "the tag's image built 2026-11-26 per the image config, 39 days newer" in stale.message
+    assert stale.message.endswith(
+        f"; not proposed: the newer digest built {YOUNG:%Y-%m-%d %H:%M} per the image config, "
+        "eligible from 2026-11-29"
+    )
+    # 20 hours old: not eligible under one day either, eligible without a cooldown.
+    findings, _ = _run(dockerfile, {f"example.com/app:1@{OLD}": res}, Config(min_release_age=1))
+    assert _fixed(dockerfile, findings) == dockerfile
+    findings, _ = _run(dockerfile, {f"example.com/app:1@{OLD}": res})
+    assert _fixed(dockerfile, findings) == f"FROM example.com/app:1@{NEW}\n"
+    # A pin that already holds the young digest is no candidate: nothing is withheld.
+    current = Resolution("example.com/app:1", _current(created=YOUNG), pin_now=NEW)
+    findings, _ = _run(
+        f"FROM example.com/app:1@{NEW}\n",
+        {f"example.com/app:1@{NEW}": current},
+        Config(min_release_age=3),
+    )
+    assert findings == []

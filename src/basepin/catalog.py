@@ -115,5 +115,25 @@ RULES: dict[str, RuleInfo] = {
             "The configuration allows only some images or registries (allow = [...]).",
             "none",
         ),
+        RuleInfo(
+            "eol",
+            "warning",
+            False,
+            "Image's product version or OS release is past end of life",
+            "The version the image carries (python:3.8 is Python 3.8) or the OS release its tag "
+            "or name names (-bullseye is Debian 11, -alpine3.16 Alpine 3.16) no longer gets "
+            "security fixes, per endoflife.date. A fresh digest does not help: move to a "
+            "supported version; basepin names the nearest supported tag of the same variant.",
+            "none; the message names the nearest supported tag of the same variant",
+        ),
+        RuleInfo(
+            "eol-soon",
+            "note",
+            False,
+            "Image's product version or OS release reaches end of life soon",
+            "The version the image carries, or its OS release, reaches end of life within "
+            "eol-warning-days (default 90), per endoflife.date.",
+            "none; the message names the nearest supported tag of the same variant",
+        ),
     )
 }

@@ -26,8 +26,11 @@ TYPE_CHECKING = False  # neither `typing` nor `pathlib` is imported offline: sta
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from datetime import datetime
     from pathlib import Path
 
+    from basepin.lifecycle import EolAdvisor
+    from basepin.model import Lifecycle
     from basepin.resolve import ResolveOptions
 
 FORMATS = ("text", "json", "sarif", "github", "markdown")
@@ -190,6 +193,23 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-age", type=int, metavar="DAYS", help="old-image limit (90)")
     parser.add_argument(
+        "--min-release-age",
+        type=int,
+        metavar="DAYS",
+        help="propose no digest or tag younger than this (default 0: off)",
+    )
+    parser.add_argument(
+        "--min-release-age-unknown",
+        choices=("deny", "allow"),
+        help="whether a candidate without a known date may be proposed (default deny)",
+    )
+    parser.add_argument(
+        "--eol-warning-days",
+        type=int,
+        metavar="DAYS",
+        help="eol-soon when end of life is this close (90)",
+    )
+    parser.add_argument(
         "--platform",
         action="append",
         dest="platforms",
@@ -251,14 +271,18 @@ def _load_config(args: argparse.Namespace) -> Config:
     mirrors = dict(config.registry_mirrors)
     mirrors.update(_pairs(args.registry_mirror, "--registry-mirror", "HOST=URL"))
     platforms = getattr(args, "platforms", None)
-    if getattr(args, "max_age", None) is not None and args.max_age < 0:
-        raise UsageError("--max-age takes a number of days >= 0")
+    for flag in ("max_age", "min_release_age", "eol_warning_days"):
+        if getattr(args, flag, None) is not None and getattr(args, flag) < 0:
+            raise UsageError(f"--{flag.replace('_', '-')} takes a number of days >= 0")
     return config.merged(
         fail_on=getattr(args, "fail_on", None),
         build_args=build_args,
         registry_mirrors=mirrors,
         insecure_registries=(*config.insecure_registries, *args.insecure_registry),
         max_age=getattr(args, "max_age", None),
+        min_release_age=getattr(args, "min_release_age", None),
+        min_release_age_unknown=getattr(args, "min_release_age_unknown", None),
+        eol_warning_days=getattr(args, "eol_warning_days", None),
         platforms=tuple(platforms) if platforms else None,
         timeout=args.timeout,
     )
@@ -288,6 +312,13 @@ def _resolve_options(
     if not args.no_cache:
         chosen = args.cache_dir or os.environ.get("BASEPIN_CACHE_DIR")
         cache_dir = Path(chosen) if chosen else default_folder()
+    eol = _eol_on(config)
+    cooldown = config.min_release_age > 0
+    eol_url = None
+    if eol:
+        from basepin.registry.eol_cache import EOL_URL
+
+        eol_url = os.environ.get("BASEPIN_EOL_URL") or EOL_URL
     return ResolveOptions(
         mirrors=config.registry_mirrors,
         insecure=config.insecure_registries,
@@ -298,13 +329,48 @@ def _resolve_options(
         hub_registry_url=os.environ.get("BASEPIN_HUB_REGISTRY_URL") or None,
         hub_username=os.environ.get("DOCKERHUB_USERNAME") or None,
         hub_token=os.environ.get("DOCKERHUB_TOKEN") or None,
-        want_facts=any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
+        want_facts=cooldown
+        or any(config.severity_of(r) != "off" for r in ("old-image", "platforms")),
         want_tags=any(config.severity_of(r) != "off" for r in ("outdated", "latest")),
         want_newer=config.severity_of("outdated") != "off",
-        want_newer_digests=bump,
+        # Under a cooldown the newest version's date is needed, whether bumping or not.
+        want_newer_digests=bump or cooldown,
+        want_dates=cooldown,
         bump_scope=config.bump,
         size_platform=size_platform(config.platforms),
+        eol_url=eol_url,
     )
+
+
+def _eol_on(config: Config) -> bool:
+    return any(config.severity_of(rule) != "off" for rule in ("eol", "eol-soon"))
+
+
+def _eol_advisor(
+    find: Callable[[str], Lifecycle | None], config: Config, now: datetime
+) -> EolAdvisor:
+    from basepin.lifecycle import EolAdvisor
+
+    return EolAdvisor(find, today=now.date(), warn_days=config.eol_warning_days)
+
+
+def _kept_lifecycles(args: argparse.Namespace) -> Callable[[str], Lifecycle | None] | None:
+    """For an offline check: what the cache keeps of endoflife.date's data, however old,
+    read as products come up (nothing is asked; without it the rules are silent)."""
+    from basepin.registry.eol_cache import LifecycleStore, default_cache_dir
+
+    folder = args.cache_dir or os.environ.get("BASEPIN_CACHE_DIR") or default_cache_dir()
+    if not os.path.isdir(os.path.join(folder, "eol")):
+        return None
+    store = LifecycleStore(folder, 0.0)
+    kept: dict[str, Lifecycle | None] = {}
+
+    def find(product: str) -> Lifecycle | None:
+        if product not in kept:
+            kept[product] = store.read(product)
+        return kept[product]
+
+    return find
 
 
 # -- check and fix ----------------------------------------------------------------------------
@@ -366,8 +432,14 @@ def _examine(
         run = Report(tuple(paths), (), ())
 
         def judged_offline() -> Iterator[Report]:
+            eol: EolAdvisor | None = None
+            kept = None if args.no_cache or not _eol_on(config) else _kept_lifecycles(args)
+            if kept is not None:
+                from datetime import datetime, timezone
+
+                eol = _eol_advisor(kept, config, datetime.now(timezone.utc))
             for dockerfile in _read_dockerfiles(in_order, config, found.unreadable):
-                findings = judge_offline((dockerfile,), config)
+                findings = judge_offline((dockerfile,), config, eol=eol)
                 yield part(run, dockerfile.path, dockerfile.uses, findings)
 
         return run, judged_offline(), config
@@ -402,10 +474,11 @@ def _examine(
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc)
+    eol = _eol_advisor(result.lifecycles.get, config, now) if result.lifecycles else None
 
     def judged() -> Iterator[Report]:
         for dockerfile in waiting.drain():
-            verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump)
+            verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump, eol=eol)
             yield part(run, dockerfile.path, dockerfile.uses, verdict.findings)
 
     return run, judged(), config

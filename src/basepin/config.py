@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
     SeverityOrOff = Literal["error", "warning", "note", "off"]
     BumpScope = Literal["patch", "minor", "major"]
+    UnknownAge = Literal["deny", "allow"]
     _Choice = TypeVar("_Choice", bound=str)
 
 _LEVELS: tuple[SeverityOrOff, ...] = (*SEVERITIES, "off")
 _SCOPES: tuple[BumpScope, ...] = ("patch", "minor", "major")
+_UNKNOWN_AGES: tuple[UnknownAge, ...] = ("deny", "allow")
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -50,6 +52,12 @@ class Config(NamedTuple):
     # How long a tag -> digest answer may be reused from the cache, in seconds.
     cache_ttl: int = 600
     timeout: float = 10.0
+    # `eol-soon` when a product version reaches end of life within this many days.
+    eol_warning_days: int = 90
+    # Cooldown: no digest or tag younger than this many days is proposed (0: off).
+    min_release_age: int = 0
+    # Whether a candidate whose date is unknown may be proposed under a cooldown.
+    min_release_age_unknown: UnknownAge = "deny"
     # The file read, as given to load_config (find_config gives a Path).
     source: str | os.PathLike[str] | None = None
 
@@ -141,6 +149,9 @@ def parse_table(table: Mapping[str, Any], source: str | os.PathLike[str] | None 
         bump=reader.choice("bump", _SCOPES, "minor"),
         cache_ttl=reader.integer("cache-ttl", 600, minimum=0),
         timeout=float(reader.integer("timeout", 10, minimum=1)),
+        eol_warning_days=reader.integer("eol-warning-days", 90, minimum=0),
+        min_release_age=reader.integer("min-release-age", 0, minimum=0),
+        min_release_age_unknown=reader.choice("min-release-age-unknown", _UNKNOWN_AGES, "deny"),
         source=source,
     )
     reader.reject_unknown()

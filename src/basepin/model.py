@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.recor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from datetime import datetime
+    from datetime import date, datetime
     from typing import Literal
 
     UseKind = Literal[
@@ -73,7 +73,13 @@ RULE_IDS = (
     "old-image",
     "platforms",
     "disallowed",
+    "eol",
+    "eol-soon",
 )
+
+# Where a date comes from: the Docker Hub API, the OCI `org.opencontainers.image.created`
+# annotation of the index or manifest, or the `created` field of the image config blob.
+DATE_SOURCES = ("hub", "annotation", "config")
 
 
 class Span(NamedTuple):
@@ -165,6 +171,13 @@ class Platform(NamedTuple):
         return f"{base}/{self.variant}" if self.variant else base
 
 
+class Dated(NamedTuple):
+    """A date and where it comes from (one of DATE_SOURCES)."""
+
+    when: datetime
+    source: str
+
+
 class TagInfo(NamedTuple):
     """One tag of a repository, with what the registry tells about it."""
 
@@ -177,6 +190,9 @@ class TagInfo(NamedTuple):
     # Whether `digest` was confirmed over bytes (or by two independent answers on Docker
     # Hub); a tag list's own digests are not, and are only ever compared, never written.
     verified: bool = False
+    # Where `pushed` comes from (DATE_SOURCES): "hub" for the Docker Hub API's list, else the
+    # build date of the tag's image where it was looked up.
+    pushed_source: str | None = None
 
 
 class TagListing(NamedTuple):
@@ -197,10 +213,13 @@ class DigestInfo(NamedTuple):
     is_index: bool = False
     # For an index: the digests of the platform manifests, in the order of `platforms`.
     children: tuple[str, ...] = ()
-    # Image build date from the config blob; None when unknown or a reproducible-build epoch.
+    # Image build date; None when unknown or a reproducible-build epoch.
     created: datetime | None = None
     # Compressed size in bytes (manifest, config and layers), where known.
     size: int | None = None
+    # Where `created` comes from: "annotation" (org.opencontainers.image.created on the index
+    # or manifest) or "config" (the config blob's `created`).
+    created_source: str | None = None
 
 
 class Gap(NamedTuple):
@@ -234,6 +253,27 @@ class Resolution(NamedTuple):
     # What could not be asked or read for some rules although the reference was answered (a
     # tag list cut short, the Docker Hub API's dates): the run is incomplete for those rules.
     unchecked: tuple[Gap, ...] = ()
+
+
+class EolCycle(NamedTuple):
+    """One release cycle of a product, as endoflife.date describes it."""
+
+    name: str  # "3.8", "11", "22.04"
+    # When it reaches (or reached) end of life; None when not known.
+    eol: date | None = None
+    # endoflife.date's own verdict, for a cycle without a date.
+    is_eol: bool = False
+    codename: str | None = None
+
+
+class Lifecycle(NamedTuple):
+    """A product's release cycles (endoflife.date), newest first as the API lists them."""
+
+    product: str  # the API's name: "python", "alpine-linux"
+    label: str  # "Python", "Alpine Linux"
+    cycles: tuple[EolCycle, ...]
+    # When the data was fetched.
+    fetched: datetime | None = None
 
 
 class Missing(NamedTuple):

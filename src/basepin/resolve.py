@@ -17,11 +17,12 @@ by the cache here and the network side.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from basepin.errors import InvalidReference
-from basepin.model import DigestInfo, Lookup, Resolution, TagInfo, TagListing
+from basepin.model import DigestInfo, Lifecycle, Lookup, Resolution, TagInfo, TagListing
 from basepin.records import NamedTuple
 from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
@@ -37,11 +38,12 @@ from basepin.registry.pins import (
     resolution,
     tag_list_wanted,
     usable,
+    with_dates,
     with_digests,
 )
 
 if TYPE_CHECKING:
-    pass
+    from basepin.registry.eol_cache import LifecycleStore
 
 __all__ = ["LATEST_PROBES", "ResolveOptions", "ResolveResult", "list_tags", "resolve"]
 
@@ -51,6 +53,8 @@ _Key = tuple[str, str, str | None, str | None]
 class ResolveResult(NamedTuple):
     lookups: dict[str, Lookup]
     warnings: list[str]
+    # endoflife.date's release cycles of the products the references carry, by product.
+    lifecycles: Mapping[str, Lifecycle] = MappingProxyType({})
 
 
 def resolve(references: Iterable[str], options: ResolveOptions) -> ResolveResult:
@@ -65,6 +69,7 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
     unique = _Unique(options)
     batches = (unique.add(texts) for texts in files)
     warnings: list[str] = []
+    asked_network = False
     for first in batches:
         if first:
             from basepin.registry.early import start_pings
@@ -84,13 +89,23 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
             from basepin.registry.lookup import ask_registries
 
             found, warnings = ask_registries(
-                first, batches, unique.cache, options, endpoints, trust, early
+                first, batches, unique.cache, options, endpoints, trust, early, unique.eol
             )
             unique.answers.update(zip(unique.asked, found, strict=True))
+            asked_network = True
             break  # the network side read the rest
     unique.cache.close()
+    eol = unique.eol
+    if eol is not None and not asked_network and eol.missing():
+        from basepin.registry.eol import fetch_now
+
+        fetch_now(eol, options.eol_url, options.timeout)
     lookups = {text: unique.answers[key] for key, texts in unique.texts.items() for text in texts}
-    return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
+    if eol is None:
+        return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
+    return ResolveResult(
+        lookups, [*unique.cache.warnings, *warnings, *eol.warnings], eol.lifecycles()
+    )
 
 
 class _Unique:
@@ -101,6 +116,14 @@ class _Unique:
         self.cache = Cache.open(
             options.cache_dir, tag_ttl=options.cache_ttl, list_ttl=options.cache_ttl
         )
+        # The products the references carry, for the `eol` rules (None: they are off).
+        self.eol: LifecycleStore | None = None
+        if options.eol_url is not None:
+            import time
+
+            from basepin.registry.eol_cache import LifecycleStore
+
+            self.eol = LifecycleStore(options.cache_dir, time.time())
         self.texts: dict[_Key, list[str]] = defaultdict(list)
         self.answers: dict[_Key, Lookup] = {}
         # Keys the cache could not answer, in the order they went to the registries.
@@ -116,6 +139,8 @@ class _Unique:
                 continue  # the rules report it as invalid
             key = (ref.registry, ref.repository, ref.effective_tag, ref.digest)
             seen = key in self.texts
+            if not seen and self.eol is not None:
+                self.eol.add((ref,))
             if text not in self.texts[key]:
                 self.texts[key].append(text)
             if seen:
@@ -179,4 +204,12 @@ def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Re
                 if bumping:
                     verified.add(name)
             tags = with_digests(tags, known, ref, current.digest, verified)
+            if options.want_dates and not ref.is_docker_hub:
+                dates: dict[str, DigestInfo] = {}
+                for name, digest in known.items():
+                    facts = cache.get_digest(ref.registry, ref.repository, digest)
+                    if facts is None:
+                        return None
+                    dates[name] = facts
+                tags = with_dates(tags, dates)
     return resolution(ref, current, head, pin, tags, None)

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
     from datetime import datetime
 
-    from basepin.model import Severity
+    from basepin.lifecycle import EolAdvisor
+    from basepin.model import Dated, Severity
     from basepin.versions import Scope
 
 
@@ -48,12 +49,18 @@ class Candidate(NamedTuple):
     wanted: str | None = None
 
 
-def judge_offline(files: Sequence[ParsedDockerfile], config: Config) -> list[Finding]:
+def judge_offline(
+    files: Sequence[ParsedDockerfile], config: Config, *, eol: EolAdvisor | None = None
+) -> list[Finding]:
+    """The rules that read only the files (and `eol` where end-of-life data is kept)."""
     candidates: list[Candidate] = []
     for parsed in files:
         candidates.extend(_problems(parsed))
         for use in parsed.uses:
-            candidates.extend(offline_candidates(use, config))
+            offline = list(offline_candidates(use, config))
+            candidates.extend(offline)
+            if eol is not None and not _has(offline, "invalid"):
+                candidates.extend(eol_candidates(use, eol, None))
     return settle(candidates, config)
 
 
@@ -69,8 +76,10 @@ def judge(
     *,
     now: datetime,
     bump: bool = False,
+    eol: EolAdvisor | None = None,
 ) -> Verdict:
-    """Offline rules plus what the registry's answers say; fixes planned across uses."""
+    """Offline rules plus what the registry's answers say (and endoflife.date's, through
+    `eol`); fixes planned across uses."""
     candidates: list[Candidate] = []
     incomplete: dict[str, Unresolved] = {}
     for parsed in files:
@@ -85,6 +94,9 @@ def judge(
                 offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
+            if eol is not None and not _has(offline, "invalid"):
+                tags = lookup.tags if isinstance(lookup, Resolution) else None
+                offline.extend(eol_candidates(use, eol, tags))
             candidates.extend(offline)
     uses = [use for parsed in files for use in parsed.uses]
     return Verdict(
@@ -111,6 +123,15 @@ def _has(candidates: Iterable[Candidate], rule: str) -> bool:
     return any(c.rule == rule for c in candidates)
 
 
+def eol_candidates(
+    use: ImageUse, eol: EolAdvisor, tags: Sequence[TagInfo] | None
+) -> Iterator[Candidate]:
+    if not use.resolved:
+        return
+    for verdict in eol.verdicts(parse_reference(use.reference), tags):
+        yield _candidate(verdict.rule, use, verdict.message)
+
+
 def _online(
     use: ImageUse,
     res: Resolution,
@@ -120,6 +141,8 @@ def _online(
     now: datetime,
     bump: bool,
 ) -> Iterator[Candidate]:
+    from basepin.dates import tag_date, withheld  # online only: keep start-up light
+
     ref = parse_reference(use.reference)
     found: list[Candidate] = []
     # What a floating `latest` is today: the most specific version tag sharing its digest.
@@ -131,33 +154,65 @@ def _online(
         else:
             found.append(cand)
     if ref.digest is not None and res.pin_now is not None and ref.digest != res.pin_now:
-        since = ""
-        if res.pushed:
-            since = f" (the image it points to now was pushed {_date(res.pushed)} per Docker Hub)"
-        elif res.current is not None and res.current.created:
-            since = (
-                f" (the image it points to now was built {_date(res.current.created)}"
-                " per the image config)"
-            )
-        found.append(
-            _candidate(
-                "stale-digest",
-                use,
-                f"{use.reference}: the tag {ref.effective_tag} now points to "
-                f"{_short(res.pin_now)}, not the pinned {_short(ref.digest)}{since}",
-            )
-        )
+        found.append(_candidate("stale-digest", use, _stale_message(use, ref, res)))
     found.extend(_platform_candidates(use, res, config))
     found.extend(_age_candidates(use, ref, res, config, now))
     newest = _newest_of_variant(ref, res, config)
+    # The cooldown: a digest or tag younger than min-release-age is not proposed yet.
+    newest_held = withheld(tag_date(newest), config, now) if newest is not None else None
     if newest is not None:
-        found.append(_outdated_candidate(use, ref, res, newest, config))
+        found.append(_outdated_candidate(use, ref, res, newest, config, newest_held))
     # Only a confirmed digest is written: a tag list's own digests are claims to compare.
     bump_to = newest if bump and newest is not None and newest.verified else None
+    if newest_held is not None:
+        bump_to = None
+    pin_held = _pin_withheld(ref, res, config, now)
     wanted = _wanted_reference(ref, res, config, version, bump_to)
+    if pin_held is not None and bump_to is None:
+        wanted = None
     for cand in found:
         fixable = cand.rule in _PIN_RULES or (cand.rule == "outdated" and bump_to is not None)
+        if cand.rule in _PIN_RULES and pin_held is not None and bump_to is None:
+            cand = cand._replace(message=f"{cand.message}; not proposed: {pin_held}")
         yield cand._replace(wanted=wanted) if fixable and wanted != use.reference else cand
+
+
+def _stale_message(use: ImageUse, ref: ImageReference, res: Resolution) -> str:
+    """The tag moved: since when, and how much newer its image is than the pinned one."""
+    from basepin.dates import current_date, describe, pinned_date
+
+    assert ref.digest is not None
+    assert res.pin_now is not None
+    pinned, current = pinned_date(res), current_date(res)
+    since = f" (the image it points to now was {describe(current)})" if current else ""
+    behind = ""
+    if pinned is not None and current is not None:
+        days = (current.when - pinned.when).days
+        newer = f"{days} days newer" if days >= 0 else f"{-days} days older"
+        behind = f"; pinned image {describe(pinned)}, the tag's image {describe(current)}, {newer}"
+    return (
+        f"{use.reference}: the tag {ref.effective_tag} now points to {_short(res.pin_now)}, "
+        f"not the pinned {_short(ref.digest)}{since}{behind}"
+    )
+
+
+def _pin_withheld(
+    ref: ImageReference, res: Resolution, config: Config, now: datetime
+) -> str | None:
+    """Why the digest a pin would write is not proposed yet (min-release-age); None when it
+    may be, or when it is the digest already pinned."""
+    if config.min_release_age <= 0 or res.current is None:
+        return None
+    from basepin.dates import current_date, withheld
+
+    writes = res.pin_now if ref.digest is not None and res.pin_now else res.current.digest
+    if writes == ref.digest:
+        return None
+    held = withheld(current_date(res), config, now)
+    if held is None:
+        return None
+    what = "the newer digest" if ref.digest is not None else "the tag's digest"
+    return f"{what} {held}"
 
 
 # Rules whose fix is the reference pinned to what its tag (or its version) holds today.
@@ -240,32 +295,19 @@ def _covered(platform: str, have: set[str]) -> bool:
 def _age_candidates(
     use: ImageUse, ref: ImageReference, res: Resolution, config: Config, now: datetime
 ) -> Iterator[Candidate]:
-    dated = _image_date(ref, res)
-    if dated is None:
+    from basepin.dates import describe, image_date
+
+    born: Dated | None = image_date(ref, res)
+    if born is None:
         return
-    born, how = dated
-    days = (now - born).days
+    days = (now - born.when).days
     if days > config.max_age:
         yield _candidate(
             "old-image",
             use,
-            f"{use.reference}: the image is {days} days old ({how}); max-age is {config.max_age}",
+            f"{use.reference}: the image is {days} days old ({describe(born)}); "
+            f"max-age is {config.max_age}",
         )
-
-
-def _image_date(ref: ImageReference, res: Resolution) -> tuple[datetime, str] | None:
-    """When the image was made, with the words that say so and what says it: Docker Hub's
-    push date of its content, else the build date in its config."""
-    pinned_other = ref.digest is not None and res.current and ref.digest != res.current.digest
-    info = res.pinned if pinned_other else res.current
-    # A pin of one platform's manifest in the current index is as old as that index's
-    # content (Docker Hub dates the index by its newest platform image).
-    stale = pinned_other and res.pinned_platform is None
-    if res.pushed is not None and not stale:
-        return res.pushed, f"pushed {_date(res.pushed)} per Docker Hub"
-    if info is not None and info.created is not None:
-        return info.created, f"built {_date(info.created)} per the image config"
-    return None
 
 
 def _newest_of_variant(ref: ImageReference, res: Resolution, config: Config) -> TagInfo | None:
@@ -288,14 +330,20 @@ def _newest_tag(tag: str, names: tuple[str, ...], scope: Scope) -> str | None:
 
 
 def _outdated_candidate(
-    use: ImageUse, ref: ImageReference, res: Resolution, newest: TagInfo, config: Config
+    use: ImageUse,
+    ref: ImageReference,
+    res: Resolution,
+    newest: TagInfo,
+    config: Config,
+    held: str | None,
 ) -> Candidate:
     now_tag = next((t for t in res.tags or () if t.name == ref.tag), None)
+    not_yet = f"; not proposed: {newest.name} {held}" if held else ""
     return _candidate(
         "outdated",
         use,
         f"{use.reference}: a newer version of the same variant exists: "
-        f"{ref.tag} -> {newest.name}{_size_delta(now_tag, newest, config.platforms)}",
+        f"{ref.tag} -> {newest.name}{_size_delta(now_tag, newest, config.platforms)}{not_yet}",
     )
 
 

@@ -281,3 +281,29 @@ def test_a_summary_file_already_full_gets_nothing_more(
     run._write_summary(str(summary), report, None, tmp_path / "report.json", None)
     assert summary.stat().st_size == 1024 * 1024 - 10
     assert "::warning title=basepin::no job summary" in capsys.readouterr().out
+
+
+def test_lifecycle_inputs_reach_check_and_fix() -> None:
+    inputs = read_inputs(
+        env(min_release_age="3", min_release_age_unknown="allow", eol_warning_days="30")
+    )
+    expected = [
+        "--min-release-age",
+        "3",
+        "--min-release-age-unknown",
+        "allow",
+        "--eol-warning-days",
+        "30",
+    ]
+    assert check_arguments(inputs, Path("r.json"))[5:11] == expected
+    assert fix_arguments(inputs)[1:7] == expected
+    left = read_inputs({})
+    assert (left.min_release_age, left.min_release_age_unknown, left.eol_warning_days) == (
+        None,
+        None,
+        None,
+    )
+    with pytest.raises(UsageError, match="input min-release-age: expected a whole number"):
+        read_inputs(env(min_release_age="soon"))
+    with pytest.raises(UsageError, match="input min-release-age-unknown: expected one of"):
+        read_inputs(env(min_release_age_unknown="maybe"))

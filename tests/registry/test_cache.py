@@ -98,7 +98,7 @@ def test_digest_facts_are_kept_forever(tmp_path: Path) -> None:
 def test_tag_list_round_trip_and_expiry(tmp_path: Path) -> None:
     clock = Clock()
     cache = open_cache(tmp_path, clock, list_ttl=60.0)
-    tags = (TagInfo("3.13", DIGEST_A, PUSHED, 100), TagInfo("3.12"))
+    tags = (TagInfo("3.13", DIGEST_A, PUSHED, 100, pushed_source="hub"), TagInfo("3.12"))
     cache.put_tag_list("hub.docker.com", "library/python", tags)
 
     assert cache.get_tag_list("hub.docker.com", "library/python") == tags

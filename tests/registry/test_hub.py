@@ -288,7 +288,9 @@ def test_listing_follows_next_across_three_pages(
     first = listing.tags[0]
     assert first.digest == f"sha256:{249:064x}"
     assert first.pushed == datetime.fromtimestamp(NOW - 86_400 + 60 * 249, timezone.utc)
-    assert first.info() == TagInfo("1.249", first.digest, first.pushed, 29_150_000)
+    assert first.info() == TagInfo(
+        "1.249", first.digest, first.pushed, 29_150_000, pushed_source="hub"
+    )
     assert {r.path for r in hub_server.requests} == {
         "/v2/namespaces/library/repositories/redis/tags"
     }

@@ -24,6 +24,9 @@ DEFAULTS: Mapping[str, str] = {
     "fail-on": "error",
     "offline": "false",
     "max-age": "90",
+    "min-release-age": "",
+    "min-release-age-unknown": "",
+    "eol-warning-days": "",
     "config": "",
     "sarif": "",
     "summary": "true",
@@ -59,6 +62,10 @@ class Inputs:
     # Secrets stay out of the repr.
     github_token: str = field(repr=False)
     dockerhub_token: str = field(repr=False)
+    # None where left empty: the configuration file decides (see README, Configuration).
+    min_release_age: int | None = None
+    min_release_age_unknown: str | None = None
+    eol_warning_days: int | None = None
 
 
 def env_name(name: str) -> str:
@@ -96,7 +103,21 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
         build_args=_name_values("build-args", raw("build-args"), "NAME=VALUE", commas=False),
         dockerhub_username=raw("dockerhub-username"),
         dockerhub_token=raw("dockerhub-token"),
+        min_release_age=_days("min-release-age", raw("min-release-age")),
+        min_release_age_unknown=_choice(
+            "min-release-age-unknown", raw("min-release-age-unknown"), ("", "deny", "allow")
+        )
+        or None,
+        eol_warning_days=_days("eol-warning-days", raw("eol-warning-days")),
     )
+
+
+def _days(name: str, value: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise UsageError(f"input {name}: expected a whole number of days, got {value!r}")
+    return int(value)
 
 
 def _mode(value: str) -> Mode:

@@ -209,6 +209,12 @@ def fix_arguments(inputs: Inputs) -> list[str]:
 
 def _shared_options(inputs: Inputs) -> list[str]:
     options = ["--config", inputs.config] if inputs.config else []
+    if inputs.min_release_age is not None:
+        options += ["--min-release-age", str(inputs.min_release_age)]
+    if inputs.min_release_age_unknown is not None:
+        options += ["--min-release-age-unknown", inputs.min_release_age_unknown]
+    if inputs.eol_warning_days is not None:
+        options += ["--eol-warning-days", str(inputs.eol_warning_days)]
     for mirror in inputs.registry_mirrors:
         options += ["--registry-mirror", mirror]
     for build_arg in inputs.build_args:

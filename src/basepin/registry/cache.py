@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change, or what they hold; a file with another version is rebuilt.
 # 5: Docker Hub dates are the image content's push date, sizes those of one platform.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -45,7 +45,7 @@ _SCHEMA = (
         registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
         media_type TEXT NOT NULL, is_index INTEGER NOT NULL, platforms TEXT NOT NULL,
         children TEXT NOT NULL DEFAULT '[]', created TEXT, size INTEGER,
-        partial INTEGER NOT NULL DEFAULT 0,
+        partial INTEGER NOT NULL DEFAULT 0, created_source TEXT,
         PRIMARY KEY (registry, repository, digest))""",
     """CREATE TABLE IF NOT EXISTS tag_lists (
         registry TEXT NOT NULL, repository TEXT NOT NULL,
@@ -185,7 +185,8 @@ class Cache:
         """The facts of `digest`; with `partial`, also only that the digest exists, or with
         `outline` also what its manifest tells of itself."""
         row = self._fetch(
-            "SELECT media_type, is_index, platforms, created, size, children FROM digests"
+            "SELECT media_type, is_index, platforms, created, size, children, created_source"
+            " FROM digests"
             " WHERE registry = ? AND repository = ? AND digest = ? AND partial <= ?",
             (registry, repository, digest, _OUTLINE if outline else _EXISTS if partial else _FACTS),
         )
@@ -204,6 +205,7 @@ class Cache:
                 children=children,
                 created=_parse_time(row[3]),
                 size=row[4],
+                created_source=row[6] if row[6] in ("annotation", "config") else None,
             )
         except (ValueError, TypeError):
             return None
@@ -222,11 +224,13 @@ class Cache:
         platforms = json.dumps([[p.os, p.architecture, p.variant] for p in info.platforms])
         self._write(
             "INSERT INTO digests (registry, repository, digest, media_type, is_index, platforms,"
-            " children, created, size, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " children, created, size, partial, created_source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (registry, repository, digest) DO UPDATE SET"
             " media_type = excluded.media_type, is_index = excluded.is_index,"
             " platforms = excluded.platforms, children = excluded.children,"
-            " created = excluded.created, size = excluded.size, partial = excluded.partial"
+            " created = excluded.created, size = excluded.size, partial = excluded.partial,"
+            " created_source = excluded.created_source"
             " WHERE excluded.partial <= digests.partial",
             (
                 registry,
@@ -239,6 +243,7 @@ class Cache:
                 _format_time(info.created),
                 info.size,
                 (_OUTLINE if outline else _EXISTS) if partial else _FACTS,
+                info.created_source,
             ),
         )
 
@@ -255,8 +260,15 @@ class Cache:
         if row is None or not self._fresh(row[1], self.list_ttl):
             return None
         try:
+            # Only the Docker Hub API's lists carry dates.
             return tuple(
-                TagInfo(name, digest if is_digest(digest) else None, _parse_time(pushed), size)
+                TagInfo(
+                    name,
+                    digest if is_digest(digest) else None,
+                    when := _parse_time(pushed),
+                    size,
+                    pushed_source=None if when is None else "hub",
+                )
                 for name, digest, pushed, size in json.loads(row[0])
             )
         except (ValueError, TypeError):

@@ -96,7 +96,11 @@ class HubTag:
         return None
 
     def info(self, platform: str = DEFAULT_PLATFORM) -> TagInfo:
-        return TagInfo(self.name, self.digest, self.image_pushed(), self.size_for(platform))
+        pushed = self.image_pushed()
+        source = None if pushed is None else "hub"
+        return TagInfo(
+            self.name, self.digest, pushed, self.size_for(platform), pushed_source=source
+        )
 
 
 @dataclass(frozen=True)

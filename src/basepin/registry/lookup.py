@@ -32,6 +32,7 @@ from basepin.registry.cache import Cache, CachedTag
 from basepin.registry.credentials import CredentialStore
 from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
+from basepin.registry.eol_cache import LifecycleStore
 from basepin.registry.errors import NotFound, RateLimited, RegistryError, Unverified
 from basepin.registry.http import RetryPolicy
 from basepin.registry.hub import HUB_URL, MAX_PAGES, HubClient, HubTag, hub_confirms
@@ -48,6 +49,7 @@ from basepin.registry.pins import (
     resolution,
     tag_list_wanted,
     usable,
+    with_dates,
     with_digests,
 )
 from basepin.registry.pools import load_network_backend, new_http_client
@@ -69,16 +71,17 @@ def ask_registries(
     endpoints: Endpoints,
     trust: TrustLoader,
     early: Mapping[str, Pending],
+    eol: LifecycleStore | None = None,
 ) -> tuple[list[Lookup], list[str]]:
     """A lookup for each of `refs`, then for each of the references `more` yields (in order),
     and warnings for the user. `endpoints`: those of `options`; `trust`: the TLS trust store
     being loaded; `early`: the answers to pings sent ahead (see `basepin.registry.early`), by
-    registry.
+    registry; `eol`: the products whose endoflife.date data to fetch, over the same client.
 
     Each registry is introduced to as soon as a reference names it, while `more` is still
     being produced (files being read): that round trip is then over when the lookups start.
     """
-    return asyncio.run(_ask(refs, more, cache, options, endpoints, trust, early))
+    return asyncio.run(_ask(refs, more, cache, options, endpoints, trust, early, eol))
 
 
 async def _ask(
@@ -89,6 +92,7 @@ async def _ask(
     endpoints: Endpoints,
     trust: TrustLoader,
     early: Mapping[str, Pending],
+    eol: LifecycleStore | None,
 ) -> tuple[list[Lookup], list[str]]:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=trust.context()) as http:
@@ -110,6 +114,14 @@ async def _ask(
                     introductions[ref.registry] = introduction
             asked += batch
             await asyncio.sleep(0)  # the introductions' answers come in between batches
+        # Every reference is known now, and so is every product they carry.
+        lifecycles = None
+        if eol is not None and eol.missing():
+            from basepin.registry.eol import fetch_missing
+
+            lifecycles = asyncio.ensure_future(
+                fetch_missing(http, eol, options.eol_url, options.timeout)
+            )
         hub = _hub_client(http, options) if any(ref.is_docker_hub for ref in asked) else None
         # The connections the lookups will use open while the tokens are fetched.
         per_registry = Counter(ref.registry for ref in asked)
@@ -124,6 +136,8 @@ async def _ask(
             await asyncio.wait_for(resolver.prefetch_tokens(asked), options.timeout)
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
         await asyncio.gather(*opening)
+        if lifecycles is not None:
+            await lifecycles
     if resolver.pulls_spent:
         resolver.warnings.append(
             f"Docker Hub: {resolver.pulls_spent} manifest pull(s) spent to confirm digests "
@@ -499,7 +513,16 @@ class _Resolver:
         }
         known = {name: head.digest for name, head in found.items()}
         verified = {name for name, head in found.items() if head.verified and bumping}
-        return with_digests(tags, known, ref, current.digest, verified), cut
+        tags = with_digests(tags, known, ref, current.digest, verified)
+        if self.options.want_dates and not ref.is_docker_hub:
+            # The cooldown needs the probed images' build dates (read once per digest).
+            facts: dict[str, DigestInfo] = {}
+            for name, digest in known.items():
+                # A date that cannot be read is unknown: the cooldown withholds the tag.
+                with contextlib.suppress(RegistryError):
+                    facts[name] = await self._facts(ref, digest)
+            tags = with_dates(tags, facts)
+        return tags, cut
 
     async def _tag_list(self, ref: ImageReference) -> _Listing:
         cached = self.cache.get_tag_list(ref.registry, ref.repository)

@@ -240,26 +240,33 @@ class RegistryClient:
     async def facts_of(
         self, ref: ImageReference, manifest: Manifest, *, platform: Platform | None = None
     ) -> DigestInfo:
-        """Facts of a manifest already received, as `digest_info` gives them."""
+        """Facts of a manifest already received, as `digest_info` gives them. The build date
+        is the `org.opencontainers.image.created` annotation of the index or manifest where
+        it has one, else the image config's `created`."""
         if manifest.media_type not in INDEX_TYPES:
             built, total, own_platform = await self._image_facts(ref, manifest)
+            created, source = _dated(annotated_created(manifest.document), built)
             return DigestInfo(
                 manifest.digest,
                 manifest.media_type,
                 (own_platform,) if own_platform else (),
                 is_index=False,
-                created=built,
+                created=created,
                 size=total,
+                created_source=source,
             )
         children = _children(manifest, ref)
         platforms = tuple(child_platform for _, child_platform in children)
-        created: datetime | None = None
+        annotated = annotated_created(manifest.document)
+        child_built: datetime | None = None
         size: int | None = None
         chosen = _choose(children, platform)
         if chosen is not None:
             child = await self._manifest(ref, chosen)
             if child.media_type in IMAGE_TYPES:
-                created, size, _ = await self._image_facts(ref, child)
+                child_built, size, _ = await self._image_facts(ref, child)
+                annotated = annotated or annotated_created(child.document)
+        created, source = _dated(annotated, child_built)
         return DigestInfo(
             manifest.digest,
             manifest.media_type,
@@ -268,6 +275,7 @@ class RegistryClient:
             children=tuple(child_digest for child_digest, _ in children),
             created=created,
             size=size,
+            created_source=source,
         )
 
     async def list_tags(
@@ -705,6 +713,26 @@ def _matches(platform: Platform, wanted: Platform) -> bool:
     if (platform.os, platform.architecture) != (wanted.os, wanted.architecture):
         return False
     return wanted.variant is None or platform.variant == wanted.variant
+
+
+CREATED_ANNOTATION = "org.opencontainers.image.created"
+
+
+def annotated_created(document: Mapping[str, Any]) -> datetime | None:
+    """The `org.opencontainers.image.created` annotation of an index or manifest, where it
+    holds a date that means something."""
+    annotations = document.get("annotations")
+    if not isinstance(annotations, Mapping):
+        return None
+    return parse_created(annotations.get(CREATED_ANNOTATION))
+
+
+def _dated(
+    annotated: datetime | None, built: datetime | None
+) -> tuple[datetime | None, str | None]:
+    if annotated is not None:
+        return annotated, "annotation"
+    return built, None if built is None else "config"
 
 
 def parse_created(value: Any) -> datetime | None:

@@ -53,6 +53,11 @@ class ResolveOptions(NamedTuple):
     credentials: CredentialStore | None = None
     # Docker Hub manifest pulls a run may spend to confirm digests the Hub API does not.
     hub_verify_pulls: int = 10
+    # The build dates of the newer tags probed (the cooldown, `min-release-age`); the Docker
+    # Hub API's tag list has push dates of its own.
+    want_dates: bool = False
+    # endoflife.date's base URL, for the `eol` rules; None: they are off.
+    eol_url: str | None = None
     # The platform whose image sizes are given (Docker Hub knows them per platform).
     size_platform: str = DEFAULT_PLATFORM
 
@@ -145,15 +150,25 @@ def tag_list_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
     """Whether the rules need the repository's tags: `latest` to name its version, a version
     tag to find newer ones; other tags (`bookworm`, a hash) have nothing to compare."""
     tag = ref.effective_tag
-    if not options.want_tags or tag is None:
+    if tag is None:
         return False
     if tag == "latest":
-        return True
-    if not options.want_newer:
+        return options.want_tags
+    if not (options.want_tags and options.want_newer) and not _eol_advice_wanted(ref, options):
         return False
     from basepin.versions import parse_tag  # packaging loads only once versions matter
 
     return parse_tag(tag) is not None
+
+
+def _eol_advice_wanted(ref: ImageReference, options: ResolveOptions) -> bool:
+    """The `eol` rules name the nearest supported tag from the tag list: wanted for the
+    references that carry a product endoflife.date knows."""
+    if options.eol_url is None:
+        return False
+    from basepin.products import products_of
+
+    return bool(products_of(ref))
 
 
 def probed_tags(
@@ -203,3 +218,14 @@ def _specificity(tag: str) -> tuple[int, bool]:
     version = parse_tag(tag)
     assert version is not None
     return (len(version.release), not version.suffix)
+
+
+def with_dates(tags: tuple[TagInfo, ...], facts: Mapping[str, DigestInfo]) -> tuple[TagInfo, ...]:
+    """`tags` with the build dates of the images probed (registries other than Docker Hub,
+    whose tag lists carry no dates)."""
+    return tuple(
+        t._replace(pushed=info.created, pushed_source=info.created_source or "config")
+        if (info := facts.get(t.name)) is not None and info.created is not None
+        else t
+        for t in tags
+    )

@@ -185,6 +185,16 @@ def pushed_at(resolution: Resolution | None) -> datetime | None:
     return None if when is None else as_utc(when)
 
 
+def pushed_source(resolution: Resolution | None) -> str | None:
+    """Where `pushed_at`'s date comes from: "hub", "annotation" or "config" (DATE_SOURCES)."""
+    if resolution is None:
+        return None
+    from basepin.dates import current_date
+
+    dated = current_date(resolution)
+    return None if dated is None else dated.source
+
+
 def as_utc(when: datetime) -> datetime:
     """A naive datetime is taken to be UTC already (registries speak UTC)."""
     from datetime import timezone  # dates are shown online only: keep start-up light

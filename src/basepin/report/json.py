@@ -4,11 +4,14 @@
      "incomplete": [{"reference", "reason"}, ...], "rate_limit": {"remaining": N}}
 
 - use: `{"path", "line", "column", "kind", "reference", "resolved", "via_arg", "stage",
-  "platform", "digest_now", "pushed"}` for every image reference, sorted by path, then in file
-  order. `line`/`column` is where the reference text stands (the ARG line when it came from an
-  ARG default). `digest_now` is what the tag points to now and `pushed` when it was last pushed
-  (else when that image was built), as `YYYY-MM-DDTHH:MM:SSZ`; both null offline, when the
-  registry had no answer, and `digest_now` for a digest-only reference.
+  "platform", "digest_now", "pushed", "pushed_source"}` for every image reference, sorted by
+  path, then in file order. `line`/`column` is where the reference text stands (the ARG line
+  when it came from an ARG default). `digest_now` is what the tag points to now and `pushed`
+  when it was last pushed (else when that image was built), as `YYYY-MM-DDTHH:MM:SSZ`; both
+  null offline, when the registry had no answer, and `digest_now` for a digest-only
+  reference. `pushed_source` says where `pushed` comes from: "hub" (the Docker Hub API),
+  "annotation" (the `org.opencontainers.image.created` annotation) or "config" (the image
+  config's `created`); null with `pushed`.
 - finding: `{"rule", "severity", "path", "line", "column", "end_line", "end_column",
   "reference", "message", "fix"}` sorted by path, line and column; `fix` is null or
   `{"line", "column", "end_column", "replacement"}`. Lines are 1-based, columns count
@@ -32,6 +35,7 @@ from basepin.catalog import RULES
 from basepin.errors import UsageError
 from basepin.escape import json_text, redacted_url
 from basepin.model import (
+    DATE_SOURCES,
     SEVERITIES,
     USE_KINDS,
     DigestInfo,
@@ -50,6 +54,7 @@ from basepin.report import (
     iso_utc,
     parts,
     pushed_at,
+    pushed_source,
     rate_limit_remaining,
     resolution_of,
     sorted_findings,
@@ -138,6 +143,7 @@ def _use_json(report: Report, use: ImageUse) -> dict[str, object]:
         "platform": use.platform,
         "digest_now": current_digest(resolution),
         "pushed": None if pushed is None else iso_utc(pushed),
+        "pushed_source": None if pushed is None else pushed_source(resolution),
     }
 
 
@@ -192,9 +198,13 @@ def load(text: str) -> Report:
 
     uses = top.items("uses", _use_from)
     lookups: dict[str, Lookup] = {}
-    for use, digest, pushed in uses:
+    for use, digest, (pushed, source) in uses:
         if digest is not None or pushed is not None or remaining is not None:
             current = None if digest is None else DigestInfo(digest=digest, media_type="")
+            if current is not None and source in ("annotation", "config"):
+                # A build date: the image's, not the tag's push date.
+                current = current._replace(created=pushed, created_source=source)
+                pushed = None
             lookups.setdefault(
                 use.reference,
                 Resolution(use.reference, current, pushed=pushed, rate_limit_remaining=remaining),
@@ -212,7 +222,9 @@ def load(text: str) -> Report:
     )
 
 
-def _use_from(value: object, where: str) -> tuple[ImageUse, str | None, datetime | None]:
+def _use_from(
+    value: object, where: str
+) -> tuple[ImageUse, str | None, tuple[datetime | None, str | None]]:
     fields = _Fields(value, where)
     line, column = fields.position("line"), fields.position("column")
     use = ImageUse(
@@ -226,11 +238,19 @@ def _use_from(value: object, where: str) -> tuple[ImageUse, str | None, datetime
         stage=fields.optional("stage", _Fields.expect_text),
         platform=fields.optional("platform", _Fields.expect_text),
     )
+    # `pushed_source` came later in version 1: a report without it reads as before.
+    source = fields.optional("pushed_source", _date_source) if fields.has("pushed_source") else None
     return (
         use,
         fields.optional("digest_now", _Fields.expect_text),
-        fields.optional("pushed", _utc_time),
+        (fields.optional("pushed", _utc_time), source),
     )
+
+
+def _date_source(value: object, where: str) -> str:
+    if value not in DATE_SOURCES:
+        raise _wrong(where, " or ".join(json.dumps(s) for s in DATE_SOURCES), value)
+    return str(value)
 
 
 def _finding_from(value: object, where: str) -> Finding:
@@ -292,6 +312,9 @@ class _Fields:
             where = f"{self._where}: " if self._where else ""
             raise ReportFormatError(f"basepin JSON: {where}missing {json.dumps(key)}")
         return self._values[key]
+
+    def has(self, key: str) -> bool:
+        return key in self._values
 
     def _at(self, key: str) -> str:
         return f"{self._where}.{key}" if self._where else key
