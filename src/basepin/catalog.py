@@ -19,6 +19,8 @@ class RuleInfo(NamedTuple):
     summary: str
     help: str
     fix: str
+    # Off unless the configuration or a flag asks for it (it costs requests).
+    default_on: bool = True
 
 
 RULES: dict[str, RuleInfo] = {
@@ -114,6 +116,18 @@ RULES: dict[str, RuleInfo] = {
             "Image or registry is not on the allow-list",
             "The configuration allows only some images or registries (allow = [...]).",
             "none",
+        ),
+        RuleInfo(
+            "vulnerable",
+            "warning",
+            False,
+            "Image has known vulnerabilities",
+            "The image's SBOM attestation lists packages that OSV (osv.dev) knows "
+            "vulnerabilities of; the finding counts them by severity and names the worst. An "
+            "image without an SBOM attestation gets a note: its vulnerabilities are unknown, "
+            "not none. Off unless asked for (--vulns).",
+            "none of its own; stale-digest and outdated fixes say how many they close",
+            default_on=False,
         ),
     )
 }

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Literal
 
+    from basepin.vulnerabilities import VulnerabilityReport
+
     UseKind = Literal[
         "from",
         "copy-from",
@@ -73,6 +75,7 @@ RULE_IDS = (
     "old-image",
     "platforms",
     "disallowed",
+    "vulnerable",
 )
 
 
@@ -263,3 +266,5 @@ class Report(NamedTuple):
     # Online lookups keyed by ImageUse.reference; empty offline.
     lookups: Mapping[str, Lookup] = MappingProxyType({})
     offline: bool = True
+    # Known vulnerabilities of the images, when the `vulnerable` rule ran.
+    vulnerabilities: VulnerabilityReport | None = None

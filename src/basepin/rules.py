@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from basepin.model import Severity
     from basepin.versions import Scope
+    from basepin.vulnerabilities import VulnerabilityReport
 
 
 class Candidate(NamedTuple):
@@ -68,8 +69,10 @@ def judge(
     *,
     now: datetime,
     bump: bool = False,
+    vulnerabilities: VulnerabilityReport | None = None,
 ) -> Verdict:
-    """Offline rules plus what the registry's answers say; fixes planned across uses."""
+    """Offline rules plus what the registry's answers say (and, when the `vulnerable` rule
+    ran, its scan: `basepin.vulnerable`); fixes planned across uses."""
     candidates: list[Candidate] = []
     incomplete: dict[str, Unresolved] = {}
     for parsed in files:
@@ -83,6 +86,10 @@ def judge(
                 offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
+                if vulnerabilities is not None:
+                    from basepin import vulnerable
+
+                    offline = list(vulnerable.candidates(use, lookup, offline, vulnerabilities))
                 for reason in lookup.unchecked:
                     incomplete.setdefault(reason, Unresolved(use.reference, reason))
             candidates.extend(offline)

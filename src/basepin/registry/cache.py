@@ -2,10 +2,14 @@
 
 Two kinds of facts: what a tag points to (expires after a TTL, tags move) and what a digest
 is (kept: a digest's content never changes; a digest only known to exist, from a HEAD, is kept
-as partial and never stands in for its facts). Tag lists expire like tags. Several basepin
-processes may share the file at once (pre-commit runs hooks in parallel): WAL mode, a busy
-timeout and single-statement upserts keep it consistent. The cache is an optimisation only,
-so a broken file or folder never fails a run: it is rebuilt or bypassed, with a warning.
+as partial and never stands in for its facts). Tag lists expire like tags. For the
+`vulnerable` rule also what a digest's SBOM lists (kept, as a digest's facts are), OSV's
+answer for a package version (expires after a day: advisories are published every day) and
+what basepin keeps of an OSV record (kept: the key holds the record's `modified` time).
+Several basepin processes may share the file at once (pre-commit runs hooks in parallel):
+WAL mode, a busy timeout and single-statement upserts keep it consistent. The cache is an
+optimisation only, so a broken file or folder never fails a run: it is rebuilt or bypassed,
+with a warning.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
 
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change; a file with another version is rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -50,6 +54,18 @@ _SCHEMA = (
         registry TEXT NOT NULL, repository TEXT NOT NULL,
         tags TEXT NOT NULL, stored_at REAL NOT NULL,
         PRIMARY KEY (registry, repository))""",
+    # The packages an image's SBOM lists (as JSON), or why there is none to read.
+    """CREATE TABLE IF NOT EXISTS sboms (
+        registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
+        platforms TEXT NOT NULL, packages TEXT NOT NULL,
+        PRIMARY KEY (registry, repository, digest, platforms))""",
+    """CREATE TABLE IF NOT EXISTS osv_queries (
+        ecosystem TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
+        hits TEXT NOT NULL, stored_at REAL NOT NULL,
+        PRIMARY KEY (ecosystem, name, version))""",
+    """CREATE TABLE IF NOT EXISTS osv_records (
+        id TEXT NOT NULL, modified TEXT NOT NULL, advisory TEXT NOT NULL,
+        PRIMARY KEY (id, modified))""",
 )
 
 
@@ -268,6 +284,58 @@ class Cache:
             " ON CONFLICT (registry, repository) DO UPDATE SET tags = excluded.tags,"
             " stored_at = excluded.stored_at",
             (registry, repository, encoded, self._now()),
+        )
+
+    def get_sbom(self, registry: str, repository: str, digest: str, platforms: str) -> str | None:
+        """What `put_sbom` kept for the digest's SBOM of `platforms` (JSON text)."""
+        row = self._fetch(
+            "SELECT packages FROM sboms WHERE registry = ? AND repository = ? AND digest = ?"
+            " AND platforms = ?",
+            (registry, repository, digest, platforms),
+        )
+        return None if row is None else str(row[0])
+
+    def put_sbom(
+        self, registry: str, repository: str, digest: str, platforms: str, packages: str
+    ) -> None:
+        self._write(
+            "INSERT INTO sboms (registry, repository, digest, platforms, packages)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry, repository, digest, platforms)"
+            " DO UPDATE SET packages = excluded.packages",
+            (registry, repository, digest, platforms, packages),
+        )
+
+    def get_osv_hits(self, ecosystem: str, name: str, version: str, ttl: float) -> str | None:
+        """OSV's answer for one package version (JSON text), while younger than `ttl`."""
+        row = self._fetch(
+            "SELECT hits, stored_at FROM osv_queries"
+            " WHERE ecosystem = ? AND name = ? AND version = ?",
+            (ecosystem, name, version),
+        )
+        if row is None or not self._fresh(row[1], ttl):
+            return None
+        return str(row[0])
+
+    def put_osv_hits(self, ecosystem: str, name: str, version: str, hits: str) -> None:
+        self._write(
+            "INSERT INTO osv_queries (ecosystem, name, version, hits, stored_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (ecosystem, name, version)"
+            " DO UPDATE SET hits = excluded.hits, stored_at = excluded.stored_at",
+            (ecosystem, name, version, hits, self._now()),
+        )
+
+    def get_osv_record(self, identifier: str, modified: str) -> str | None:
+        row = self._fetch(
+            "SELECT advisory FROM osv_records WHERE id = ? AND modified = ?",
+            (identifier, modified),
+        )
+        return None if row is None else str(row[0])
+
+    def put_osv_record(self, identifier: str, modified: str, advisory: str) -> None:
+        self._write(
+            "INSERT INTO osv_records (id, modified, advisory) VALUES (?, ?, ?)"
+            " ON CONFLICT (id, modified) DO UPDATE SET advisory = excluded.advisory",
+            (identifier, modified, advisory),
         )
 
     def close(self) -> None:
