@@ -4,6 +4,7 @@ from __future__ import annotations
 
 pytest_plugins: list[str] = [
     "fixtures.hub",
+    "fixtures.osv",
     "fixtures.github",
     "fixtures.hostile",
     "fixtures.hostile_text",

@@ -57,6 +57,18 @@ class Sbom(NamedTuple):
     subjects: tuple[str, ...] = ()
 
 
+class SbomAnswer(NamedTuple):
+    """What an image's SBOM attestations list, for the platforms read."""
+
+    queries: tuple[PackageQuery, ...] | None  # None: nothing known (`reason`)
+    packages: int = 0
+    platforms: tuple[str, ...] = ()
+    reason: str | None = None
+    # Whether the answer holds for good (an SBOM read, or none attached to the index); a
+    # registry that failed to answer may answer next time.
+    lasting: bool = True
+
+
 class SbomError(ValueError):
     """The attestation is not an SBOM basepin can read; the message says why."""
 
@@ -279,7 +291,7 @@ def osv_query(purl_text: str) -> PackageQuery | None:
         elif purl.namespace and purl.type in ("npm", "golang", "composer"):
             name = f"{purl.namespace}/{purl.name}"
         return PackageQuery(_LANGUAGES[purl.type], name, purl.version)
-    if purl.type not in ("deb", "apk"):
+    if purl.type not in ("deb", "apk", "alpine"):  # `pkg:alpine/...`: older Syft
         return None
     ecosystem = _distribution(purl)
     if ecosystem is None:
@@ -305,7 +317,7 @@ def _distribution(purl: Purl) -> str | None:
     qualifiers (Syft: `distro=debian-12`; Docker Scout: `os_name`, `os_version`,
     `os_distro`; also `distro=bookworm`)."""
     q = purl.qualifiers
-    system = (q.get("os_name") or purl.namespace or "").lower()
+    system = (q.get("os_name") or purl.namespace or purl.type).lower()
     distro = q.get("distro", "").lower()
     named, _, numbered = distro.rpartition("-")
     if named and named in ("debian", "ubuntu", "alpine"):

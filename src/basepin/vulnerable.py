@@ -20,7 +20,7 @@ from basepin.errors import InvalidReference
 from basepin.model import Resolution, Unresolved
 from basepin.records import NamedTuple
 from basepin.reference import parse_reference
-from basepin.sbom import PackageQuery
+from basepin.sbom import PackageQuery, SbomAnswer
 from basepin.vulnerabilities import (
     VulnerabilityReport,
     VulnSummary,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from basepin.config import Config
     from basepin.model import ImageUse, Lookup
     from basepin.registry.cache import Cache
-    from basepin.registry.sbom import SbomAnswer
     from basepin.resolve import ResolveOptions
     from basepin.rules import Candidate
 
@@ -263,7 +262,6 @@ def platforms_key(target: ScanTarget) -> str:
 
 
 def cached_answer(cache: Cache, target: ScanTarget) -> SbomAnswer | None:
-    from basepin.registry.sbom import SbomAnswer
 
     row = cache.get_sbom(target.registry, target.repository, target.digest, platforms_key(target))
     if row is None:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from basepin.advisories import OSV_ID
-from basepin.registry.errors import ProtocolError, RateLimited, RegistryError
+from basepin.registry.errors import ProtocolError, RateLimited, RegistryError, Unavailable
 from basepin.registry.http import RetryPolicy, Sender
 from basepin.sbom import PackageQuery
 
@@ -109,6 +109,10 @@ class OsvClient:
                 registry=LABEL,
                 retry_after=exc.retry_after,
             ) from None
+        except Unavailable as exc:
+            # The sender speaks of registries; this is OSV.
+            message = str(exc).replace("the registry", LABEL)
+            raise Unavailable(message, registry=LABEL) from None
         if reply.status != 200:
             raise ProtocolError(f"{label}: unexpected answer HTTP {reply.status}", registry=LABEL)
         try:

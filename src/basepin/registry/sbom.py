@@ -23,7 +23,7 @@ from basepin.records import NamedTuple
 from basepin.reference import ImageReference
 from basepin.registry.errors import NotFound
 from basepin.registry.oci import ATTESTATION_TYPE, INDEX_TYPES, Manifest, RegistryClient
-from basepin.sbom import PackageQuery, SbomError, predicate_kind, read_statement
+from basepin.sbom import PackageQuery, SbomAnswer, SbomError, predicate_kind, read_statement
 
 # An SBOM is read to this many bytes at most. Docker Official Images' SBOMs (Docker Scout's,
 # with every file's checksums) are hundreds of KiB to a few MiB; BuildKit's with build stages
@@ -36,18 +36,6 @@ PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 REFERENCE_DIGEST = "vnd.docker.reference.digest"
 REFERENCE_TYPE = "vnd.docker.reference.type"
 DEFAULT_PLATFORM = "linux/amd64"
-
-
-class SbomAnswer(NamedTuple):
-    """What an image's SBOM attestations list, for the platforms read."""
-
-    queries: tuple[PackageQuery, ...] | None  # None: nothing known (`reason`)
-    packages: int = 0
-    platforms: tuple[str, ...] = ()
-    reason: str | None = None
-    # Whether the answer holds for good (an SBOM read, or none attached to the index); a
-    # registry that failed to answer may answer next time.
-    lasting: bool = True
 
 
 class SbomReader:

@@ -23,10 +23,10 @@ from basepin.registry.errors import RegistryError
 from basepin.registry.http import RetryPolicy, new_http_client
 from basepin.registry.oci import RegistryClient
 from basepin.registry.osv import OSV_URL, Hit, OsvClient, failure
-from basepin.registry.sbom import SbomAnswer, SbomReader
+from basepin.registry.sbom import SbomReader
 from basepin.registry.trust import default_context
 from basepin.resolve import ResolveOptions, asks_docker_hub
-from basepin.sbom import PackageQuery
+from basepin.sbom import PackageQuery, SbomAnswer
 from basepin.vulnerable import (
     Scanned,
     ScanTarget,
