@@ -303,8 +303,10 @@ def cached_hits(cache: Cache, query: PackageQuery) -> list[tuple[str, str]] | No
         return None
 
 
-def store_hits(cache: Cache, query: PackageQuery, hits: Sequence[tuple[str, str]]) -> None:
-    cache.put_osv_hits(query.ecosystem, query.name, query.version, json.dumps(list(hits)))
+def store_hits(cache: Cache, answers: Mapping[PackageQuery, Sequence[tuple[str, str]]]) -> None:
+    cache.put_osv_hits(
+        (q.ecosystem, q.name, q.version, json.dumps(list(hits))) for q, hits in answers.items()
+    )
 
 
 def cached_record(cache: Cache, identifier: str, modified: str) -> Advisory | None:

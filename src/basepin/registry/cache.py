@@ -316,12 +316,15 @@ class Cache:
             return None
         return str(row[0])
 
-    def put_osv_hits(self, ecosystem: str, name: str, version: str, hits: str) -> None:
-        self._write(
+    def put_osv_hits(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Keep OSV's answers (ecosystem, name, version, hits as JSON text), in one
+        transaction: a batch answers a thousand package versions."""
+        now = self._now()
+        self._write_many(
             "INSERT INTO osv_queries (ecosystem, name, version, hits, stored_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (ecosystem, name, version)"
             " DO UPDATE SET hits = excluded.hits, stored_at = excluded.stored_at",
-            (ecosystem, name, version, hits, self._now()),
+            [(*row, now) for row in rows],
         )
 
     def get_osv_record(self, identifier: str, modified: str) -> str | None:
@@ -374,6 +377,24 @@ class Cache:
                 # Autocommit: each upsert is its own short, atomic transaction.
                 connection.execute(sql, parameters)
             except sqlite3.Error as error:
+                self._give_up(f"cannot write the cache {self.path}: {error}")
+
+    def _write_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        with self._lock:
+            connection = self._connect()
+            if connection is None or not rows:
+                return
+            import sqlite3  # loaded by _connect
+
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    connection.executemany(sql, rows)
+                finally:
+                    connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 self._give_up(f"cannot write the cache {self.path}: {error}")
 
     def _connect(self, *, create: bool = True) -> sqlite3.Connection | None:

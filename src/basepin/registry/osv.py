@@ -34,7 +34,7 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 # Rounds of `next_page_token` followed; OSV pages after 1,000 vulnerabilities a query.
 MAX_PAGES = 20
-RECORDS_AT_ONCE = 16
+RECORDS_AT_ONCE = 64
 LABEL = "OSV"
 
 Hit = tuple[str, str]  # (id, modified)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -55,42 +56,144 @@ async def _scan(
 ) -> Scanned:
     credentials = options.credentials or CredentialStore.from_environment()
     timeout = options.timeout
-    failed: dict[str, str] = {}
     async with new_http_client(timeout=timeout, trust=default_context()) as http:
         endpoints = Endpoints(
             options.mirrors, options.insecure, hub_registry=options.hub_registry_url
         )
         registry = RegistryClient(http, credentials, endpoints, retry=RetryPolicy(deadline=timeout))
         reader = SbomReader(registry)
-        answers = dict(
-            zip(
-                (t.key for t in targets),
-                await asyncio.gather(*(_answer(reader, t, options, cache) for t in targets)),
-                strict=True,
+        osv = _Osv(OsvClient(http, osv_url, RetryPolicy(deadline=timeout)), cache)
+        # Each image goes on to OSV as soon as its SBOM is read: the images' requests overlap.
+        try:
+            scanned = await asyncio.gather(
+                *(_one(reader, osv, target, options, cache) for target in targets)
             )
+        finally:
+            await osv.close()
+    answers = {target.key: answer for target, (answer, _, _) in zip(targets, scanned, strict=True)}
+    failed = {
+        target.key: reason
+        for target, (_, reason, _) in zip(targets, scanned, strict=True)
+        if reason is not None
+    }
+    summaries, found = assemble(targets, answers, osv.hits(), osv.records(), failed)
+    for target, (_, reason, known) in zip(targets, scanned, strict=True):
+        if reason is not None and not known:
+            # Without OSV's answers nothing is known of the image, not "none".
+            summaries[target.key] = summaries[target.key]._replace(
+                counts=None, ids=(), reason=reason, unchecked=True
+            )
+            found[target.key] = []
+    return Scanned(summaries, found, reader.pulls, osv.client.requests, failed)
+
+
+async def _one(
+    reader: SbomReader, osv: _Osv, target: ScanTarget, options: ResolveOptions, cache: Cache
+) -> tuple[SbomAnswer, str | None, bool]:
+    """One image: its SBOM, then OSV's answers for its packages. Returns the SBOM's answer,
+    why the image could not be (wholly) checked, and whether its vulnerabilities are known
+    (all but some records' severities) despite that."""
+    answer = await _answer(reader, target, options, cache)
+    if answer.queries is None:
+        return answer, None if answer.lasting else (answer.reason or "not checked"), False
+    deadline = 3 * options.timeout
+    try:
+        unread = await asyncio.wait_for(osv.scan(answer.queries), deadline)
+    except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
+        return answer, f"OSV: no answer within {deadline:g} s", False
+    except (RegistryError, httpx.HTTPError) as exc:
+        return answer, failure(exc), False
+    return answer, unread, True
+
+
+class _Osv:
+    """OSV's answers for the run, each package version and record asked about once however
+    many images share it, the cache's where it has them."""
+
+    def __init__(self, client: OsvClient, cache: Cache) -> None:
+        self.client = client
+        self._cache = cache
+        self._hits: dict[PackageQuery, asyncio.Future[list[Hit]]] = {}
+        self._records: dict[str, asyncio.Future[Advisory]] = {}
+        # Batches under way (held here: the event loop keeps only weak references).
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def hits(self) -> dict[PackageQuery, list[Hit]]:
+        return {q: f.result() for q, f in self._hits.items() if f.done() and not f.exception()}
+
+    def records(self) -> dict[str, Advisory]:
+        return {i: f.result() for i, f in self._records.items() if f.done() and not f.exception()}
+
+    async def scan(self, queries: Sequence[PackageQuery]) -> str | None:
+        """Ask about `queries` and read their vulnerabilities' records; raises when OSV's
+        answers for the packages are not known, returns why when some records are not."""
+        loop = asyncio.get_running_loop()
+        asked: list[PackageQuery] = []
+        for query in queries:
+            if query in self._hits:
+                continue
+            future = self._hits[query] = loop.create_future()
+            cached = cached_hits(self._cache, query)
+            if cached is None:
+                asked.append(query)
+            else:
+                future.set_result(cached)
+        if asked:
+            self._ask(asked)
+        found = await asyncio.gather(*(asyncio.shield(self._hits[q]) for q in queries))
+        wanted = sorted({hit for hits in found for hit in hits})
+        read = await asyncio.gather(
+            *(asyncio.shield(self._record(*hit)) for hit in wanted), return_exceptions=True
         )
-        for key, answer in answers.items():
-            if not answer.lasting and answer.queries is None:
-                failed[key] = answer.reason or "not checked"
-        osv = OsvClient(http, osv_url, RetryPolicy(deadline=timeout))
-        queries = list(dict.fromkeys(q for a in answers.values() for q in a.queries or ()))
-        hits, unasked = await _hits(osv, queries, cache, 3 * timeout)
-        records: dict[str, Advisory] = {}
-        unread = None
-        if unasked is None:
-            records, unread = await _records(osv, hits, cache, 3 * timeout)
-    for target in targets:
-        if answers[target.key].queries and (unasked or unread):
-            failed.setdefault(target.key, unasked or unread or "")
-    summaries, found = assemble(targets, answers, hits, records, failed)
-    if unasked is not None:
-        # Without OSV's answers nothing is known of the images, not "none".
-        for key, reason in failed.items():
-            summaries[key] = summaries[key]._replace(counts=None, ids=(), reason=reason,
-                                                     unchecked=True)  # fmt: skip
-            found[key] = []
-    # With some records unread, what is known is shown, and the run is incomplete.
-    return Scanned(summaries, found, reader.pulls, osv.requests, failed)
+        trouble = next((r for r in read if isinstance(r, BaseException)), None)
+        if trouble is None:
+            return None
+        if isinstance(trouble, (RegistryError, httpx.HTTPError)):
+            return failure(trouble)
+        raise trouble
+
+    def _ask(self, queries: list[PackageQuery]) -> None:
+        async def ask() -> None:
+            try:
+                answered = await self.client.query(queries)
+            except BaseException as exc:
+                for query in queries:
+                    if not self._hits[query].done():
+                        self._hits[query].set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            store_hits(self._cache, answered)
+            for query in queries:
+                self._hits[query].set_result(answered.get(query, []))
+
+        task = asyncio.ensure_future(ask())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _record(self, identifier: str, modified: str) -> asyncio.Future[Advisory]:
+        if identifier not in self._records:
+            cached = cached_record(self._cache, identifier, modified)
+            if cached is not None:
+                future = asyncio.get_running_loop().create_future()
+                future.set_result(cached)
+                self._records[identifier] = future
+            else:
+                self._records[identifier] = asyncio.ensure_future(self._read(identifier, modified))
+        return self._records[identifier]
+
+    async def _read(self, identifier: str, modified: str) -> Advisory:
+        advisory = advisory_from(await self.client.record(identifier), identifier, modified)
+        store_record(self._cache, modified, advisory)
+        return advisory
+
+    async def close(self) -> None:
+        """Stop what images that gave up (past their deadline) left running."""
+        running: list[asyncio.Future[Any]] = [*self._tasks, *self._records.values()]
+        left = [future for future in running if not future.done()]
+        for future in left:
+            future.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
 
 async def _answer(
@@ -126,66 +229,3 @@ async def _answer(
         return SbomAnswer(None, reason=f"{where}: SBOM: {type(exc).__name__}", lasting=False)
     store_answer(cache, target, answer)
     return answer
-
-
-async def _hits(
-    osv: OsvClient, queries: Sequence[PackageQuery], cache: Cache, deadline: float
-) -> tuple[dict[PackageQuery, list[Hit]], str | None]:
-    """OSV's hits for every query (the cache's where fresh), or why they are not known."""
-    hits: dict[PackageQuery, list[Hit]] = {}
-    asked: list[PackageQuery] = []
-    for query in queries:
-        cached = cached_hits(cache, query)
-        if cached is None:
-            asked.append(query)
-        else:
-            hits[query] = cached
-    if not asked:
-        return hits, None
-    try:
-        answered = await asyncio.wait_for(osv.query(asked), deadline)
-    except asyncio.TimeoutError:
-        return hits, f"OSV: no answer within {deadline:g} s"
-    except (RegistryError, httpx.HTTPError) as exc:
-        return hits, failure(exc)
-    for query, found in answered.items():
-        store_hits(cache, query, found)
-        hits[query] = found
-    return hits, None
-
-
-async def _records(
-    osv: OsvClient, hits: dict[PackageQuery, list[Hit]], cache: Cache, deadline: float
-) -> tuple[dict[str, Advisory], str | None]:
-    records: dict[str, Advisory] = {}
-    asked: list[Hit] = []
-    for identifier, modified in sorted({hit for found in hits.values() for hit in found}):
-        cached = cached_record(cache, identifier, modified)
-        if cached is None:
-            asked.append((identifier, modified))
-        else:
-            records[identifier] = cached
-    if not asked:
-        return records, None
-
-    async def one(identifier: str, modified: str) -> Advisory:
-        record = await osv.record(identifier)
-        advisory = advisory_from(record, identifier, modified)
-        store_record(cache, modified, advisory)
-        return advisory
-
-    try:
-        found = await asyncio.wait_for(
-            asyncio.gather(*(one(i, m) for i, m in asked), return_exceptions=True), deadline
-        )
-    except asyncio.TimeoutError:
-        return records, f"OSV: the vulnerabilities' records: no answer within {deadline:g} s"
-    trouble = None
-    for result in found:
-        if isinstance(result, Advisory):
-            records[result.id] = result
-        elif isinstance(result, (RegistryError, httpx.HTTPError)):
-            trouble = trouble or failure(result)
-        elif isinstance(result, BaseException):
-            raise result
-    return records, trouble
