@@ -29,6 +29,7 @@ DEFAULTS: Mapping[str, str] = {
     "summary": "true",
     "annotations": "true",
     "bump": "false",
+    "vulns": "false",
     "github-token": "",
     "registry-mirrors": "",
     "build-args": "",
@@ -59,6 +60,8 @@ class Inputs:
     # Secrets stay out of the repr.
     github_token: str = field(repr=False)
     dockerhub_token: str = field(repr=False)
+    # The `vulnerable` rule (SBOM attestations and OSV).
+    vulns: bool = False
 
 
 def env_name(name: str) -> str:
@@ -96,6 +99,7 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
         build_args=_name_values("build-args", raw("build-args"), "NAME=VALUE", commas=False),
         dockerhub_username=raw("dockerhub-username"),
         dockerhub_token=raw("dockerhub-token"),
+        vulns=_flag("vulns", raw("vulns")),
     )
 
 

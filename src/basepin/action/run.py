@@ -209,6 +209,8 @@ def fix_arguments(inputs: Inputs) -> list[str]:
 
 def _shared_options(inputs: Inputs) -> list[str]:
     options = ["--config", inputs.config] if inputs.config else []
+    if inputs.vulns and not inputs.offline:
+        options.append("--vulns")
     for mirror in inputs.registry_mirrors:
         options += ["--registry-mirror", mirror]
     for build_arg in inputs.build_args:
