@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from basepin.cli import main
+from basepin.report import json as json_report
+from basepin.report import markdown, tally
 from fixtures.hub import HubServer, image_entry
 from fixtures.osv import OsvServer
 from fixtures.registry import PushedImage, Registry, push_image
@@ -169,6 +172,13 @@ def test_sarif_and_the_job_summary_carry_them(
     summary = capsys.readouterr().out
     assert "| Size | Vulnerabilities | Findings |" in summary
     assert "| 1 (1 high) |" in summary
+    # The Action renders its summary from the JSON report: the column survives the trip.
+    assert main(["check", "--vulns", "--format", "json", str(dockerfile)]) == 0
+    loaded = json_report.load(capsys.readouterr().out)
+    assert loaded.vulnerabilities is not None
+    again = markdown.render(loaded, now=datetime.now(timezone.utc))
+    assert "| 1 (1 high) |" in again
+    assert tally(loaded).endswith("SBOMs: 0 Docker Hub pulls")
 
 
 def test_an_image_without_an_sbom_gets_a_note_never_clean(
@@ -276,6 +286,7 @@ def test_vulns_lists_one_image_escaped_as_text_and_json(
     ]
     ghsa = document["advisories"][1]
     assert ghsa["aliases"] == ["CVE-2024-56201"]
+    assert (ghsa["severity"], ghsa["score"], ghsa["rated_by"]) == ("high", 7.5, "CVSS_V3")
     assert ghsa["url"] == "https://osv.dev/vulnerability/GHSA-h5c8-rqwp-cp95"
     assert ghsa["packages"] == ["jinja2@3.1.4 (PyPI)"]
 

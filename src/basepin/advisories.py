@@ -147,6 +147,8 @@ class Found(NamedTuple):
     summary: str
     aliases: tuple[str, ...]
     packages: tuple[str, ...]
+    # Where the level comes from (see Advisory.source).
+    rated_by: str = ""
 
 
 def found_in(hits: Mapping[str, Iterable[str]], advisories: Mapping[str, Advisory]) -> list[Found]:
@@ -197,6 +199,7 @@ def found_in(hits: Mapping[str, Iterable[str]], advisories: Mapping[str, Advisor
                 worst.summary if worst else "",
                 tuple(members[1:]) + tuple(aliases),
                 tuple(sorted({p for m in members for p in packages_of[m]})),
+                worst.source if worst else "",
             )
         )
     found.sort(key=lambda f: (LEVELS.index(f.level), -(f.score or 0.0), f.id))

@@ -13,7 +13,7 @@ from basepin.records import NamedTuple
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
 # Worst first. `unknown`: OSV knows the vulnerability but no score or rating for it.
 LEVELS = ("critical", "high", "medium", "low", "unknown")
@@ -117,7 +117,3 @@ def summary_json(summary: VulnSummary) -> dict[str, object]:
     if summary.counts is None:
         return {**dict.fromkeys((*LEVELS, "total")), "ids": [], "reason": summary.reason}
     return {**summary.by_level, "total": summary.total, "ids": list(summary.ids)}
-
-
-def summary_from_counts(levels: Mapping[str, int], ids: Iterable[str]) -> VulnSummary:
-    return VulnSummary(tuple(levels.get(level, 0) for level in LEVELS), tuple(ids))

@@ -73,10 +73,6 @@ class Scanned(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
-def is_on(config: Config) -> bool:
-    return config.severity_of(RULE) != "off"
-
-
 def scan_targets(
     lookups: Mapping[str, Lookup],
     platforms_of: Mapping[str, Iterable[str | None]],

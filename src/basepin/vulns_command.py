@@ -97,6 +97,7 @@ def _json(image: str, subject: str, summary: VulnSummary, found: list[Found], pu
                 "id": item.id,
                 "severity": item.level,
                 "score": item.score,
+                "rated_by": item.rated_by or None,
                 "summary": item.summary,
                 "aliases": list(item.aliases),
                 "packages": list(item.packages),

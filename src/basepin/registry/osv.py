@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -158,7 +158,3 @@ def failure(exc: RegistryError | httpx.HTTPError) -> str:
     if isinstance(exc, RegistryError):
         return str(exc)
     return f"{LABEL}: {type(exc).__name__}"
-
-
-def unique(queries: Iterable[PackageQuery]) -> list[PackageQuery]:
-    return list(dict.fromkeys(queries))
