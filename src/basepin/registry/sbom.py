@@ -16,7 +16,8 @@ counts against the pull limit, so they are counted. An SBOM blob is read to MAX_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from basepin.records import NamedTuple
@@ -27,10 +28,11 @@ from basepin.sbom import PackageQuery, SbomAnswer, SbomError, predicate_kind, re
 
 # An SBOM is read to this many bytes at most. Docker Official Images' SBOMs (Docker Scout's,
 # with every file's checksums) are hundreds of KiB to a few MiB; BuildKit's with build stages
-# scanned have been seen at 7 MiB. 32 MiB holds four times that, and bounds memory: at most
-# SBOMS_AT_ONCE are read and parsed at a time (a parsed SBOM takes several times its bytes).
+# scanned have been seen at 7 MiB. 32 MiB holds four times that. Memory stays bounded: SBOMs
+# are read and parsed at once only while their sizes add up to SBOM_BYTES_AT_ONCE (a parsed
+# SBOM takes several times its bytes), so many small ones go together and a large one waits.
 MAX_SBOM_BYTES = 32 * 1024 * 1024
-SBOMS_AT_ONCE = 4
+SBOM_BYTES_AT_ONCE = 2 * MAX_SBOM_BYTES
 IN_TOTO_LAYER = "application/vnd.in-toto+json"
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 REFERENCE_DIGEST = "vnd.docker.reference.digest"
@@ -43,7 +45,7 @@ class SbomReader:
 
     def __init__(self, registry: RegistryClient) -> None:
         self._registry = registry
-        self._slots = asyncio.Semaphore(SBOMS_AT_ONCE)
+        self._budget = _Budget(SBOM_BYTES_AT_ONCE)
         self.pulls = 0
 
     async def read(
@@ -130,7 +132,8 @@ class SbomReader:
                 return Unreadable(
                     f"the SBOM is {size / 1e6:.1f} MB, more than basepin reads ({mib} MiB)"
                 )
-            async with self._slots:
+            # A size the descriptor leaves out counts as the most that is read.
+            async with self._budget.held(size if isinstance(size, int) else MAX_SBOM_BYTES):
                 data = await self._registry.blob(ref, digest, limit=MAX_SBOM_BYTES)
                 try:
                     sbom = read_statement(data)
@@ -147,6 +150,28 @@ class SbomReader:
         if not read:
             return Unreadable("the attestation holds no SBOM (SPDX or CycloneDX)")
         return tuple(queries), packages
+
+
+class _Budget:
+    """Bytes that may be read and parsed at once; a holder waits until its share is free."""
+
+    def __init__(self, total: int) -> None:
+        self._free = total
+        self._total = total
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def held(self, size: int) -> AsyncIterator[None]:
+        size = max(1, min(size, self._total))
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._free >= size)
+            self._free -= size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._free += size
+                self._changed.notify_all()
 
 
 class Unreadable(NamedTuple):
