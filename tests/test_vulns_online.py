@@ -158,6 +158,15 @@ def test_sarif_and_the_job_summary_carry_them(
     image = _push(plain_registry, repo, "3.12", JINJA)
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {image.reference}@{image.digest}\n")
+    code, report, _ = _check(
+        capsys, "--platform", "linux/amd64", "--platform", "linux/arm64", str(dockerfile)
+    )
+    assert code == 0
+    (finding,) = report["findings"]
+    assert (
+        "1 known vulnerability (1 high) in 1 package (linux/amd64, linux/arm64 SBOM)"
+        in (finding["message"])
+    )
     assert main(["check", "--vulns", "--format", "sarif", str(dockerfile)]) == 0
     run = json.loads(capsys.readouterr().out)["runs"][0]
     (result,) = run["results"]

@@ -352,7 +352,7 @@ def candidates(
         return
     if not summary.total:
         return
-    where = f"in {summary.packages} packages" if summary.packages is not None else ""
+    where = f"in {_packages(summary.packages)}" if summary.packages is not None else ""
     if summary.platforms:
         where += f" ({', '.join(summary.platforms)} SBOM)"
     message = f"{use.reference}: the image has {counted(summary)} {where}; worst: {worst(summary)}"
@@ -384,3 +384,7 @@ def _delta(
             "pinning it",
         )
     return delta(before, after, now.tag or "the tag", wanted.tag or "the newer tag", "the bump")
+
+
+def _packages(count: int) -> str:
+    return f"{count} package" if count == 1 else f"{count} packages"

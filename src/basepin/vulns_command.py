@@ -70,7 +70,8 @@ def _text(image: str, digest: str, summary: VulnSummary, found: list[Found]) -> 
     if summary.counts is None:
         head = f"{image}@{digest}{where}: vulnerabilities unknown: {summary.reason}"
         return not_a_command(shown(head)) + "\n"
-    packages = f" in {summary.packages} packages" if summary.packages is not None else ""
+    count = summary.packages
+    packages = f" in {count} package{'s' if count != 1 else ''}" if count is not None else ""
     lines = [not_a_command(shown(f"{image}@{digest}{where}: {counted(summary)}{packages}"))]
     for item in found:
         score = f"{item.score:.1f}" if item.score is not None else "-"

@@ -41,7 +41,8 @@ DEFAULT_PLATFORM = "linux/amd64"
 
 
 class SbomReader:
-    """Reads SBOMs through one `RegistryClient`, a few at a time; counts Docker Hub pulls."""
+    """Reads SBOMs through one `RegistryClient` (see SBOM_BYTES_AT_ONCE); counts Docker Hub
+    pulls."""
 
     def __init__(self, registry: RegistryClient) -> None:
         self._registry = registry
@@ -75,24 +76,21 @@ class SbomReader:
                 reason="the digest names one platform's manifest, not an index: "
                 "SBOM attestations are attached to an index",
             )
-        queries: dict[PackageQuery, None] = {}
-        read: list[str] = []
-        missing: list[str] = []
-        packages = 0
-        for child, platform in chosen:
-            attestation = _attestation_of(index, child)
-            if attestation is None:
-                missing.append(platform)
-                continue
-            found = await self._sbom_of(ref, attestation, child, on_hub)
-            if isinstance(found, Unreadable):
-                return SbomAnswer(None, reason=f"{platform}: {found.reason}", lasting=found.lasting)
-            read.append(platform)
-            packages += found[1]
-            queries.update(dict.fromkeys(found[0]))
-        if not read:
+        attested = [(c, p, _attestation_of(index, c)) for c, p in chosen]
+        missing = [platform for _, platform, attestation in attested if attestation is None]
+        attesting = [(c, p, a) for c, p, a in attested if a is not None]
+        if not attesting:
             return SbomAnswer(None, reason=f"no SBOM attestation for {', '.join(missing)}")
-        return SbomAnswer(tuple(queries), packages, tuple(read))
+        found = await asyncio.gather(*(self._sbom_of(ref, a, c, on_hub) for c, _, a in attesting))
+        queries: dict[PackageQuery, None] = {}
+        packages = 0
+        for (_, platform, _), each in zip(attesting, found, strict=True):
+            if isinstance(each, Unreadable):
+                return SbomAnswer(None, reason=f"{platform}: {each.reason}", lasting=each.lasting)
+            queries.update(dict.fromkeys(each[0]))
+            # The platforms' SBOMs list mostly the same packages: the most any lists.
+            packages = max(packages, each[1])
+        return SbomAnswer(tuple(queries), packages, tuple(p for _, p, _ in attesting))
 
     async def _manifest(self, ref: ImageReference, digest: str, on_hub: bool) -> Manifest:
         if on_hub:
