@@ -18,12 +18,20 @@ from basepin.report import markdown, tally
 from fixtures.hub import HubServer, image_entry
 from fixtures.osv import OsvServer
 from fixtures.registry import PushedImage, Registry, push_image
-from fixtures.sboms import CRITICAL, HIGH, cyclonedx_statement, record, spdx_statement
+from fixtures.sboms import (
+    ALPINE_PURLS,
+    CRITICAL,
+    HIGH,
+    cyclonedx_statement,
+    record,
+    spdx_statement,
+)
 
 OLD_OPENSSL = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&upstream=openssl&distro=debian-12"
 NEW_OPENSSL = "pkg:deb/debian/libssl3@3.0.13-1~deb12u1?arch=amd64&upstream=openssl&distro=debian-12"
 ZLIB = "pkg:deb/debian/zlib1g@1.2.13.dfsg-1?arch=amd64&upstream=zlib&epoch=1&distro=debian-12"
 JINJA = "pkg:pypi/jinja2@3.1.4"
+ALPINE_CRYPTO = ALPINE_PURLS[1]  # libcrypto3, from the openssl source package, Alpine 3.18
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +56,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, osv_server: OsvSe
     osv_server.add(
         record("DEBIAN-CVE-2023-3", "Debian:12", "zlib", upstream=["CVE-2023-3"]),
         "1:1.2.13.dfsg-1",
+    )
+    osv_server.add(
+        record("ALPINE-CVE-2023-5678", "Alpine:v3.18", "openssl", upstream=["CVE-2023-5678"]),
+        "3.1.1-r1",
     )
     osv_server.add(
         record("GHSA-h5c8-rqwp-cp95", "PyPI", "jinja2", cvss=HIGH, aliases=["CVE-2024-56201"],
@@ -270,15 +282,17 @@ def test_vulns_lists_one_image_escaped_as_text_and_json(
         "1",
         platforms=["linux/amd64"],
         attestations=True,
-        sbom=lambda child: cyclonedx_statement([JINJA, OLD_OPENSSL], child.digest),
+        sbom=lambda child: cyclonedx_statement([JINJA, OLD_OPENSSL, ALPINE_CRYPTO], child.digest),
     )
     assert main(["vulns", image.reference]) == 1
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert lines[0] == (
-        f"{image.reference}@{image.digest} (linux/amd64): 3 known vulnerabilities "
-        "(1 critical, 1 high, 1 low) in 2 packages"
+        f"{image.reference}@{image.digest} (linux/amd64): 4 known vulnerabilities "
+        "(1 critical, 1 high, 1 low, 1 unknown) in 3 packages"
     )
+    # Alpine's records carry no rating: known, of unknown severity.
+    assert lines[-1].startswith("ALPINE-CVE-2023-5678     unknown     -  openssl@3.1.1-r1")
     assert lines[1].startswith("DEBIAN-CVE-2024-1        critical  9.8  openssl@3.0.11-1~deb12u2")
     jinja = next(line for line in lines if line.startswith("GHSA-h5c8-rqwp-cp95"))
     # The summary's escape sequence and line break are shown escaped, no command starts.
@@ -292,6 +306,7 @@ def test_vulns_lists_one_image_escaped_as_text_and_json(
         "DEBIAN-CVE-2024-1",
         "GHSA-h5c8-rqwp-cp95",
         "DEBIAN-CVE-2024-2",
+        "ALPINE-CVE-2023-5678",
     ]
     ghsa = document["advisories"][1]
     assert ghsa["aliases"] == ["CVE-2024-56201"]
