@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from basepin.cli import main
+from basepin.github_review import plan_review
 from basepin.report import json as json_report
 from basepin.report import markdown, tally
 from fixtures.hub import HubServer, image_entry
@@ -154,6 +155,19 @@ def test_a_stale_pin_shows_what_pinning_the_current_digest_closes(
             sort_keys=True,
         )
     }
+
+    # The pull-request suggestion says what the pin closes.
+    line = dockerfile.read_text().splitlines()[0]
+    review = plan_review(
+        json_report.load(json.dumps(report)).findings,
+        lambda path, number: line,
+        {str(dockerfile): {1: line}},
+        set(),
+    )
+    assert review is not None
+    (comment,) = review.comments
+    assert "pinning it closes 2" in comment.body
+    assert "```suggestion" in comment.body
 
     # Again: everything from the cache, nothing asked of OSV.
     sent = len(osv_server.requests)
