@@ -122,12 +122,19 @@ def scan_targets(
 
 
 def _platforms(uses: Iterable[str | None], config: Config) -> tuple[str, ...]:
+    """The platforms whose SBOMs are read: each use's `FROM --platform`, else the configured
+    ones, else (empty) the reader's default, linux/amd64 where the index has it."""
     wanted: dict[str, None] = {}
+    default = False
     for platform in uses:
         if platform and "$" not in platform:
             wanted[platform] = None
-        else:
+        elif config.platforms:
             wanted.update(dict.fromkeys(config.platforms))
+        else:
+            default = True
+    if default and wanted:
+        wanted.setdefault("linux/amd64", None)
     return tuple(wanted)
 
 
