@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from basepin.config import Config
-from basepin.model import DigestInfo, Missing, Platform, Resolution, TagInfo
+from basepin.model import DigestInfo, Lookup, Missing, Platform, Resolution, TagInfo
 from basepin.vulnerable import ScanTarget, scan_targets
 
 PINNED = "sha256:" + "1" * 64
@@ -15,7 +15,7 @@ ARM = Platform("linux", "arm64")
 
 def test_a_stale_pin_scans_the_pin_and_what_the_tag_holds_now() -> None:
     text = f"python:3.12@{PINNED}"
-    lookups = {
+    lookups: dict[str, Lookup] = {
         text: Resolution("docker.io/library/python:3.12", DigestInfo(NOW, ""), pin_now=NOW),
         "gone:1": Missing("gone:1", "no such tag"),
     }
