@@ -9,6 +9,7 @@ from hypothesis import settings
 pytest_plugins: list[str] = [
     "fixtures.eol",
     "fixtures.hub",
+    "fixtures.osv",
     "fixtures.github",
     "fixtures.hostile",
     "fixtures.hostile_text",

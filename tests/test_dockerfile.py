@@ -403,7 +403,7 @@ def test_inline_ignore_covers_every_use_of_the_instruction() -> None:
             1,
             "unknown rule nope in basepin: ignore[...]; rules are unpinned, latest, unresolved, "
             "invalid, stale-digest, unknown, outdated, old-image, platforms, disallowed, eol, "
-            "eol-soon",
+            "eol-soon, vulnerable",
         ),
     ],
     ids=[

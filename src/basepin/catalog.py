@@ -19,6 +19,8 @@ class RuleInfo(NamedTuple):
     summary: str
     help: str
     fix: str
+    # Off unless the configuration or a flag asks for it (it costs requests).
+    default_on: bool = True
 
 
 RULES: dict[str, RuleInfo] = {
@@ -134,6 +136,18 @@ RULES: dict[str, RuleInfo] = {
             "The version the image carries, or its OS release, reaches end of life within "
             "eol-warning-days (default 90), per endoflife.date.",
             "none; the message names the nearest supported tag of the same variant",
+        ),
+        RuleInfo(
+            "vulnerable",
+            "warning",
+            False,
+            "Image has known vulnerabilities",
+            "The image's SBOM attestation lists packages that OSV (osv.dev) knows "
+            "vulnerabilities of; the finding counts them by severity and names the worst. An "
+            "image without an SBOM attestation gets a note: its vulnerabilities are unknown, "
+            "not none. Off unless asked for (--vulns).",
+            "none of its own; stale-digest and outdated fixes say how many they close",
+            default_on=False,
         ),
     )
 }

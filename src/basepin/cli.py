@@ -125,12 +125,23 @@ def _build_check(command: argparse.ArgumentParser) -> None:
     _add_source_options(command)
     _add_registry_options(command)
     _add_report_options(command)
+    _add_vulns_option(command)
     command.set_defaults(run=_run_check)
+
+
+def _add_vulns_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--vulns",
+        action="store_true",
+        help="also report known vulnerabilities from SBOM attestations and OSV (costs "
+        "Docker Hub pulls and OSV requests; cached)",
+    )
 
 
 def _build_fix(command: argparse.ArgumentParser) -> None:
     _add_source_options(command)
     _add_registry_options(command)
+    _add_vulns_option(command)
     command.add_argument("--bump", action="store_true", help="also apply outdated upgrades")
     command.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
     command.set_defaults(run=_run_fix, offline=False, format="text", output=None, color="auto")
@@ -140,6 +151,21 @@ def _build_resolve(command: argparse.ArgumentParser) -> None:
     command.add_argument("references", nargs="+", metavar="REF")
     _add_registry_options(command)
     command.set_defaults(run=_run_resolve)
+
+
+def _build_vulns(command: argparse.ArgumentParser) -> None:
+    command.add_argument("image", metavar="IMAGE[:TAG|@DIGEST]")
+    command.add_argument("--format", choices=("text", "json"), default="text")
+    command.add_argument(
+        "--platform",
+        action="append",
+        dest="platforms",
+        metavar="OS/ARCH",
+        help="read the SBOM of this platform (repeatable; default: linux/amd64)",
+    )
+    command.add_argument("--config", metavar="FILE", help="configuration file to use")
+    _add_registry_options(command)
+    command.set_defaults(run=_run_vulns)
 
 
 def _build_tags(command: argparse.ArgumentParser) -> None:
@@ -172,6 +198,14 @@ _COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], 
         "list an image's tags with digest, push date and size, newest first",
         None,
         _build_tags,
+    ),
+    "vulns": (
+        "list an image's known vulnerabilities (its SBOM attestation, asked of OSV)",
+        "Read the SBOM attestation of the image a reference names (its digest, else what its "
+        "tag points to now) and list the known vulnerabilities OSV has for its packages, "
+        "worst first. Exit 0: none known; 1: some known; 3: could not be checked, or the "
+        "image has no SBOM attestation (its vulnerabilities are unknown, not none).",
+        _build_vulns,
     ),
 }
 
@@ -274,6 +308,8 @@ def _load_config(args: argparse.Namespace) -> Config:
     for flag in ("max_age", "min_release_age", "eol_warning_days"):
         if getattr(args, flag, None) is not None and getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} takes a number of days >= 0")
+    if getattr(args, "vulns", False) and config.severity_of("vulnerable") == "off":
+        config = config._replace(severity={**config.severity, "vulnerable": "warning"})
     return config.merged(
         fail_on=getattr(args, "fail_on", None),
         build_args=build_args,
@@ -449,28 +485,61 @@ def _examine(
     from basepin.rules import judge
 
     waiting = FileQueue()
+    platforms_of: dict[str, list[str | None]] = {}  # each reference's FROM --platform
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
         for dockerfile in _read_dockerfiles(in_order, config, found.unreadable):
             waiting.put(dockerfile._replace(text=""))  # judging needs no text
+            for use in dockerfile.uses:
+                platforms_of.setdefault(use.reference, []).append(use.platform)
             yield [use.reference for use in dockerfile.uses if use.resolved]
 
     done = _progress(f"basepin: asking the registries about {len(paths)} files' images...")
+    options = _resolve_options(args, config, bump=bump)
     try:
-        result = resolve_files(references(), _resolve_options(args, config, bump=bump))
+        result = resolve_files(references(), options)
     finally:
         done()
     from basepin.rules import incomplete_of
 
-    for warning in result.warnings:
-        print(f"basepin: warning: {_outside(warning)}", file=sys.stderr)
+    warnings = list(result.warnings)
     incomplete: dict[tuple[str, str], Unresolved] = {}
+    vulnerabilities = None
+    if config.severity_of("vulnerable") != "off":
+        from basepin.vulnerable import examine
+
+        done = _progress("basepin: reading SBOM attestations and asking OSV...")
+        try:
+            examined = examine(
+                result.lookups,
+                platforms_of,
+                config,
+                options,
+                bump=bump,
+                osv_url=os.environ.get("BASEPIN_OSV_URL") or None,
+            )
+        finally:
+            done()
+        vulnerabilities = examined.report
+        warnings += examined.warnings
+        for unresolved in examined.incomplete:
+            incomplete.setdefault((unresolved.reference, unresolved.reason), unresolved)
+    for warning in warnings:
+        print(f"basepin: warning: {_outside(warning)}", file=sys.stderr)
     for text, lookup in result.lookups.items():
         # Unchecked whole, or answered without what some active rules needed.
         for each in incomplete_of(text, lookup, config):
             incomplete.setdefault((each.reference, each.reason), each)
-    run = Report(tuple(paths), (), (), tuple(incomplete.values()), result.lookups, offline=False)
+    run = Report(
+        tuple(paths),
+        (),
+        (),
+        tuple(incomplete.values()),
+        result.lookups,
+        offline=False,
+        vulnerabilities=vulnerabilities,
+    )
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc)
@@ -478,7 +547,15 @@ def _examine(
 
     def judged() -> Iterator[Report]:
         for dockerfile in waiting.drain():
-            verdict = judge((dockerfile,), result.lookups, config, now=now, bump=bump, eol=eol)
+            verdict = judge(
+                (dockerfile,),
+                result.lookups,
+                config,
+                now=now,
+                bump=bump,
+                eol=eol,
+                vulnerabilities=vulnerabilities,
+            )
             yield part(run, dockerfile.path, dockerfile.uses, verdict.findings)
 
     return run, judged(), config
@@ -574,7 +651,7 @@ def _run_fix(args: argparse.Namespace) -> int:
             made = plural(len(change.done), "edit")
             print(f"basepin: {shown(path)}: {made} already made", file=sys.stderr)
     left = tuple(f for f in report.findings if f.fix is None or f.fix not in fixed)
-    rest = Report(report.files, report.uses, left, report.incomplete, report.lookups, False)
+    rest = report._replace(findings=left)
     sys.stdout.write(text.render(rest, color=False))
     print(text.summary(rest), file=sys.stderr)
     if changed:
@@ -748,6 +825,13 @@ def _run_resolve(args: argparse.Namespace) -> int:
             print(f"basepin: {_outside(f'{text}: {reason}')}", file=sys.stderr)
             code = max(code, 1 if isinstance(lookup, Missing) else 3)
     return code
+
+
+def _run_vulns(args: argparse.Namespace) -> int:
+    from basepin.vulns_command import run_vulns
+
+    config = _load_config(args)
+    return run_vulns(args.image, args.format, config, _resolve_options(args, config))
 
 
 def _run_tags(args: argparse.Namespace) -> int:

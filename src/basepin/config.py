@@ -62,7 +62,8 @@ class Config(NamedTuple):
     source: str | os.PathLike[str] | None = None
 
     def severity_of(self, rule: str) -> SeverityOrOff:
-        return self.severity.get(rule, RULES[rule].severity)
+        info = RULES[rule]
+        return self.severity.get(rule, info.severity if info.default_on else "off")
 
     def merged(self, **overrides: Any) -> Config:
         """A copy with the CLI's values; None means "not given on the command line"."""

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from datetime import date, datetime
     from typing import Literal
 
+    from basepin.vulnerabilities import VulnerabilityReport
+
     UseKind = Literal[
         "from",
         "copy-from",
@@ -75,6 +77,7 @@ RULE_IDS = (
     "disallowed",
     "eol",
     "eol-soon",
+    "vulnerable",
 )
 
 # Where a date comes from: the Docker Hub API, the OCI `org.opencontainers.image.created`
@@ -330,3 +333,5 @@ class Report(NamedTuple):
     # Online lookups keyed by ImageUse.reference; empty offline.
     lookups: Mapping[str, Lookup] = MappingProxyType({})
     offline: bool = True
+    # Known vulnerabilities of the images, when the `vulnerable` rule ran.
+    vulnerabilities: VulnerabilityReport | None = None

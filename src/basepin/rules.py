@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from basepin.lifecycle import EolAdvisor
     from basepin.model import Dated, Severity
     from basepin.versions import Scope
+    from basepin.vulnerabilities import VulnerabilityReport
 
 
 class Candidate(NamedTuple):
@@ -77,9 +78,11 @@ def judge(
     now: datetime,
     bump: bool = False,
     eol: EolAdvisor | None = None,
+    vulnerabilities: VulnerabilityReport | None = None,
 ) -> Verdict:
     """Offline rules plus what the registry's answers say (and endoflife.date's, through
-    `eol`); fixes planned across uses."""
+    `eol`, and, when the `vulnerable` rule ran, its scan: `basepin.vulnerable`); fixes planned
+    across uses."""
     candidates: list[Candidate] = []
     incomplete: dict[str, Unresolved] = {}
     for parsed in files:
@@ -94,6 +97,10 @@ def judge(
                 offline.append(_candidate("unknown", use, f"{use.reference}: {lookup.message}"))
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
+                if vulnerabilities is not None:
+                    from basepin import vulnerable
+
+                    offline = list(vulnerable.candidates(use, lookup, offline, vulnerabilities))
             if eol is not None and not _has(offline, "invalid"):
                 tags = lookup.tags if isinstance(lookup, Resolution) else None
                 offline.extend(eol_candidates(use, eol, tags))

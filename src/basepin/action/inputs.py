@@ -32,6 +32,7 @@ DEFAULTS: Mapping[str, str] = {
     "summary": "true",
     "annotations": "true",
     "bump": "false",
+    "vulns": "false",
     "github-token": "",
     "registry-mirrors": "",
     "build-args": "",
@@ -66,6 +67,8 @@ class Inputs:
     min_release_age: int | None = None
     min_release_age_unknown: str | None = None
     eol_warning_days: int | None = None
+    # The `vulnerable` rule (SBOM attestations and OSV).
+    vulns: bool = False
 
 
 def env_name(name: str) -> str:
@@ -109,6 +112,7 @@ def read_inputs(environ: Mapping[str, str]) -> Inputs:
         )
         or None,
         eol_warning_days=_days("eol-warning-days", raw("eol-warning-days")),
+        vulns=_flag("vulns", raw("vulns")),
     )
 
 

@@ -215,6 +215,8 @@ def _shared_options(inputs: Inputs) -> list[str]:
         options += ["--min-release-age-unknown", inputs.min_release_age_unknown]
     if inputs.eol_warning_days is not None:
         options += ["--eol-warning-days", str(inputs.eol_warning_days)]
+    if inputs.vulns and not inputs.offline:
+        options.append("--vulns")
     for mirror in inputs.registry_mirrors:
         options += ["--registry-mirror", mirror]
     for build_arg in inputs.build_args:

@@ -2,10 +2,14 @@
 
 Two kinds of facts: what a tag points to (expires after a TTL, tags move) and what a digest
 is (kept: a digest's content never changes; a digest only known to exist, from a HEAD, is kept
-as partial and never stands in for its facts). Tag lists expire like tags. Several basepin
-processes may share the file at once (pre-commit runs hooks in parallel): WAL mode, a busy
-timeout and single-statement upserts keep it consistent. The cache is an optimisation only,
-so a broken file or folder never fails a run: it is rebuilt or bypassed, with a warning.
+as partial and never stands in for its facts). Tag lists expire like tags. For the
+`vulnerable` rule also what a digest's SBOM lists (kept, as a digest's facts are), OSV's
+answer for a package version (expires after a day: advisories are published every day) and
+what basepin keeps of an OSV record (kept: the key holds the record's `modified` time).
+Several basepin processes may share the file at once (pre-commit runs hooks in parallel):
+WAL mode, a busy timeout and single-statement upserts keep it consistent. The cache is an
+optimisation only, so a broken file or folder never fails a run: it is rebuilt or bypassed,
+with a warning.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 FILE_NAME = "basepin-cache.sqlite3"
 # Bump when the tables change, or what they hold; a file with another version is rebuilt.
 # 5: Docker Hub dates are the image content's push date, sizes those of one platform.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # How long a process waits for another one holding the write lock.
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -51,6 +55,18 @@ _SCHEMA = (
         registry TEXT NOT NULL, repository TEXT NOT NULL,
         tags TEXT NOT NULL, stored_at REAL NOT NULL,
         PRIMARY KEY (registry, repository))""",
+    # The packages an image's SBOM lists (as JSON), or why there is none to read.
+    """CREATE TABLE IF NOT EXISTS sboms (
+        registry TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
+        platforms TEXT NOT NULL, packages TEXT NOT NULL,
+        PRIMARY KEY (registry, repository, digest, platforms))""",
+    """CREATE TABLE IF NOT EXISTS osv_queries (
+        ecosystem TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
+        hits TEXT NOT NULL, stored_at REAL NOT NULL,
+        PRIMARY KEY (ecosystem, name, version))""",
+    """CREATE TABLE IF NOT EXISTS osv_records (
+        id TEXT NOT NULL, modified TEXT NOT NULL, advisory TEXT NOT NULL,
+        PRIMARY KEY (id, modified))""",
 )
 
 
@@ -283,6 +299,61 @@ class Cache:
             (registry, repository, encoded, self._now()),
         )
 
+    def get_sbom(self, registry: str, repository: str, digest: str, platforms: str) -> str | None:
+        """What `put_sbom` kept for the digest's SBOM of `platforms` (JSON text)."""
+        row = self._fetch(
+            "SELECT packages FROM sboms WHERE registry = ? AND repository = ? AND digest = ?"
+            " AND platforms = ?",
+            (registry, repository, digest, platforms),
+        )
+        return None if row is None else str(row[0])
+
+    def put_sbom(
+        self, registry: str, repository: str, digest: str, platforms: str, packages: str
+    ) -> None:
+        self._write(
+            "INSERT INTO sboms (registry, repository, digest, platforms, packages)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry, repository, digest, platforms)"
+            " DO UPDATE SET packages = excluded.packages",
+            (registry, repository, digest, platforms, packages),
+        )
+
+    def get_osv_hits(self, ecosystem: str, name: str, version: str, ttl: float) -> str | None:
+        """OSV's answer for one package version (JSON text), while younger than `ttl`."""
+        row = self._fetch(
+            "SELECT hits, stored_at FROM osv_queries"
+            " WHERE ecosystem = ? AND name = ? AND version = ?",
+            (ecosystem, name, version),
+        )
+        if row is None or not self._fresh(row[1], ttl):
+            return None
+        return str(row[0])
+
+    def put_osv_hits(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Keep OSV's answers (ecosystem, name, version, hits as JSON text), in one
+        transaction: a batch answers a thousand package versions."""
+        now = self._now()
+        self._write_many(
+            "INSERT INTO osv_queries (ecosystem, name, version, hits, stored_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (ecosystem, name, version)"
+            " DO UPDATE SET hits = excluded.hits, stored_at = excluded.stored_at",
+            [(*row, now) for row in rows],
+        )
+
+    def get_osv_record(self, identifier: str, modified: str) -> str | None:
+        row = self._fetch(
+            "SELECT advisory FROM osv_records WHERE id = ? AND modified = ?",
+            (identifier, modified),
+        )
+        return None if row is None else str(row[0])
+
+    def put_osv_record(self, identifier: str, modified: str, advisory: str) -> None:
+        self._write(
+            "INSERT INTO osv_records (id, modified, advisory) VALUES (?, ?, ?)"
+            " ON CONFLICT (id, modified) DO UPDATE SET advisory = excluded.advisory",
+            (identifier, modified, advisory),
+        )
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
@@ -319,6 +390,24 @@ class Cache:
                 # Autocommit: each upsert is its own short, atomic transaction.
                 connection.execute(sql, parameters)
             except sqlite3.Error as error:
+                self._give_up(f"cannot write the cache {self.path}: {error}")
+
+    def _write_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        with self._lock:
+            connection = self._connect()
+            if connection is None or not rows:
+                return
+            import sqlite3  # loaded by _connect
+
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    connection.executemany(sql, rows)
+                finally:
+                    connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 self._give_up(f"cannot write the cache {self.path}: {error}")
 
     def _connect(self, *, create: bool = True) -> sqlite3.Connection | None:

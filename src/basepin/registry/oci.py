@@ -550,10 +550,18 @@ class RegistryClient:
         size = len(manifest.body) + config_size + sum(layer_sizes)
         return parse_created(config.get("created")), size, _platform(config)
 
-    async def _blob(self, ref: ImageReference, digest: str) -> bytes:
+    async def blob(self, ref: ImageReference, digest: str, *, limit: int) -> bytes:
+        """The blob `digest` names, read to at most `limit` bytes and hashed to its digest
+        (blob GETs do not count against Docker Hub's pull limit)."""
+        _checked_digest(digest, ref, f"{ref.registry}/{ref.repository} blob {digest}")
+        return await self._blob(ref, digest, limit=limit)
+
+    async def _blob(
+        self, ref: ImageReference, digest: str, *, limit: int = MAX_CONFIG_BYTES
+    ) -> bytes:
         what = f"{ref.registry}/{ref.repository} blob {digest}"
         path = f"/v2/{ref.repository}/blobs/{digest}"
-        reply = await self._request("GET", ref, path, what=what, limit=MAX_CONFIG_BYTES)
+        reply = await self._request("GET", ref, path, what=what, limit=limit)
         self._check(reply, ref, what, f"blob {digest}", BlobNotFound)
         _verified_digest(reply, digest, ref, what)
         return reply.body

@@ -49,7 +49,9 @@ def parts(report: Report) -> list[Report]:
 
 def part(run: Report, path: str, uses: Iterable[ImageUse], findings: Iterable[Finding]) -> Report:
     """One file's share of the run `run`: its uses and findings, and the run's lookups."""
-    return Report((path,), tuple(uses), tuple(findings), (), run.lookups, run.offline)
+    return Report(
+        (path,), tuple(uses), tuple(findings), (), run.lookups, run.offline, run.vulnerabilities
+    )
 
 
 class Tally:
@@ -98,6 +100,9 @@ class Tally:
         remaining = rate_limit_remaining(self.run)
         if remaining is not None and remaining < LOW_RATE_LIMIT:
             line += f"; Docker Hub pull quota: {remaining} left"
+        scan = self.run.vulnerabilities
+        if scan is not None:
+            line += f"; SBOMs: {plural(scan.pulls, 'Docker Hub pull')}"
         return line
 
 

@@ -1,7 +1,8 @@
 """The JSON report, a stable contract (version 1), and `load` to read it back.
 
     {"version": 1, "files": [path, ...], "uses": [use, ...], "findings": [finding, ...],
-     "incomplete": [{"reference", "reason"}, ...], "rate_limit": {"remaining": N}}
+     "incomplete": [{"reference", "reason"}, ...], "rate_limit": {"remaining": N},
+     "vulnerability_scan": {"docker_hub_pulls": N, "osv_requests": N}}
 
 - use: `{"path", "line", "column", "kind", "reference", "resolved", "via_arg", "stage",
   "platform", "digest_now", "pushed", "pushed_source"}` for every image reference, sorted by
@@ -17,6 +18,11 @@
   `{"line", "column", "end_column", "replacement"}`. Lines are 1-based, columns count
   characters and `end_column` is exclusive.
 - `rate_limit` is present only when a registry reported a pull quota: the lowest one seen.
+- When the `vulnerable` rule ran, each use also has `vulnerabilities`: `{"critical", "high",
+  "medium", "low", "unknown", "total", "ids"}` for the image it names (IDs worst first), or
+  with the counts null and a `reason` when they are unknown (no SBOM attestation, OSV not
+  answering), or null for a reference that was not scanned; and `vulnerability_scan` says
+  what the scan cost.
 
 The output is ASCII (other characters as `\\u` escapes), so it survives any stdout encoding,
 and carries nothing raw a terminal or the Actions runner would act on (DEL and `##[` are
@@ -59,6 +65,12 @@ from basepin.report import (
     resolution_of,
     sorted_findings,
     sorted_uses,
+)
+from basepin.vulnerabilities import (
+    LEVELS,
+    VulnerabilityReport,
+    VulnSummary,
+    summary_json,
 )
 
 if TYPE_CHECKING:
@@ -109,6 +121,10 @@ def chunks(run: Report, files: Iterable[Report]) -> Iterator[str]:
     remaining = rate_limit_remaining(run)
     if remaining is not None:
         yield f',\n  "rate_limit": {json.dumps({"remaining": remaining})}'
+    scan = run.vulnerabilities
+    if scan is not None:
+        cost = {"docker_hub_pulls": scan.pulls, "osv_requests": scan.osv_requests}
+        yield f',\n  "vulnerability_scan": {json.dumps(cost)}'
     yield "\n}\n"
 
 
@@ -131,7 +147,7 @@ class _Records:
 def _use_json(report: Report, use: ImageUse) -> dict[str, object]:
     resolution = resolution_of(report, use)
     pushed = pushed_at(resolution)
-    return {
+    record: dict[str, object] = {
         "path": use.path,
         "line": use.span.line,
         "column": use.span.column,
@@ -145,6 +161,10 @@ def _use_json(report: Report, use: ImageUse) -> dict[str, object]:
         "pushed": None if pushed is None else iso_utc(pushed),
         "pushed_source": None if pushed is None else pushed_source(resolution),
     }
+    if report.vulnerabilities is not None:
+        summary = report.vulnerabilities.by_reference.get(use.reference)
+        record["vulnerabilities"] = None if summary is None else summary_json(summary)
+    return record
 
 
 def _finding_json(finding: Finding) -> dict[str, object]:
@@ -197,8 +217,15 @@ def load(text: str) -> Report:
     remaining = None if rate_limit is None else rate_limit.number("remaining")
 
     uses = top.items("uses", _use_from)
+    scan = top.optional("vulnerability_scan", _Fields)
+    vulnerabilities = None
+    if scan is not None:
+        by_reference = {use.reference: found for use, _, _, found in uses if found is not None}
+        vulnerabilities = VulnerabilityReport(
+            by_reference, {}, scan.number("docker_hub_pulls"), scan.number("osv_requests")
+        )
     lookups: dict[str, Lookup] = {}
-    for use, digest, (pushed, source) in uses:
+    for use, digest, (pushed, source), _ in uses:
         if digest is not None or pushed is not None or remaining is not None:
             current = None if digest is None else DigestInfo(digest=digest, media_type="")
             if current is not None and source in ("annotation", "config"):
@@ -214,17 +241,18 @@ def load(text: str) -> Report:
     needs_registry = any(not RULES[finding.rule].offline for finding in findings)
     return Report(
         files=tuple(top.items("files", _Fields.expect_text)),
-        uses=tuple(use for use, _, _ in uses),
+        uses=tuple(use for use, _, _, _ in uses),
         findings=tuple(findings),
         incomplete=tuple(incomplete),
         lookups=lookups,
         offline=not (lookups or incomplete or needs_registry),
+        vulnerabilities=vulnerabilities,
     )
 
 
 def _use_from(
     value: object, where: str
-) -> tuple[ImageUse, str | None, tuple[datetime | None, str | None]]:
+) -> tuple[ImageUse, str | None, tuple[datetime | None, str | None], VulnSummary | None]:
     fields = _Fields(value, where)
     line, column = fields.position("line"), fields.position("column")
     use = ImageUse(
@@ -244,6 +272,7 @@ def _use_from(
         use,
         fields.optional("digest_now", _Fields.expect_text),
         (fields.optional("pushed", _utc_time), source),
+        fields.optional("vulnerabilities", _summary_from),
     )
 
 
@@ -251,6 +280,14 @@ def _date_source(value: object, where: str) -> str:
     if value not in DATE_SOURCES:
         raise _wrong(where, " or ".join(json.dumps(s) for s in DATE_SOURCES), value)
     return str(value)
+
+
+def _summary_from(value: object, where: str) -> VulnSummary:
+    fields = _Fields(value, where)
+    ids = tuple(fields.items("ids", _Fields.expect_text))
+    if fields.optional("total", _Fields.number_value) is None:
+        return VulnSummary(None, ids, fields.optional("reason", _Fields.expect_text))
+    return VulnSummary(tuple(fields.number(level) for level in LEVELS), ids)
 
 
 def _finding_from(value: object, where: str) -> Finding:
@@ -329,9 +366,12 @@ class _Fields:
         return self.expect_text(self._get(key), self._at(key))
 
     def number(self, key: str) -> int:
-        value = self._get(key)
+        return self.number_value(self._get(key), self._at(key))
+
+    @staticmethod
+    def number_value(value: object, where: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise _wrong(self._at(key), "an integer", value)
+            raise _wrong(where, "an integer", value)
         return value
 
     def position(self, key: str) -> int:

@@ -33,6 +33,11 @@ _HEADER = (
     "| File | Line | Image | Tag | Pinned | Current | Age | Size | Findings |",
     "| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- |",
 )
+# With the `vulnerable` rule on, a column of known vulnerabilities before the findings.
+_HEADER_WITH_VULNERABILITIES = (
+    "| File | Line | Image | Tag | Pinned | Current | Age | Size | Vulnerabilities | Findings |",
+    "| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |",
+)
 _NONE = "—"
 # Rows of one ARG's FROM and RUN --mount would look alike without these.
 _KIND_MARKS = {
@@ -66,8 +71,10 @@ def render(
     rows = _rows(report, as_utc(now))
     unchecked = [f"- {code(u.reference)}: {escape(u.reason)}" for u in report.incomplete]
 
+    header = _HEADER if report.vulnerabilities is None else _HEADER_WITH_VULNERABILITIES
+
     def assemble(kept_rows: int, kept_unchecked: int) -> str:
-        return _assemble(head, rows, unchecked, kept_rows, kept_unchecked, full_report)
+        return _assemble(head, header, rows, unchecked, kept_rows, kept_unchecked, full_report)
 
     document = assemble(len(rows), len(unchecked))
     if len(encoded(document, newline)) <= limit:
@@ -90,6 +97,7 @@ def encoded(text: str, newline: str = "\n") -> bytes:
 
 def _assemble(
     head: list[str],
+    header: tuple[str, ...],
     rows: list[str],
     unchecked: list[str],
     kept_rows: int,
@@ -98,7 +106,7 @@ def _assemble(
 ) -> str:
     lines = list(head)
     if rows:
-        lines += [*_HEADER, *rows[:kept_rows], ""]
+        lines += [*header, *rows[:kept_rows], ""]
     else:
         lines += ["No image references found.", ""]
     if unchecked:
@@ -151,6 +159,7 @@ def _rows(report: Report, now: datetime) -> list[str]:
             code(use.path),
             str(use.span.line),
             *_use_cells(report, use, now),
+            *_vulnerabilities_cell(report, use),
             _findings_cell(findings_of.get(key, [])),
         ]
         rows.append(((use.path, use.span.line, use.span.column), cells))
@@ -158,7 +167,8 @@ def _rows(report: Report, now: datetime) -> list[str]:
         if (path, line, reference) in shown:
             continue
         image = code(reference) if reference else _NONE
-        cells = [code(path), str(line), image, *[_NONE] * 5, _findings_cell(findings)]
+        blank = 5 if report.vulnerabilities is None else 6
+        cells = [code(path), str(line), image, *[_NONE] * blank, _findings_cell(findings)]
         rows.append(((path, line, findings[0].span.column), cells))
     rows.sort(key=lambda row: row[0])
     return ["| " + " | ".join(cells) + " |" for _, cells in rows]
@@ -188,6 +198,22 @@ def _use_cells(report: Report, use: ImageUse, now: datetime) -> list[str]:
         _NONE if pushed is None else plural(max(0, (now - pushed).days), "day"),
         _NONE if size is None else human_size(size),
     ]
+
+
+def _vulnerabilities_cell(report: Report, use: ImageUse) -> list[str]:
+    """No cell without the `vulnerable` rule; else `14 (2 critical, 5 high)`, `none known`,
+    or why they are unknown."""
+    if report.vulnerabilities is None:
+        return []
+    summary = report.vulnerabilities.by_reference.get(use.reference)
+    if summary is None:
+        return [_NONE]
+    if summary.counts is None:
+        return [escape(f"unknown: {summary.reason or 'not checked'}")]
+    if not summary.total:
+        return ["none known"]
+    worst = [f"{n} {level}" for level, n in summary.by_level.items() if n][:2]
+    return [escape(f"{summary.total} ({', '.join(worst)})")]
 
 
 def _current_cell(lookup: Lookup | None, current: str | None) -> str:

@@ -38,6 +38,7 @@ from basepin.report import (
     plural,
     sorted_findings,
 )
+from basepin.vulnerabilities import OSV_URL
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -174,7 +175,7 @@ def _source_root(root: str | None) -> dict[str, object]:
 
 def _descriptor(info: RuleInfo) -> dict[str, object]:
     fix = "" if info.fix == "none" else f"\n\nFix: {info.fix}."
-    return {
+    descriptor: dict[str, object] = {
         "id": f"basepin/{info.id}",
         "name": "".join(word.capitalize() for word in info.id.split("-")),
         "shortDescription": {"text": info.summary},
@@ -188,6 +189,11 @@ def _descriptor(info: RuleInfo) -> dict[str, object]:
             "tags": ["docker", "supply-chain", "offline" if info.offline else "registry"]
         },
     }
+    if not info.default_on:
+        descriptor["defaultConfiguration"] = {"level": info.severity, "enabled": False}
+    if info.id == "vulnerable":
+        descriptor["helpUri"] = "https://osv.dev/"
+    return descriptor
 
 
 def _results(
@@ -230,6 +236,15 @@ def _results(
         }
         if finding.fix is not None:
             result["fixes"] = [_fix(finding.fix, root)]
+        if finding.rule == "vulnerable" and report.vulnerabilities is not None:
+            summary = report.vulnerabilities.by_reference.get(finding.reference)
+            if summary is not None and summary.ids:
+                # Each vulnerability's ID and where to read about it.
+                result["properties"] = {
+                    "vulnerabilities": [
+                        {"id": vid, "helpUri": OSV_URL + quote(vid, safe="")} for vid in summary.ids
+                    ]
+                }
         yield result
 
 
