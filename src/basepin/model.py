@@ -263,3 +263,5 @@ class Report(NamedTuple):
     # Online lookups keyed by ImageUse.reference; empty offline.
     lookups: Mapping[str, Lookup] = MappingProxyType({})
     offline: bool = True
+    # What reading the files had to say that is no finding (a Helm template left unread).
+    notes: tuple[Problem, ...] = ()

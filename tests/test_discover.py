@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from basepin.discover import discover, find, kind_of
 from basepin.errors import UsageError
-from basepin.files import discover, find, is_dockerfile_name
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ from basepin.files import discover, find, is_dockerfile_name
     ],
 )
 def test_dockerfile_names(name: str, expected: bool) -> None:
-    assert is_dockerfile_name(name) is expected
+    assert (kind_of(name) == "dockerfile") is expected
 
 
 def _tree(root: Path, names: list[str]) -> None:
