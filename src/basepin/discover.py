@@ -13,6 +13,7 @@ it, whose variables it holds.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import stat
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 # The kinds of file there are, as `basepin.extract` names its readers.
 KINDS = ("dockerfile", "compose", "workflow", "action", "kubernetes", "devcontainer", "gitlab-ci")
 # Kind of file -> the names it goes by, first match wins. A pattern holds as many components
-# as it matches at the end of a path, each a glob (fnmatchcase: `*` stays within one
-# component). The kind None is no file to check.
+# as it matches at the end of a path, each a glob whose `*` stays within the component (as
+# fnmatchcase matches a name); names are case-sensitive. The kind None is no file to check.
 NAMES: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     # Siblings of Dockerfiles' names that are no Dockerfiles.
     (None, ("*.dockerignore", "*.containerignore")),
@@ -80,10 +81,21 @@ NAMES: tuple[tuple[str | None, tuple[str, ...]], ...] = (
 ENV_FILE = ".env"
 # A cheap first look at a name: whether any pattern of `NAMES` may match it.
 _MAYBE = re.compile(r"ockerfile|ontainerfile|\.ya?ml$|\.json$")
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A pattern of `NAMES` as an expression; `*` stays within a component."""
+    parts = pattern.split("/")
+    return re.compile("/".join(re.escape(part).replace(r"\*", "[^/]*") for part in parts))
+
+
+# Each pattern of `NAMES`, in order: (kind, how many components, the last one, the whole).
 _PATTERNS = tuple(
-    (kind, tuple(pattern.split("/"))) for kind, patterns in NAMES for pattern in patterns
+    (kind, pattern.count("/") + 1, _glob(pattern.rpartition("/")[2]), _glob(pattern))
+    for kind, patterns in NAMES
+    for pattern in patterns
 )
-_DEEPEST = max(len(parts) for _, parts in _PATTERNS)
+_DEEPEST = max(depth for _, depth, _, _ in _PATTERNS)
 # Folders a walk outside git never enters: VCS data, dependencies, virtual environments.
 _SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", ".tox", ".nox"})
 # git ls-files goes on past a folder it cannot open, with this warning (dir.c).
@@ -99,25 +111,52 @@ def kind_of(path: str) -> str | None:
     Any `.yaml` or `.yml` name no other kind claims is "kubernetes": see `is_manifest`.
     A relative path too short for the patterns is read from the current folder
     (`devcontainer.json` in `.devcontainer/`)."""
-    if not _maybe(path):
+    name = _name(path)
+    if not _MAYBE.search(name):
         return None  # most names in a tree: decided without the table
-    parts = _as_posix(path).split("/")[-_DEEPEST:]
-    if len(parts) < _DEEPEST and not os.path.isabs(path):
-        parts = _as_posix(os.path.abspath(path)).split("/")[-_DEEPEST:]
-    for kind, pattern in _PATTERNS:
-        if len(pattern) <= len(parts) and all(
-            fnmatch.fnmatchcase(part, glob)
-            for part, glob in zip(parts[-len(pattern) :], pattern, strict=True)
-        ):
-            return kind
+    checks = _checks(name)
+    if isinstance(checks[0], str):
+        return checks[0] or None
+    ends = _ends(path)
+    for check in checks:
+        if isinstance(check, str):
+            return check or None
+        kind, depth, pattern = check
+        if depth <= len(ends) and pattern.fullmatch(ends[-depth]):
+            return kind or None
     return None
 
 
-def _maybe(path: str) -> bool:
+def _ends(path: str) -> list[str]:
+    """The path's last one, two, ... `_DEEPEST` components, as `/`-joined text, longest first.
+    A relative path shorter than that is read from the current folder."""
+    posix = _as_posix(path)
+    if posix.count("/") < _DEEPEST - 1 and not os.path.isabs(path):
+        posix = _as_posix(os.path.abspath(path))
+    parts = posix.split("/")[-_DEEPEST:]
+    return ["/".join(parts[start:]) for start in range(len(parts))]
+
+
+@functools.lru_cache(maxsize=4096)
+def _checks(name: str) -> tuple[str | tuple[str, int, re.Pattern[str]], ...]:
+    """What decides the kind of a path named `name`, in the table's order: the patterns of
+    several components whose last one matches the name, then the kind of the first pattern
+    of one component that matches it ("" for none). A tree repeats its names."""
+    checks: list[str | tuple[str, int, re.Pattern[str]]] = []
+    for kind, depth, last, whole in _PATTERNS:
+        if not last.fullmatch(name):
+            continue
+        if depth == 1:
+            checks.append(kind or "")
+            return tuple(checks)
+        checks.append((kind or "", depth, whole))
+    checks.append("")
+    return tuple(checks)
+
+
+def _name(path: str) -> str:
     name = path.rpartition("/")[2]
-    if os.altsep:
-        name = name.rpartition(os.sep)[2]
-    return _MAYBE.search(name) is not None
+    return name.rpartition(os.sep)[2] if os.altsep else name
 
 
 def kind_for(path: str) -> str:
@@ -263,7 +302,7 @@ def _search_folder(folder: str, unreadable: dict[str, str]) -> Iterable[str]:
     tracked = _git_files(folder, unreadable)
     if tracked is not None:
         for relative in tracked:
-            if not _maybe(relative):
+            if not _MAYBE.search(_name(relative)):
                 continue
             candidate = os.path.normpath(os.path.join(folder, relative))
             # ls-files also lists files deleted from the work tree but still in the index.
