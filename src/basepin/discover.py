@@ -83,15 +83,17 @@ ENV_FILE = ".env"
 _MAYBE = re.compile(r"ockerfile|ontainerfile|\.ya?ml$|\.json$")
 
 
+@functools.cache
 def _glob(pattern: str) -> re.Pattern[str]:
-    """A pattern of `NAMES` as an expression; `*` stays within a component."""
+    """A pattern of `NAMES` as an expression, compiled when first needed (a check of a named
+    Dockerfile needs three); `*` stays within a component."""
     parts = pattern.split("/")
     return re.compile("/".join(re.escape(part).replace(r"\*", "[^/]*") for part in parts))
 
 
 # Each pattern of `NAMES`, in order: (kind, how many components, the last one, the whole).
 _PATTERNS = tuple(
-    (kind, pattern.count("/") + 1, _glob(pattern.rpartition("/")[2]), _glob(pattern))
+    (kind, pattern.count("/") + 1, pattern.rpartition("/")[2], pattern)
     for kind, patterns in NAMES
     for pattern in patterns
 )
@@ -101,8 +103,8 @@ _SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv
 # git ls-files goes on past a folder it cannot open, with this warning (dir.c).
 _UNOPENED = re.compile(r"^warning: could not open directory '(.*)': (.*)$", re.MULTILINE)
 # What makes a YAML text a Kubernetes manifest: both keys start lines (of some document).
-_API_VERSION = re.compile(rb"^[\"']?apiVersion[\"']?[ \t]*:", re.MULTILINE)
-_KIND = re.compile(rb"^[\"']?kind[\"']?[ \t]*:", re.MULTILINE)
+_API_VERSION = rb"^[\"']?apiVersion[\"']?[ \t]*:"
+_KIND = rb"^[\"']?kind[\"']?[ \t]*:"
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -144,12 +146,12 @@ def _checks(name: str) -> tuple[str | tuple[str, int, re.Pattern[str]], ...]:
     of one component that matches it ("" for none). A tree repeats its names."""
     checks: list[str | tuple[str, int, re.Pattern[str]]] = []
     for kind, depth, last, whole in _PATTERNS:
-        if not last.fullmatch(name):
+        if not _glob(last).fullmatch(name):
             continue
         if depth == 1:
             checks.append(kind or "")
             return tuple(checks)
-        checks.append((kind or "", depth, whole))
+        checks.append((kind or "", depth, _glob(whole)))
     checks.append("")
     return tuple(checks)
 
@@ -193,7 +195,10 @@ def is_manifest(path: str) -> bool:
         return True
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-    return _KIND.search(data) is not None and _API_VERSION.search(data) is not None
+    return (
+        re.search(_KIND, data, re.MULTILINE) is not None
+        and re.search(_API_VERSION, data, re.MULTILINE) is not None
+    )
 
 
 class Found(NamedTuple):
