@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 # The kinds of file there are, as `basepin.extract` names its readers.
 KINDS = ("dockerfile", "compose", "workflow", "action", "kubernetes", "devcontainer", "gitlab-ci")
 # Kind of file -> the names it goes by, first match wins. A pattern holds as many components
-# as it matches at the end of a path, each a glob whose `*` stays within the component (as
-# fnmatchcase matches a name); names are case-sensitive. The kind None is no file to check.
+# as it matches at the end of a path, each a glob with at most one `*`, which stays within
+# the component; names are case-sensitive. The kind None is no file to check.
 NAMES: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     # Siblings of Dockerfiles' names that are no Dockerfiles.
     (None, ("*.dockerignore", "*.containerignore")),
@@ -83,21 +83,22 @@ ENV_FILE = ".env"
 _MAYBE = re.compile(r"ockerfile|ontainerfile|\.ya?ml$|\.json$")
 
 
-@functools.cache
-def _glob(pattern: str) -> re.Pattern[str]:
-    """A pattern of `NAMES` as an expression, compiled when first needed (a check of a named
-    Dockerfile needs three); `*` stays within a component."""
-    parts = pattern.split("/")
-    return re.compile("/".join(re.escape(part).replace(r"\*", "[^/]*") for part in parts))
-
-
-# Each pattern of `NAMES`, in order: (kind, how many components, the last one, the whole).
+# Each pattern of `NAMES`, in order: (kind, its components).
 _PATTERNS = tuple(
-    (kind, pattern.count("/") + 1, pattern.rpartition("/")[2], pattern)
-    for kind, patterns in NAMES
-    for pattern in patterns
+    (kind, tuple(pattern.split("/"))) for kind, patterns in NAMES for pattern in patterns
 )
-_DEEPEST = max(depth for _, depth, _, _ in _PATTERNS)
+_DEEPEST = max(len(parts) for _, parts in _PATTERNS)
+
+
+def _matches(glob: str, name: str) -> bool:
+    """Whether one component's glob (at most one `*`, see `NAMES`) matches `name`: plain
+    string tests, so a check compiles no expression for its names."""
+    head, star, tail = glob.partition("*")
+    if not star:
+        return name == glob
+    return len(name) >= len(glob) - 1 and name.startswith(head) and name.endswith(tail)
+
+
 # Folders a walk outside git never enters: VCS data, dependencies, virtual environments.
 _SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", ".tox", ".nox"})
 # git ls-files goes on past a folder it cannot open, with this warning (dir.c).
@@ -119,39 +120,40 @@ def kind_of(path: str) -> str | None:
     checks = _checks(name)
     if isinstance(checks[0], str):
         return checks[0] or None
-    ends = _ends(path)
+    last = _last_components(path)
     for check in checks:
         if isinstance(check, str):
             return check or None
-        kind, depth, pattern = check
-        if depth <= len(ends) and pattern.fullmatch(ends[-depth]):
+        kind, parts = check
+        if len(parts) <= len(last) and all(
+            _matches(glob, part) for glob, part in zip(parts, last[-len(parts) :], strict=True)
+        ):
             return kind or None
     return None
 
 
-def _ends(path: str) -> list[str]:
-    """The path's last one, two, ... `_DEEPEST` components, as `/`-joined text, longest first.
-    A relative path shorter than that is read from the current folder."""
+def _last_components(path: str) -> list[str]:
+    """The path's last `_DEEPEST` components (fewer when it has fewer). A relative path
+    shorter than that is read from the current folder."""
     posix = _as_posix(path)
     if posix.count("/") < _DEEPEST - 1 and not os.path.isabs(path):
         posix = _as_posix(os.path.abspath(path))
-    parts = posix.split("/")[-_DEEPEST:]
-    return ["/".join(parts[start:]) for start in range(len(parts))]
+    return posix.split("/")[-_DEEPEST:]
 
 
 @functools.lru_cache(maxsize=4096)
-def _checks(name: str) -> tuple[str | tuple[str, int, re.Pattern[str]], ...]:
+def _checks(name: str) -> tuple[str | tuple[str, tuple[str, ...]], ...]:
     """What decides the kind of a path named `name`, in the table's order: the patterns of
     several components whose last one matches the name, then the kind of the first pattern
     of one component that matches it ("" for none). A tree repeats its names."""
-    checks: list[str | tuple[str, int, re.Pattern[str]]] = []
-    for kind, depth, last, whole in _PATTERNS:
-        if not _glob(last).fullmatch(name):
+    checks: list[str | tuple[str, tuple[str, ...]]] = []
+    for kind, parts in _PATTERNS:
+        if not _matches(parts[-1], name):
             continue
-        if depth == 1:
+        if len(parts) == 1:
             checks.append(kind or "")
             return tuple(checks)
-        checks.append((kind or "", depth, _glob(whole)))
+        checks.append((kind or "", parts))
     checks.append("")
     return tuple(checks)
 
