@@ -2,7 +2,7 @@
 real registry 30 ms away, next to the floor any online checker has to pay.
 
     .venv/bin/python bench/monorepo.py [--runs 5] [--delay 0.03] [--files 200] [--large 2000]
-        [--references 60]
+        [--references 60] [--yaml 0]
 
 It needs Debian's docker-registry (/usr/bin/docker-registry, distribution 2.8) and git, and
 reuses the test harness in tests/fixtures. What it sets up, all on loopback:
@@ -19,7 +19,10 @@ reuses the test harness in tests/fixtures. What it sets up, all on loopback:
   `platforms`, `eol` and `eol-soon` off;
 - endoflife.date served locally (tests/fixtures/eol.py, the tests' recorded answers), its
   requests counted per check apart from the registry's (a third of the repositories sit under
-  `library/`, where the `eol` rules know their products).
+  `library/`, where the `eol` rules know their products);
+- with `--yaml N`, N YAML files more in each tree naming the same references (Compose files
+  and their `.env`, Kubernetes manifests, Helm templates, YAML that is no manifest, CI files;
+  see monorepo_tree.py).
 
 Each row is the median of `--runs` runs (half as many for the large tree) of `python -m basepin
 check --format json .` as a subprocess, with BASEPIN_CACHE_DIR fresh for every cold run and
@@ -249,7 +252,8 @@ def run_measured(
 
 
 class Bench:
-    def __init__(self, stage: Stage, folder: Path, runs: int) -> None:
+    def __init__(self, stage: Stage, folder: Path, runs: int, yaml: int = 0) -> None:
+        self.yaml = yaml
         self.stage = stage
         self.folder = folder
         self.runs = runs
@@ -274,7 +278,15 @@ class Bench:
         root = self.folder / name
         # The registry is plain HTTP on loopback: say so, or basepin tries TLS first.
         insecure = f'insecure-registries = ["{self.stage.host}"]\n'
-        write_monorepo(root, count, specs, self.stage.host, self.stage.digests, insecure + config)
+        write_monorepo(
+            root,
+            count,
+            specs,
+            self.stage.host,
+            self.stage.digests,
+            insecure + config,
+            yaml=self.yaml,
+        )
         return root
 
     def new_cache(self) -> Path:
@@ -346,13 +358,16 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=200, help="Dockerfiles in the tree (200)")
     parser.add_argument("--large", type=int, default=2000, help="in the large tree (0: none)")
     parser.add_argument("--references", type=int, default=60, help="unique references (60)")
+    parser.add_argument(
+        "--yaml", type=int, default=0, help="YAML files more in each tree, same references (0)"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="basepin-bench-") as temporary:
         folder = Path(temporary)
         specs = image_specs(args.references)
         with stage(args.delay, folder, specs) as running:
-            bench = Bench(running, folder, args.runs)
+            bench = Bench(running, folder, args.runs, args.yaml)
             references = [reference_text(s, running.host, running.digests) for s in specs]
             python, client, floor = bench.floor(references)
             rows = [python, client]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from basepin import files
+from basepin import discover as files
 from basepin.cli import main
 
 PINNED = "alpine:3.20@sha256:" + "a" * 64
@@ -231,7 +231,7 @@ def test_a_folder_that_cannot_be_read_is_named_never_skipped(
     locked = "locked"
     assert out == (
         f"{locked}:1:1: error invalid: cannot read the folder: Permission denied; "
-        "Dockerfiles in it are not checked\n"
+        "files in it are not checked\n"
     )
     assert err == "basepin: 1 error in 1 of 2 files (1 reference, 1 unique)\n"
     # An excluded folder is not reported.
@@ -270,7 +270,7 @@ def test_folders_that_cannot_be_read_for_real(tmp_path: Path, in_git: bool) -> N
     assert (result.returncode, result.stdout, result.stderr) == (
         1,
         f"{Path('svc', 'locked')}:1:1: error invalid: cannot read the folder: "
-        "Permission denied; Dockerfiles in it are not checked\n",
+        "Permission denied; files in it are not checked\n",
         "basepin: 1 error in 1 of 2 files (1 reference, 1 unique)\n",
     )
 
@@ -294,7 +294,7 @@ def test_a_named_folder_that_cannot_be_entered(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout == (
         "locked:1:1: error invalid: cannot read the folder: Permission denied; "
-        "Dockerfiles in it are not checked\n"
+        "files in it are not checked\n"
     )
 
 

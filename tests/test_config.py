@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from basepin.config import Config, find_config, load_config, parse_table
+from basepin.discover import KINDS
 from basepin.errors import ConfigError
 
 
@@ -59,6 +60,9 @@ def test_pyproject_without_table_is_passed_over(tmp_path: Path) -> None:
         ({"severity": {"latest": "loud"}}, "severity.latest must be error, warning, note or off"),
         ({"registry-mirrors": {"docker.io": 5}}, "registry-mirrors must be a table of strings"),
         ({"colour": "red"}, "unknown setting colour"),
+        ({"kinds": "compose"}, "kinds must be a list of strings"),
+        ({"kinds": []}, "kinds must name one or more of dockerfile, compose, workflow, action"),
+        ({"kinds": ["compose", "helm"]}, r"kinds must name .*, not \['compose', 'helm'\]"),
     ],
 )
 def test_bad_values_name_the_key(table: dict[str, Any], message: str) -> None:
@@ -77,3 +81,11 @@ def test_cli_values_win() -> None:
     config = parse_table({"fail-on": "warning", "max-age": 10}).merged(fail_on="note", max_age=None)
     assert config.fail_on == "note"
     assert config.max_age == 10
+
+
+def test_kinds_are_all_unless_chosen() -> None:
+    assert Config().kinds == parse_table({}).kinds == KINDS
+    chosen = parse_table({"kinds": ["compose", "dockerfile", "compose"]})
+    assert chosen.kinds == ("compose", "dockerfile")
+    assert chosen.merged(kinds=None).kinds == ("compose", "dockerfile")
+    assert chosen.merged(kinds=("gitlab-ci",)).kinds == ("gitlab-ci",)

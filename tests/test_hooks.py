@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from basepin.files import is_dockerfile_name
+from basepin.discover import kind_of
 from fixtures.registry import Registry, push_image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,6 +105,51 @@ def test_git_hook_passes_when_no_dockerfile_is_staged(work: tuple[Path, dict[str
     assert _run_git_hook(repo, env).returncode == 0
 
 
+def test_git_hook_reads_a_compose_file_with_its_staged_env(
+    work: tuple[Path, dict[str, str]],
+) -> None:
+    repo, env = work
+    (repo / "svc").mkdir()
+    (repo / "svc" / "compose.yaml").write_text("services:\n  db:\n    image: ${DB}\n")
+    (repo / "svc" / ".env").write_text("DB=postgres:16\n")
+    _git(repo, "add", ".", env=env)
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "svc/.env:1:4: error unpinned: postgres:16: no digest pins this image\n"
+    _git(repo, "commit", "-qm", "compose", env=env)
+
+    # Only the .env changes: the Compose file beside it is checked with the staged value.
+    (repo / "svc" / ".env").write_text(f"DB={PINNED.split()[1]}\n")
+    _git(repo, "add", ".", env=env)
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (repo / "svc" / ".env").write_text("DB=postgres\n")  # not staged: not part of the commit
+    assert _run_git_hook(repo, env).returncode == 0
+
+
+def test_git_hook_checks_manifests_and_passes_over_other_yaml(
+    work: tuple[Path, dict[str, str]],
+) -> None:
+    repo, env = work
+    (repo / "config.yaml").write_text("image: alpine:3.20\n")
+    _git(repo, "add", ".", env=env)
+    result = _run_git_hook(repo, env)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    (repo / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: alpine:3.20}]\n"
+    )
+    (repo / ".devcontainer").mkdir()
+    (repo / ".devcontainer" / "devcontainer.json").write_text('{"image": "alpine:3.20"}\n')
+    _git(repo, "add", ".", env=env)
+    result = _run_git_hook(repo, env)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        ".devcontainer/devcontainer.json:1:12: error unpinned: alpine:3.20: no digest pins "
+        "this image",
+        "pod.yaml:4:33: error unpinned: alpine:3.20: no digest pins this image",
+    ]
+
+
 # --- the pre-commit framework (.pre-commit-hooks.yaml) ----------------------------------------
 
 
@@ -155,6 +200,18 @@ def test_framework_hook_fails_floating_and_passes_pinned(
         "svc/Dockerfile-dev": FLOATING,
         "svc/Dockerfile.dockerignore": "*\n",
         "notes.txt": FLOATING,
+        "svc/compose.yaml": "services:\n  db:\n    image: ${DB}\n",
+        "svc/.env": "DB=alpine:3.20\n",
+        ".github/workflows/ci.yml": "jobs:\n  a:\n    container: alpine:3.20\n",
+        "deploy/pod.yaml": (
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{image: alpine:3.20}]\n"
+        ),
+        "deploy/values.yaml": "image: alpine:3.20\n",
+    }
+    found = {
+        "svc/.env:1:4",
+        ".github/workflows/ci.yml:3:16",
+        "deploy/pod.yaml:4:24",
     }
     for name, content in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -165,11 +222,16 @@ def test_framework_hook_fails_floating_and_passes_pinned(
     assert failed.returncode == 1, failed.stdout + failed.stderr
     for name in ("Dockerfile", "Containerfile", "svc/api.Dockerfile", "svc/Dockerfile-dev"):
         assert f"{name}:1:6: error unpinned" in failed.stdout
+    for where in found:
+        assert f"{where}: error unpinned" in failed.stdout
     assert "notes.txt" not in failed.stdout
     assert "dockerignore" not in failed.stdout
+    assert "values.yaml" not in failed.stdout
 
     for name in ("Dockerfile", "Containerfile", "svc/api.Dockerfile", "svc/Dockerfile-dev"):
         (repo / name).write_text(PINNED)
+    for name in ("svc/.env", ".github/workflows/ci.yml", "deploy/pod.yaml"):
+        (repo / name).write_text((repo / name).read_text().replace("alpine:3.20", PINNED[5:-1]))
     _git(repo, "add", ".", env=pre_commit_env)
     passed = _try_repo(repo, pre_commit_env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
@@ -199,25 +261,66 @@ def test_framework_fix_hook_pins_against_a_registry(
     assert again.returncode == 0, again.stdout + again.stderr
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "Dockerfile",
-        "a/b/Containerfile",
-        "svc/api.Dockerfile",
-        "svc/api.dockerfile",
-        "Dockerfile.prod",
-        "x/Containerfile.arm64",
-        "Dockerfile-dev",
-        "Dockerfile.dockerignore",
-        "README.md",
-        "dockerfiles/readme",
-        "notDockerfile",
-    ],
-)
+HOOK_PATHS = [
+    "Dockerfile",
+    "a/b/Containerfile",
+    "svc/api.Dockerfile",
+    "svc/api.dockerfile",
+    "Dockerfile.prod",
+    "x/Containerfile.arm64",
+    "Dockerfile-dev",
+    "Dockerfile.dockerignore",
+    "README.md",
+    "dockerfiles/readme",
+    "notDockerfile",
+    "compose.yaml",
+    "svc/docker-compose.override.yml",
+    "svc/.env",
+    ".env",
+    "svc/.env.local",
+    ".github/workflows/ci.yml",
+    ".github/actions/build/action.yaml",
+    "deploy/deployment.yaml",
+    "values.yml",
+    ".gitlab-ci.yml",
+    "ci/build.gitlab-ci.yml",
+    ".devcontainer.json",
+    ".devcontainer/devcontainer.json",
+    ".devcontainer/python/devcontainer.json",
+    "x/.devcontainer/python/devcontainer.json",
+    "devcontainer.json",
+    "x/devcontainer.json",
+    ".devcontainer/a/b/devcontainer.json",
+    "package.json",
+    "notes.yaml.txt",
+]
+
+
+def _chosen_by_discovery(path: str) -> bool:
+    """What basepin takes when pre-commit passes `path`: a name of `NAMES` (any YAML file:
+    basepin then decides whether it is a manifest), or a `.env`."""
+    return kind_of(path) is not None or path.rsplit("/", 1)[-1] == ".env"
+
+
+@pytest.mark.parametrize("path", HOOK_PATHS)
 def test_hook_filters_agree_with_discovery(path: str) -> None:
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    expected = is_dockerfile_name(path.rsplit("/", 1)[-1])
+    expected = _chosen_by_discovery(path)
     for hook in hooks:
         chosen = bool(re.search(hook["files"], path)) and not re.search(hook["exclude"], path)
         assert chosen is expected, (hook["id"], path)
+
+
+def test_git_hook_names_agree_with_discovery() -> None:
+    # The hook's own test of names, run on every path at once.
+    script = (REPO / "hooks" / "pre-commit").read_text()
+    functions = script[script.index("is_source() {") : script.index("files=()")]
+    loop = 'while IFS= read -r p; do if is_source "$p"; then echo "$p"; fi; done'
+    paths = "\n".join(HOOK_PATHS)
+    result = subprocess.run(
+        ["bash", "-c", f"{functions}{loop} <<'EOF'\n{paths}\nEOF\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == [p for p in HOOK_PATHS if _chosen_by_discovery(p)]

@@ -138,7 +138,9 @@ def test_other_bases_are_refused() -> None:
 
 
 def test_offline_modules_import_neither_typing_nor_pathlib() -> None:
-    modules = "basepin.config, basepin.files, basepin.dockerfile, basepin.reference"
+    modules = (
+        "basepin.config, basepin.discover, basepin.read, basepin.dockerfile, basepin.reference"
+    )
     code = (
         f"import sys, {modules}\n"
         "print(sorted({'typing', 'pathlib', 'collections.abc'} & set(sys.modules)))"

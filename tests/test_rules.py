@@ -13,14 +13,16 @@ from basepin.model import (
     DigestInfo,
     Finding,
     Gap,
+    ImageUse,
     Lookup,
     Missing,
     Platform,
     Resolution,
+    Span,
     TagInfo,
     Unresolved,
 )
-from basepin.rules import judge, judge_offline
+from basepin.rules import Candidate, judge, judge_offline, plan_fixes
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 OLD = "sha256:" + "0" * 64
@@ -387,3 +389,33 @@ def test_a_stale_pin_keeps_its_digest_while_the_new_one_is_young() -> None:
         Config(min_release_age=3),
     )
     assert findings == []
+
+
+def test_a_variable_is_named_as_its_kind_of_file_calls_it() -> None:
+    # One value in .env that two Compose services read, wanting different pins of it.
+    span = Span(1, 5, 1, 16, 4, 15)
+    uses = [
+        ImageUse(".env", "compose-image", reference, True, span, 3, via_arg="IMG")._replace(
+            source="python:3.12"
+        )
+        for reference in ("python:3.12", "python:3.12-slim")
+    ]
+    candidates = [
+        Candidate(
+            "unpinned", use, use.path, span, use.reference, "x", wanted=f"{use.reference}@{NEW}"
+        )
+        for use in uses
+    ]
+    plans = plan_fixes(candidates, uses)
+    assert plans[candidates[0]] == (
+        "not fixed: variable IMG is also used by python:3.12-slim, which the change would break"
+    )
+    assert plans[candidates[1]] == (
+        f"not fixed: the change to python:3.12-slim@{NEW} falls outside variable IMG's value"
+    )
+    # The same in a Dockerfile names the ARG.
+    dockerfile = [use._replace(kind="from") for use in uses]
+    moved = [c._replace(use=u) for c, u in zip(candidates, dockerfile, strict=True)]
+    again = plan_fixes(moved, dockerfile)
+    assert str(again[moved[0]]).startswith("not fixed: ARG IMG is also used by")
+    assert str(again[moved[1]]).endswith("falls outside ARG IMG's value")

@@ -8,6 +8,7 @@ import sys
 
 from basepin import __version__
 from basepin.config import Config, find_config_file, load_config
+from basepin.discover import KINDS
 from basepin.errors import BasepinError, UsageError
 from basepin.escape import not_a_command, redacted_url, shown, shown_lines
 from basepin.model import (
@@ -16,7 +17,6 @@ from basepin.model import (
     Finding,
     ImageUse,
     ParsedDockerfile,
-    Problem,
     Report,
     Resolution,
     Unresolved,
@@ -177,9 +177,11 @@ def _build_tags(command: argparse.ArgumentParser) -> None:
 
 _COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], None]]] = {
     "check": (
-        "check Dockerfiles (the default job)",
-        "Find every image the Dockerfiles under PATH build from and report references that "
-        "float (no digest, 'latest'), have gone stale or are old. " + _EXIT_HELP,
+        "check the images files build from or run (the default job)",
+        "Find every image the files under PATH build from or run (Dockerfiles, Compose files, "
+        "GitHub workflows and actions, Kubernetes manifests, dev containers, GitLab CI) and "
+        "report references that float (no digest, 'latest'), have gone stale or are old. "
+        + _EXIT_HELP,
         _build_check,
     ),
     "fix": (
@@ -244,6 +246,14 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         help="eol-soon when end of life is this close (90)",
     )
     parser.add_argument(
+        "--kind",
+        action="append",
+        dest="kinds",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"read only this kind of file (repeatable): {', '.join(KINDS)} (default: all)",
+    )
+    parser.add_argument(
         "--platform",
         action="append",
         dest="platforms",
@@ -305,6 +315,7 @@ def _load_config(args: argparse.Namespace) -> Config:
     mirrors = dict(config.registry_mirrors)
     mirrors.update(_pairs(args.registry_mirror, "--registry-mirror", "HOST=URL"))
     platforms = getattr(args, "platforms", None)
+    kinds = getattr(args, "kinds", None)
     for flag in ("max_age", "min_release_age", "eol_warning_days"):
         if getattr(args, flag, None) is not None and getattr(args, flag) < 0:
             raise UsageError(f"--{flag.replace('_', '-')} takes a number of days >= 0")
@@ -320,6 +331,7 @@ def _load_config(args: argparse.Namespace) -> Config:
         min_release_age_unknown=getattr(args, "min_release_age_unknown", None),
         eol_warning_days=getattr(args, "eol_warning_days", None),
         platforms=tuple(platforms) if platforms else None,
+        kinds=tuple(dict.fromkeys(kinds)) if kinds else None,
         timeout=args.timeout,
     )
 
@@ -412,35 +424,17 @@ def _kept_lifecycles(args: argparse.Namespace) -> Callable[[str], Lifecycle | No
 # -- check and fix ----------------------------------------------------------------------------
 
 
-def _read_dockerfiles(
+def _read_files(
     paths: Sequence[str], config: Config, unreadable: Mapping[str, str] | None = None
 ) -> Iterator[ParsedDockerfile]:
-    """Each path read and parsed, in order; a path that cannot be read (or a folder in
-    `unreadable`, that could not be searched) comes with a problem that says why."""
-    from basepin.dockerfile import parse_dockerfile
+    """Each path read and parsed, in order (see `basepin.read`); what reading a file had to
+    say that is no finding is said on stderr as it is read."""
+    from basepin.read import read_files
 
-    for path in paths:
-        if unreadable and path in unreadable:
-            reason = (
-                f"cannot read the folder: {unreadable[path]}; Dockerfiles in it are not checked"
-            )
-            yield ParsedDockerfile(path, "", (), (Problem(path, 1, 1, reason),))
-            continue
-        try:
-            read = [_read_bytes(path)]
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            if isinstance(exc, FileNotFoundError) and os.path.islink(path):
-                reason = "it is a symbolic link to a file that does not exist"
-            problem = Problem(path, 1, 1, f"cannot read the file: {reason}")
-            yield ParsedDockerfile(path, "", (), (problem,))
-            continue
-        large = len(read[0]) > _LARGE_FILE
-        # The bytes are handed over, not kept here: the parser lets them go once it has the
-        # text, before the peak of a large file.
-        parsed = parse_dockerfile(read.pop(), path, config.build_args)
-        if large:
-            _let_go_of_parse()
+    for parsed in read_files(paths, config, unreadable):
+        for note in dict.fromkeys(parsed.notes):
+            where = f"{note.path}:{note.line}:{note.column}: note"
+            print(not_a_command(_outside(f"basepin: {where}: {note.message}")), file=sys.stderr)
         yield parsed
 
 
@@ -454,11 +448,11 @@ def _examine(
     its file), so a report can be written while the later files are still being judged, and
     memory does not grow with the tree.
     """
-    from basepin.files import find
+    from basepin.discover import find
     from basepin.report import part
 
     config = _load_config(args)
-    found = find(args.paths, exclude=config.exclude)
+    found = find(args.paths, exclude=config.exclude, kinds=config.kinds)
     # A folder that could not be searched is listed as a file that cannot be read.
     paths = [*found.files, *found.unreadable]
     in_order = sorted(paths)  # the order the formatters list files in
@@ -474,9 +468,9 @@ def _examine(
                 from datetime import datetime, timezone
 
                 eol = _eol_advisor(kept, config, datetime.now(timezone.utc))
-            for dockerfile in _read_dockerfiles(in_order, config, found.unreadable):
+            for dockerfile in _read_files(in_order, config, found.unreadable):
                 findings = judge_offline((dockerfile,), config, eol=eol)
-                yield part(run, dockerfile.path, dockerfile.uses, findings)
+                yield part(run, dockerfile.path, dockerfile.uses, findings, dockerfile.notes)
 
         return run, judged_offline(), config
 
@@ -489,7 +483,7 @@ def _examine(
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
-        for dockerfile in _read_dockerfiles(in_order, config, found.unreadable):
+        for dockerfile in _read_files(in_order, config, found.unreadable):
             waiting.put(dockerfile._replace(text=""))  # judging needs no text
             for use in dockerfile.uses:
                 platforms_of.setdefault(use.reference, []).append(use.platform)
@@ -556,7 +550,7 @@ def _examine(
                 eol=eol,
                 vulnerabilities=vulnerabilities,
             )
-            yield part(run, dockerfile.path, dockerfile.uses, verdict.findings)
+            yield part(run, dockerfile.path, dockerfile.uses, verdict.findings, dockerfile.notes)
 
     return run, judged(), config
 
@@ -667,29 +661,12 @@ def _say_refused(refused: Iterable[tuple[Edit, str]]) -> None:
 
 def _reference_spans(config: Config) -> Callable[[str, bytes], set[tuple[int, int]]]:
     """Where the references of a file stand now, as the check that planned the fixes reads
-    it (with the same build arguments)."""
-    from basepin.dockerfile import parse_dockerfile
+    it: with its kind's reader and the same build arguments (see `basepin.read`)."""
+    from functools import partial
 
-    def spans(path: str, data: bytes) -> set[tuple[int, int]]:
-        uses = parse_dockerfile(data, path, config.build_args).uses
-        if len(data) > _LARGE_FILE:
-            _let_go_of_parse()
-        return {(use.span.start, use.span.end) for use in uses}
+    from basepin.read import reference_spans
 
-    return spans
-
-
-# A file this large leaves enough behind when parsed to be worth a garbage collection.
-_LARGE_FILE = 1 << 22
-
-
-def _let_go_of_parse() -> None:
-    """Free what parsing a file left in reference cycles (the extractor and the ARG scope
-    it hands its own methods to refer to each other): about four times the file, else held
-    until the collector's next full pass, and then one large file's peak adds to the next."""
-    import gc
-
-    gc.collect()
+    return partial(reference_spans, config)
 
 
 def _read_bytes(path: str) -> bytes:

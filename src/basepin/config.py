@@ -7,6 +7,7 @@ import sys
 from types import MappingProxyType
 
 from basepin.catalog import RULES
+from basepin.discover import KINDS
 from basepin.errors import ConfigError
 from basepin.model import SEVERITIES
 from basepin.records import NamedTuple
@@ -47,6 +48,8 @@ class Config(NamedTuple):
     insecure_registries: tuple[str, ...] = ()
     # Path globs (relative to the checked folder) that are not checked.
     exclude: tuple[str, ...] = ()
+    # The kinds of file to read (`basepin.discover.KINDS`); the others are not looked for.
+    kinds: tuple[str, ...] = KINDS
     build_args: Mapping[str, str] = _EMPTY
     bump: BumpScope = "minor"
     # How long a tag -> digest answer may be reused from the cache, in seconds.
@@ -146,6 +149,7 @@ def parse_table(table: Mapping[str, Any], source: str | os.PathLike[str] | None 
         registry_mirrors=reader.mapping("registry-mirrors"),
         insecure_registries=reader.strings("insecure-registries"),
         exclude=reader.strings("exclude"),
+        kinds=reader.kinds(),
         build_args=reader.mapping("build-args"),
         bump=reader.choice("bump", _SCOPES, "minor"),
         cache_ttl=reader.integer("cache-ttl", 600, minimum=0),
@@ -205,6 +209,18 @@ class _Reader:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise self._error(key, "a table of strings", value)
         return dict(value)
+
+    def kinds(self) -> tuple[str, ...]:
+        value = self._get("kinds")
+        if value is None:
+            return KINDS
+        kinds = self.strings("kinds")
+        unknown = [kind for kind in kinds if kind not in KINDS]
+        if unknown or not kinds:
+            raise ConfigError(
+                f"{self.where}: kinds must name one or more of {', '.join(KINDS)}, not {value!r}"
+            )
+        return tuple(dict.fromkeys(kinds))
 
     def severities(self) -> dict[str, SeverityOrOff]:
         levels: dict[str, SeverityOrOff] = {}

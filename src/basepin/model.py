@@ -335,3 +335,5 @@ class Report(NamedTuple):
     offline: bool = True
     # Known vulnerabilities of the images, when the `vulnerable` rule ran.
     vulnerabilities: VulnerabilityReport | None = None
+    # What reading the files had to say that is no finding (a Helm template left unread).
+    notes: tuple[Problem, ...] = ()

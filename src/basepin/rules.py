@@ -378,8 +378,9 @@ def plan_fixes(
 ) -> dict[Candidate, Edit | str]:
     """One edit (or the reason there is none) per candidate that wants a new reference.
 
-    A reference that comes from an ARG default is fixed in the ARG line, and only when every
-    use of that ARG would end up with the text it wants.
+    A reference that comes from an ARG default is fixed in the ARG line (one from a Compose
+    or GitLab variable where its value is written), and only when every use of that variable
+    would end up with the text it wants.
     """
     sharing: dict[tuple[str, int, int], list[ImageUse]] = defaultdict(list)
     for use in uses:
@@ -413,19 +414,30 @@ def _edit_for(
         new_text = _replacement(other, wanted_by_use.get(other, other.reference), source)
         if new_text is None and other is not use:
             return (
-                f"not fixed: ARG {use.via_arg} is also used by {other.reference}, "
+                f"not fixed: {_variable(use)} is also used by {other.reference}, "
                 "which the change would break"
             )
         if new_text is None:
-            where = f"ARG {use.via_arg}'s value" if use.via_arg else "the literal text"
+            where = f"{_variable(use)}'s value" if use.via_arg else "the literal text"
             return f"not fixed: the change to {wanted} falls outside {where}"
         new_texts.add(new_text)
     if len(new_texts) != 1:
-        return f"not fixed: the uses of ARG {use.via_arg} want different values"
+        return f"not fixed: the uses of {_variable(use)} want different values"
     replacement = new_texts.pop()
     return Edit(
         use.path, span.line, span.column, span.end_column, span.start, span.end, source, replacement
     )
+
+
+# The kinds of use a Dockerfile has: their variables are ARGs. Compose, GitLab CI and the
+# others have variables of their own.
+_DOCKERFILE_USES = frozenset({"from", "copy-from", "mount-from", "syntax"})
+
+
+def _variable(use: ImageUse) -> str:
+    """The variable a use's text comes from, as its kind of file calls it."""
+    word = "ARG" if use.kind in _DOCKERFILE_USES else "variable"
+    return f"{word} {use.via_arg}"
 
 
 def _replacement(use: ImageUse, wanted: str, source: str) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from basepin.discover import KINDS
 from basepin.extract import FILE_KINDS, READERS, reader
 from basepin.model import USE_KINDS, ParsedDockerfile
 
@@ -34,6 +35,10 @@ def test_each_kind_has_a_reader(kind: str) -> None:
     assert {use.kind for use in parsed.uses} == kinds
     assert [use.reference for use in parsed.uses] == ["alpine:3.20"]
     assert kinds <= set(USE_KINDS)
+
+
+def test_discovery_knows_the_kinds_there_are_readers_for() -> None:
+    assert KINDS == FILE_KINDS
 
 
 def test_every_use_kind_has_a_reader() -> None:

@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 
 from basepin.catalog import RULES
 from basepin.model import (
+    USE_KINDS,
     DigestInfo,
     Edit,
     Finding,
     ImageUse,
     Lookup,
     Missing,
+    Problem,
     Report,
     Resolution,
     Span,
@@ -161,7 +163,15 @@ ONLINE_FINDINGS = (
     _finding("unknown", "error", APP, "registry.example.com:5000/team/app: tag 2.0 not found"),
 )
 
-OFFLINE = Report(files=FILES, uses=USES, findings=OFFLINE_FINDINGS)
+NOTES = (
+    Problem(
+        "chart/templates/app.yaml",
+        4,
+        13,
+        "skipped: a Go template ({{ ... }}, as in a Helm chart) is not YAML until it is rendered",
+    ),
+)
+OFFLINE = Report(files=FILES, uses=USES, findings=OFFLINE_FINDINGS, notes=NOTES)
 
 _LOOKUPS: dict[str, Lookup] = {
     SYNTAX.reference: Resolution(
@@ -245,7 +255,7 @@ def _spans(draw: st.DrawFn) -> Span:
 def _uses(draw: st.DrawFn, paths: list[str]) -> ImageUse:
     return ImageUse(
         path=draw(st.sampled_from(paths)),
-        kind=draw(st.sampled_from(("from", "copy-from", "mount-from", "syntax"))),
+        kind=draw(st.sampled_from(USE_KINDS)),
         reference=draw(st.one_of(st.sampled_from(("python:3.12", "nginx", "a:1")), _names)),
         resolved=draw(st.booleans()),
         span=draw(_spans()),
@@ -308,4 +318,12 @@ def reports(draw: st.DrawFn) -> Report:
         incomplete=tuple(draw(st.lists(st.builds(Unresolved, _names, _names), max_size=2))),
         lookups=lookups,
         offline=not lookups,
+        notes=tuple(
+            draw(
+                st.lists(
+                    st.builds(Problem, st.sampled_from(paths), _positions, _positions, _names),
+                    max_size=2,
+                )
+            )
+        ),
     )

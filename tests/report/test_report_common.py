@@ -205,7 +205,8 @@ def test_file_by_file_rendering_keeps_the_whole_reports_order(report: Report) ->
 def test_the_tally_counts_the_whole_report(report: Report) -> None:
     counts = Tally(head(report))
     for part in counts.counting(parts(report)):
-        assert {use.path for use in part.uses} | {f.path for f in part.findings} == {part.files[0]}
+        paths = {use.path for use in part.uses} | {f.path for f in part.findings}
+        assert paths | {note.path for note in part.notes} == {part.files[0]}
     assert counts.uses == len(report.uses)
     assert counts.references == {use.reference for use in report.uses}
     assert counts.files_with_findings == len({finding.path for finding in report.findings})

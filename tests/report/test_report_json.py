@@ -12,7 +12,7 @@ from basepin.model import Report
 from basepin.report import github, json, sarif, text
 from report.samples import OFFLINE, ONLINE, SAMPLES, assert_golden, reports
 
-TOP_KEYS = {"version", "files", "uses", "findings", "incomplete"}
+TOP_KEYS = {"version", "files", "uses", "findings", "notes", "incomplete"}
 USE_KEYS = {
     "path",
     "line",
@@ -59,6 +59,23 @@ def test_exactly_the_contract_keys(variant: str) -> None:
     assert fixes
     assert all(set(fix) == FIX_KEYS for fix in fixes)
     assert all(set(item) == {"reference", "reason"} for item in document["incomplete"])
+    assert all(set(note) == {"path", "line", "column", "message"} for note in document["notes"])
+
+
+def test_notes_are_listed_and_read_back() -> None:
+    document = stdlib_json.loads(json.render(OFFLINE))
+    assert document["notes"] == [
+        {
+            "path": "chart/templates/app.yaml",
+            "line": 4,
+            "column": 13,
+            "message": OFFLINE.notes[0].message,
+        }
+    ]
+    assert json.load(json.render(OFFLINE)).notes == OFFLINE.notes
+    # A report written before there were notes has none.
+    del document["notes"]
+    assert json.load(stdlib_json.dumps(document)).notes == ()
 
 
 def test_registry_fields_are_null_offline() -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, settings
 
-from basepin.model import Finding, ImageUse, Report, Resolution, Span, Unresolved
+from basepin.model import USE_KINDS, Finding, ImageUse, Report, Resolution, Span, Unresolved
 from basepin.report import markdown
 from report.samples import NOW, OFFLINE, ONLINE, SAMPLES, assert_golden, reports
 
@@ -241,3 +241,16 @@ def test_any_text_keeps_the_table_in_shape(report: Report) -> None:
     assert len(rows) >= len(report.uses)
     unchecked = [line for line in rendered.splitlines() if line.startswith("- ")]
     assert len(unchecked) == len(report.incomplete)
+
+
+def test_each_kind_of_use_says_where_the_image_is_named() -> None:
+    uses = tuple(
+        ImageUse(f"f{n:02d}", kind, f"alpine:3.{n}", True, Span(1, 1, 1, 11, 0, 10), 1)
+        for n, kind in enumerate(USE_KINDS)
+    )
+    rows = _table_rows(markdown.render(Report(("f",), uses, ()), now=NOW))
+    marks = [row.split(" | ")[2] for row in rows]
+    assert marks[0] == "`alpine`"  # a FROM line says it plainly
+    assert marks[USE_KINDS.index("compose-image")] == "`alpine` (Compose service)"
+    assert marks[USE_KINDS.index("kubernetes-container")] == "`alpine` (Kubernetes container)"
+    assert len(set(marks[4:])) == len(USE_KINDS) - 4 - 1  # the two docker:// steps share one

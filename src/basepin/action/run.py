@@ -269,16 +269,16 @@ def _basepin(arguments: Sequence[str], runner: Runner, env: Mapping[str, str]) -
 
 
 def _snapshot(paths: Sequence[str], workspace: Path) -> dict[str, bytes]:
-    """The bytes of the Dockerfiles under `paths` (the exit code of fix cannot tell whether
-    it wrote anything: 1 also means findings it could not fix)."""
-    from basepin.files import discover
+    """The bytes of the files under `paths` a fix may write (the exit code of fix cannot tell
+    whether it wrote anything: 1 also means findings it could not fix)."""
+    from basepin.discover import discover, written_with
 
     try:
         files = discover([str(workspace / path) for path in paths])
     except BasepinError:
         return {}  # fix reports the problem itself
     snapshot = {}
-    for name in files:
+    for name in (written for found in files for written in written_with(found)):
         with contextlib.suppress(OSError):
             snapshot[name] = Path(name).read_bytes()
     return snapshot

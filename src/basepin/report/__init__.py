@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections import Counter
 
 from basepin.escape import redacted_url, shown
-from basepin.model import SEVERITIES, Finding, ImageUse, Report, Resolution, Unresolved
+from basepin.model import (
+    SEVERITIES,
+    Finding,
+    ImageUse,
+    Problem,
+    Report,
+    Resolution,
+    Unresolved,
+)
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
@@ -29,28 +37,46 @@ LOW_RATE_LIMIT = 10
 
 
 def head(report: Report) -> Report:
-    """What a run knows before its files are judged: the report without uses and findings."""
-    return report._replace(uses=(), findings=())
+    """What a run knows before its files are judged: the report without uses, findings and
+    notes."""
+    return report._replace(uses=(), findings=(), notes=())
 
 
 def parts(report: Report) -> list[Report]:
-    """The report file by file, in path order: one part per path that has uses or findings."""
+    """The report file by file, in path order: one part per path that has uses, findings or
+    notes."""
     uses: dict[str, list[ImageUse]] = {}
     findings: dict[str, list[Finding]] = {}
+    notes: dict[str, list[Problem]] = {}
     for use in report.uses:
         uses.setdefault(use.path, []).append(use)
     for finding in report.findings:
         findings.setdefault(finding.path, []).append(finding)
+    for note in report.notes:
+        notes.setdefault(note.path, []).append(note)
     return [
-        part(report, path, uses.get(path, ()), findings.get(path, ()))
-        for path in sorted(uses.keys() | findings.keys())
+        part(report, path, uses.get(path, ()), findings.get(path, ()), notes.get(path, ()))
+        for path in sorted(uses.keys() | findings.keys() | notes.keys())
     ]
 
 
-def part(run: Report, path: str, uses: Iterable[ImageUse], findings: Iterable[Finding]) -> Report:
-    """One file's share of the run `run`: its uses and findings, and the run's lookups."""
+def part(
+    run: Report,
+    path: str,
+    uses: Iterable[ImageUse],
+    findings: Iterable[Finding],
+    notes: Iterable[Problem] = (),
+) -> Report:
+    """One file's share of the run `run`: its uses, findings and notes, and the run's lookups."""
     return Report(
-        (path,), tuple(uses), tuple(findings), (), run.lookups, run.offline, run.vulnerabilities
+        (path,),
+        tuple(uses),
+        tuple(findings),
+        (),
+        run.lookups,
+        run.offline,
+        run.vulnerabilities,
+        tuple(notes),
     )
 
 

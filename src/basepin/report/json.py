@@ -1,7 +1,8 @@
 """The JSON report, a stable contract (version 1), and `load` to read it back.
 
     {"version": 1, "files": [path, ...], "uses": [use, ...], "findings": [finding, ...],
-     "incomplete": [{"reference", "reason"}, ...], "rate_limit": {"remaining": N},
+     "notes": [note, ...], "incomplete": [{"reference", "reason"}, ...],
+     "rate_limit": {"remaining": N},
      "vulnerability_scan": {"docker_hub_pulls": N, "osv_requests": N}}
 
 - use: `{"path", "line", "column", "kind", "reference", "resolved", "via_arg", "stage",
@@ -17,6 +18,8 @@
   "reference", "message", "fix"}` sorted by path, line and column; `fix` is null or
   `{"line", "column", "end_column", "replacement"}`. Lines are 1-based, columns count
   characters and `end_column` is exclusive.
+- note: `{"path", "line", "column", "message"}`, what reading a file had to say that is no
+  finding (a Helm template left unread), sorted by path.
 - `rate_limit` is present only when a registry reported a pull quota: the lowest one seen.
 - When the `vulnerable` rule ran, each use also has `vulnerabilities`: `{"critical", "high",
   "medium", "low", "unknown", "total", "ids"}` for the image it names (IDs worst first), or
@@ -49,6 +52,7 @@ from basepin.model import (
     Finding,
     ImageUse,
     Lookup,
+    Problem,
     Report,
     Resolution,
     Span,
@@ -104,15 +108,19 @@ def chunks(run: Report, files: Iterable[Report]) -> Iterator[str]:
     with tempfile.SpooledTemporaryFile(FINDINGS_IN_MEMORY, "w+", encoding="ascii") as waiting:
         uses = _Records("uses")
         findings = _Records("findings")
+        notes = _Records("notes")
+        noted: list[str] = []  # a note a file; few files have one
         for part in files:
             for use in sorted_uses(part):
                 yield uses.add(_use_json(part, use))
             for finding in sorted_findings(part):
                 waiting.write(findings.add(_finding_json(finding)))
+            noted.extend(notes.add(_note_json(note)) for note in part.notes)
         yield uses.end() + ",\n"
         waiting.seek(0)
         yield from iter(lambda: waiting.read(64 * 1024), "")
         yield findings.end() + ",\n"
+        yield "".join(noted) + notes.end() + ",\n"
     incomplete = _Records("incomplete")
     for unresolved in run.incomplete:
         reason = redacted_url(unresolved.reason)
@@ -167,6 +175,10 @@ def _use_json(report: Report, use: ImageUse) -> dict[str, object]:
     return record
 
 
+def _note_json(note: Problem) -> dict[str, object]:
+    return {"path": note.path, "line": note.line, "column": note.column, "message": note.message}
+
+
 def _finding_json(finding: Finding) -> dict[str, object]:
     span, fix = finding.span, finding.fix
     return {
@@ -200,7 +212,8 @@ def load(text: str) -> Report:
     What the JSON does not carry gets a neutral value: text offsets (`Span.start/end`,
     `Edit.start/end`) are 0 and `Edit.original` is "" (so a loaded fix is for showing, never
     for applying); a use's span ends where it starts and its `instruction_line` is its `line`;
-    `unresolved_reason` and `ignored_rules` are empty. Each reference with a `digest_now`,
+    `unresolved_reason` and `ignored_rules` are empty; a report without `notes` (made before
+    they were) has none. Each reference with a `digest_now`,
     a `pushed` date or a rate limit gets a `Resolution` holding just those (`media_type` "").
     `offline` is true unless the run had registry answers, incomplete references or findings
     of rules that need the registry. Raises `ReportFormatError` on anything else.
@@ -237,6 +250,7 @@ def load(text: str) -> Report:
                 Resolution(use.reference, current, pushed=pushed, rate_limit_remaining=remaining),
             )
     findings = top.items("findings", _finding_from)
+    notes = top.items("notes", _note_from) if "notes" in document else []
     incomplete = top.items("incomplete", _unresolved_from)
     needs_registry = any(not RULES[finding.rule].offline for finding in findings)
     return Report(
@@ -247,6 +261,7 @@ def load(text: str) -> Report:
         lookups=lookups,
         offline=not (lookups or incomplete or needs_registry),
         vulnerabilities=vulnerabilities,
+        notes=tuple(notes),
     )
 
 
@@ -317,6 +332,12 @@ def _finding_from(value: object, where: str) -> Finding:
         message=fields.text("message"),
         fix=fix,
     )
+
+
+def _note_from(value: object, where: str) -> Problem:
+    fields = _Fields(value, where)
+    line, column = fields.position("line"), fields.position("column")
+    return Problem(fields.text("path"), line, column, fields.text("message"))
 
 
 def _unresolved_from(value: object, where: str) -> Unresolved:

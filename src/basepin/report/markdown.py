@@ -26,6 +26,12 @@ from basepin.report import (
     tally,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from basepin.model import UseKind
+
 SUMMARY_LIMIT = 1024 * 1024  # bytes, GitHub's limit for one step's summary
 FULL_REPORT = "the JSON report (basepin check --format json) or the SARIF report"
 
@@ -39,12 +45,23 @@ _HEADER_WITH_VULNERABILITIES = (
     "| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |",
 )
 _NONE = "—"
-# Rows of one ARG's FROM and RUN --mount would look alike without these.
-_KIND_MARKS = {
+# After the image, where the file names it: rows of one ARG's FROM and RUN --mount, or of a
+# Compose service and a Kubernetes container, would look alike without these.
+_KIND_MARKS: Mapping[UseKind, str] = {
     "from": "",
     "copy-from": " (COPY --from)",
     "mount-from": " (RUN --mount)",
     "syntax": " (# syntax)",
+    "compose-image": " (Compose service)",
+    "workflow-container": " (job container)",
+    "workflow-service": " (job service)",
+    "workflow-step": " (docker:// step)",
+    "action-image": " (Docker action)",
+    "action-step": " (docker:// step)",
+    "kubernetes-container": " (Kubernetes container)",
+    "devcontainer-image": " (dev container)",
+    "gitlab-image": " (GitLab CI image)",
+    "gitlab-service": " (GitLab CI service)",
 }
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$#]")
 
