@@ -59,7 +59,8 @@ while not os.path.exists(stop):
             with open(path, "rb") as stream:
                 data = stream.read()
             data += b"# saved by the writer %d\n" % counts[path]
-            temporary = path + ".writer"
+            # Saved as editors save, through a file of another name that no check reads.
+            temporary = os.path.join(os.path.dirname(path), ".writer.tmp")
             with open(temporary, "wb") as stream:
                 stream.write(data)
             os.replace(temporary, path)
