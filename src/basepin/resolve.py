@@ -15,7 +15,6 @@ for `fix --bump`. The functions below the resolver are shared by the cache and t
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence, Set
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -27,10 +26,14 @@ from basepin.reference import ImageReference, parse_reference
 from basepin.registry.cache import Cache, CachedTag
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from basepin.registry.auth import CredentialStore
     from basepin.versions import Scope
+
+    # references answered, references asked, registries still to answer
+    Progress = Callable[[int, int, tuple[str, ...]], None]
 
 # For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
 LATEST_PROBES = 12
@@ -64,6 +67,9 @@ class ResolveOptions(NamedTuple):
     credentials: CredentialStore | None = None
     # Docker Hub manifest pulls a run may spend to confirm digests the Hub API does not.
     hub_verify_pulls: int = 10
+    # Told as the registries answer (a progress line): references answered, references
+    # asked, and the registries still to answer, in the order the files name them.
+    progress: Progress | None = None
 
 
 class ResolveResult(NamedTuple):
@@ -107,7 +113,8 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
             unique.answers.update(zip(unique.asked, found, strict=True))
             break  # the network side read the rest
     unique.cache.close()
-    lookups = {text: unique.answers[key] for key, texts in unique.texts.items() for text in texts}
+    # In the order the files name them: what could not be checked is listed in that order.
+    lookups = {text: unique.answers[key] for text, key in unique.keys.items()}
     return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
 
 
@@ -119,10 +126,12 @@ class _Unique:
         self.cache = Cache.open(
             options.cache_dir, tag_ttl=options.cache_ttl, list_ttl=options.cache_ttl
         )
-        self.texts: dict[_Key, list[str]] = defaultdict(list)
+        # Each reference text seen, in the order first seen, and the reference it names.
+        self.keys: dict[str, _Key] = {}
         self.answers: dict[_Key, Lookup] = {}
         # Keys the cache could not answer, in the order they went to the registries.
         self.asked: list[_Key] = []
+        self.asked_keys: set[_Key] = set()
 
     def add(self, texts: Iterable[str]) -> list[ImageReference]:
         """Take in `texts`; the new references the registries must be asked about."""
@@ -133,26 +142,38 @@ class _Unique:
             except InvalidReference:
                 continue  # the rules report it as invalid
             key = (ref.registry, ref.repository, ref.effective_tag, ref.digest)
-            seen = key in self.texts
-            if text not in self.texts[key]:
-                self.texts[key].append(text)
+            seen = key in self.answers or key in self.asked_keys
+            self.keys.setdefault(text, key)
             if seen:
                 continue
             known = from_cache(ref, self.cache, self.options)
             if known is None:
                 self.asked.append(key)
+                self.asked_keys.add(key)
                 new.append(ref)
             else:
                 self.answers[key] = known
         return new
 
 
-def list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
-    """The repository's tags, newest first: Docker Hub with dates and sizes, elsewhere
-    tags/list in version order (newest version first, then the other tags by name)."""
+class TagListing(NamedTuple):
+    """The tags `list_tags` shows, and why some have no digest where some could not be asked."""
+
+    tags: list[TagInfo]
+    # Each reason once; empty when every digest asked for was answered.
+    problems: list[str]
+    # How many tags have no digest for those reasons.
+    unanswered: int = 0
+
+
+def list_tags(ref: ImageReference, options: ResolveOptions, *, limit: int = 50) -> TagListing:
+    """The repository's `limit` newest tags: Docker Hub's by push date, with dates and sizes;
+    elsewhere tags/list in version order (newest version first, then the other tags by name).
+    Each tag's digest comes from the listing where it has one, else from a HEAD (concurrent;
+    `options.progress` is told as they are answered)."""
     from basepin.registry.lookup import list_repository_tags
 
-    return list_repository_tags(ref, options)
+    return list_repository_tags(ref, options, limit)
 
 
 def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Resolution | None:

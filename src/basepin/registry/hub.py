@@ -28,6 +28,7 @@ from basepin.registry.errors import (
     Unauthorized,
     Unavailable,
 )
+from basepin.registry.http import is_retryable
 
 HUB_URL = "https://hub.docker.com"
 MAX_PAGE_SIZE = 100
@@ -98,9 +99,10 @@ class HubClient:
 
     With a username and personal access token it logs in once (lazily) and sends the access
     token as a bearer to the Hub API only. A 429 is waited out only while the total wait for
-    one request stays within `max_wait` seconds; connection errors, timeouts and 5xx answers
-    are retried `retries` times. Failures raise the errors of `basepin.registry.errors`, with
-    the API's host as their `registry`.
+    one request stays within `max_wait` seconds; connection errors and 5xx answers are retried
+    `retries` times (timeouts and names that do not resolve are not: that would only cost as
+    long again). Failures raise the errors of `basepin.registry.errors`, with the API's host
+    as their `registry`.
     """
 
     def __init__(
@@ -215,7 +217,7 @@ class HubClient:
                 )
             except httpx.TransportError as error:
                 failures += 1
-                if failures > self._retries:
+                if failures > self._retries or not is_retryable(error):
                     raise Unavailable(
                         f"Docker Hub API did not answer for {question.what}: {_describe(error)}",
                         registry=self._host,

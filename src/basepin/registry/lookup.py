@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -25,12 +26,13 @@ from basepin.registry.early import Pending
 from basepin.registry.endpoints import Endpoints
 from basepin.registry.errors import NotFound, RegistryError, Unverified
 from basepin.registry.http import RetryPolicy, load_network_backend, new_http_client
-from basepin.registry.hub import HUB_URL, HubClient, HubTag, hub_confirms
+from basepin.registry.hub import HUB_URL, MAX_PAGE_SIZE, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
 from basepin.registry.trust import TrustLoader, default_context
 from basepin.resolve import (
     Pin,
     ResolveOptions,
+    TagListing,
     asks_docker_hub,
     cached_pin_facts,
     pin_facts_wanted,
@@ -47,6 +49,8 @@ from basepin.versions import sort_newest_first
 # Lookups in flight at once per registry host: enough to hide latency, polite to the server.
 PER_REGISTRY = 64
 HUB_TAG_PAGES = 10
+# A tag as distribution's reference grammar has it: anything else names no manifest to ask.
+TAG_NAME = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 
 def ask_registries(
@@ -105,7 +109,7 @@ async def _ask(
             asyncio.ensure_future(registry.preconnect(host, min(count, PER_REGISTRY)))
             for host, count in per_registry.items()
         ]
-        resolver = _Resolver(registry, hub, cache, options)
+        resolver = _Resolver(registry, hub, cache, options, asked)
         # An optimisation, bounded like any request: a token server that does not answer
         # must not hold up the lookups, which then ask (and report) themselves.
         with contextlib.suppress(asyncio.TimeoutError):
@@ -113,11 +117,12 @@ async def _ask(
         answers = await asyncio.gather(*(resolver.one(ref) for ref in asked))
         await asyncio.gather(*opening)
     if resolver.pulls_spent:
-        resolver.warnings.append(
+        resolver.warn(
+            len(asked),
             f"Docker Hub: {resolver.pulls_spent} manifest pull(s) spent to confirm digests "
-            "the Hub API did not confirm"
+            "the Hub API did not confirm",
         )
-    return list(answers), resolver.warnings
+    return list(answers), resolver.sorted_warnings()
 
 
 def _hub_client(http: httpx.AsyncClient, options: ResolveOptions) -> HubClient:
@@ -130,24 +135,68 @@ def _hub_client(http: httpx.AsyncClient, options: ResolveOptions) -> HubClient:
     )
 
 
-def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+def list_repository_tags(ref: ImageReference, options: ResolveOptions, limit: int) -> TagListing:
     """See `basepin.resolve.list_tags`."""
-    return asyncio.run(_list_tags(ref, options))
+    return asyncio.run(_list_tags(ref, options, limit))
 
 
-async def _list_tags(ref: ImageReference, options: ResolveOptions) -> list[TagInfo]:
+async def _list_tags(ref: ImageReference, options: ResolveOptions, limit: int) -> TagListing:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
-        if asks_docker_hub(ref, options):
-            found = await _hub_client(http, options).tags(ref.repository, max_pages=HUB_TAG_PAGES)
-            epoch = datetime.min.replace(tzinfo=timezone.utc)
-            return sorted(found, key=lambda t: t.pushed or epoch, reverse=True)
         endpoints = Endpoints(
             options.mirrors, options.insecure, hub_registry=options.hub_registry_url
         )
-        registry = RegistryClient(http, credentials, endpoints)
-        listing = await registry.list_tags(ref)
-    return [TagInfo(name) for name in sort_newest_first(listing.tags)]
+        registry = RegistryClient(
+            http, credentials, endpoints, retry=RetryPolicy(deadline=options.timeout)
+        )
+        if asks_docker_hub(ref, options):
+            # The API lists the most recently updated first: the pages the limit needs.
+            pages = min(HUB_TAG_PAGES, -(-limit // MAX_PAGE_SIZE))
+            found = await _hub_client(http, options).tags(ref.repository, max_pages=pages)
+            epoch = datetime.min.replace(tzinfo=timezone.utc)
+            tags = sorted(found, key=lambda t: t.pushed or epoch, reverse=True)[:limit]
+        else:
+            listing = await registry.list_tags(ref)
+            tags = [TagInfo(name) for name in sort_newest_first(listing.tags)[:limit]]
+        return await _with_head_digests(registry, ref, tags, options)
+
+
+async def _with_head_digests(
+    registry: RegistryClient, ref: ImageReference, tags: list[TagInfo], options: ResolveOptions
+) -> TagListing:
+    """`tags` with the digest of each that has none yet, from concurrent HEADs (a HEAD costs
+    no Docker Hub pull); what could not be asked is said once per reason."""
+    asked = [t.name for t in tags if t.digest is None and TAG_NAME.fullmatch(t.name)]
+    limit = asyncio.Semaphore(PER_REGISTRY)
+    done = 0
+
+    async def head(name: str) -> str | None:
+        nonlocal done
+        async with limit:
+            try:
+                return (await registry.head_digest(ref._replace(tag=name, digest=None))).digest
+            finally:
+                done += 1
+                if options.progress is not None:
+                    options.progress(done, len(asked), (ref.registry,) if done < len(asked) else ())
+
+    answers = await asyncio.gather(*(head(name) for name in asked), return_exceptions=True)
+    digests: dict[str, str] = {}
+    problems: dict[str, None] = {}
+    for name, answer in zip(asked, answers, strict=True):
+        if isinstance(answer, str):
+            digests[name] = answer
+        elif isinstance(answer, NotFound):
+            continue  # removed since it was listed: no digest to show
+        elif isinstance(answer, RegistryError):
+            problems[reason_about(ref._replace(tag=name, digest=None), str(answer))] = None
+        elif isinstance(answer, (httpx.HTTPError, httpx.InvalidURL)):
+            problems[f"{ref.registry}: {type(answer).__name__}"] = None
+        elif isinstance(answer, BaseException):
+            raise answer
+    tags = [t._replace(digest=digests.get(t.name, t.digest)) for t in tags]
+    unanswered = sum(1 for name in asked if name not in digests)
+    return TagListing(tags, list(problems), unanswered if problems else 0)
 
 
 class _Resolver:
@@ -157,12 +206,20 @@ class _Resolver:
         hub: HubClient | None,
         cache: Cache,
         options: ResolveOptions,
+        asked: Sequence[ImageReference] = (),
     ) -> None:
         self.registry = registry
         self.hub = hub
         self.cache = cache
         self.options = options
-        self.warnings: list[str] = []
+        # Warnings with the place of the reference that led to each: shown in file order,
+        # each once, whatever order the answers came in.
+        self._warnings: dict[str, int] = {}
+        self._rank = {ref: number for number, ref in enumerate(asked)}
+        # For the progress line: references answered, and those still waited for by registry.
+        self._answered = 0
+        self._waiting: Counter[str] = Counter(ref.registry for ref in asked)
+        self._report_progress()
         # When the run's network side started (the event loop's clock).
         self.started = asyncio.get_running_loop().time()
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
@@ -187,7 +244,28 @@ class _Resolver:
             )
         )
 
+    def warn(self, rank: int, text: str) -> None:
+        """A warning for the user, placed as the reference of that rank in file order."""
+        self._warnings[text] = min(rank, self._warnings.get(text, rank))
+
+    def sorted_warnings(self) -> list[str]:
+        return sorted(self._warnings, key=lambda text: (self._warnings[text], text))
+
     async def one(self, ref: ImageReference) -> Lookup:
+        """The answer for `ref` (see `_one`), told to the progress hook."""
+        try:
+            return await self._one(ref)
+        finally:
+            self._answered += 1
+            self._waiting[ref.registry] -= 1
+            self._report_progress()
+
+    def _report_progress(self) -> None:
+        if self.options.progress is not None:
+            waiting = tuple(host for host, left in self._waiting.items() if left > 0)
+            self.options.progress(self._answered, len(self._rank), waiting)
+
+    async def _one(self, ref: ImageReference) -> Lookup:
         """The answer for `ref`, within twice the timeout as a whole: each request has the
         timeout, and a reference that needs several in a row gets no more than that."""
         deadline = 2 * self.options.timeout
@@ -202,12 +280,10 @@ class _Resolver:
             except NotFound as exc:
                 return Missing(ref.text, str(exc))
             except RegistryError as exc:
-                return Unresolved(ref.text, str(exc))
+                return Unresolved(ref.text, reason_about(ref, str(exc)))
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 # Whatever a server sends becomes a reason, never a traceback.
-                return Unresolved(
-                    ref.text, f"{ref.registry}/{ref.repository}: {type(exc).__name__}"
-                )
+                return Unresolved(ref.text, f"{ref.registry}: {type(exc).__name__}")
 
     async def _lookup(self, ref: ImageReference) -> Lookup:
         wants_tags = tag_list_wanted(ref, self.options)
@@ -387,11 +463,17 @@ class _Resolver:
         assert self.hub is not None
         if self._hub_failed:
             return None
+        tag = ref.effective_tag or ""
         try:
-            return await self.hub.tag(ref.repository, ref.effective_tag or "")
+            return await self.hub.tag(ref.repository, tag)
         except RegistryError as exc:
             self._hub_failed = True
-            self.warnings.append(f"Docker Hub API: {exc}; push dates and sizes are unknown")
+            # Which tag met the failure first depends on timing: the warning names none.
+            asked = f"{ref.repository}:{tag}"
+            reason = str(exc).replace(f" for {asked}", "").replace(f" to {asked}", "")
+            self.warn(
+                self._rank.get(ref, 0), f"{reason}; push dates and sizes are unknown this run"
+            )
             return None
 
     def _start_tag_list(self, ref: ImageReference) -> None:
@@ -441,16 +523,33 @@ class _Resolver:
                 found = tuple(TagInfo(name) for name in listing.tags)
                 if not listing.complete:
                     # Judged on part of the list, `outdated` could miss the newest version.
-                    self._list_gaps[key] = (
-                        f"{ref.registry}/{ref.repository}: tag list: {listing.note}"
-                    )
+                    self._list_gaps[key] = f"{_tag_list_of(ref)}: {listing.note}"
                     return found
         except RegistryError as exc:
             # `outdated` and naming `latest` cannot judge without it: not a pass.
-            self._list_gaps[key] = f"{ref.registry}/{ref.repository}: tag list: {exc}"
+            subject = _tag_list_of(ref)
+            said = str(exc)
+            self._list_gaps[key] = said if subject in said else f"{subject}: {said}"
             return None
         self.cache.put_tag_list(ref.registry, ref.repository, found)
         return found
+
+
+def _tag_list_of(ref: ImageReference) -> str:
+    """How messages name a repository's tag list (as `RegistryClient.list_tags` does)."""
+    return f"{ref.registry}/{ref.repository} tag list"
+
+
+def reason_about(ref: ImageReference, message: str) -> str:
+    """A registry error's message as the reason `ref` could not be checked. It is shown after
+    the reference (`could not check REF: reason`), so a message that opens with the reference
+    or its repository (`host/repo:tag: ...`) opens with the registry instead: each subject is
+    said once, and the host is always named."""
+    repository = re.escape(f"{ref.registry}/{ref.repository}")
+    opening = re.match(rf"(?:{re.escape(ref.text)}|{repository}(?:[:@]\S*?)?): ", message)
+    if opening is None:
+        return message
+    return f"{ref.registry}: {message[opening.end() :]}"
 
 
 def _hub_facts(digest: str, hub_tag: HubTag | None) -> DigestInfo:

@@ -312,6 +312,15 @@ class RegistryClient:
     async def _adopt(self, registry: str, early: Pending) -> None:
         answer = await early.arrival(EARLY_ANSWER_WAIT)
         candidates = self._endpoints.base_urls(registry)
+        timeout = self._sender.retry.deadline
+        if not early.given() and early.connected.is_set() and timeout is not None:
+            # Connected, so not stuck on an address: a ping of the client's own would wait
+            # for the same server, as long (each base URL within the timeout).
+            answer = await early.arrival(len(candidates) * timeout + EARLY_ANSWER_WAIT)
+        if answer is None and early.failure is not None:
+            # No answer, and none to come from asking again: given up at once.
+            self._unreachable.setdefault(registry, f"{registry}: {early.failure}")
+            return
         if answer is None or answer.origin not in candidates:
             return
         if len(candidates) > 1:
@@ -327,6 +336,8 @@ class RegistryClient:
         """
         try:
             origin = await self._origin(registry)
+            if registry in self._unreachable:
+                return
             async with self._introductions.setdefault(origin, asyncio.Lock()):
                 if not self._auth.knows(origin):
                     self._learn(origin, await self._ping(origin, registry))
@@ -432,6 +443,7 @@ class RegistryClient:
         `limit` bytes is a ProtocolError."""
         self._raise_if_unreachable(ref.registry, ref.repository)
         origin = await self._origin(ref.registry)
+        self._raise_if_unreachable(ref.registry, ref.repository)  # learned while waiting
         url = httpx.URL(f"{origin}{target}") if isinstance(target, str) else target
         sent = await self._auth.authorization(origin, ref.registry, ref.repository)
         reply = await self._follow(method, url, sent, accept, ref, what, limit)
