@@ -41,9 +41,7 @@ def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _actionlint() -> str:
-    return os.environ.get("BASEPIN_ACTIONLINT") or str(
-        Path(sys.executable).with_name("actionlint")
-    )
+    return os.environ.get("BASEPIN_ACTIONLINT") or str(Path(sys.executable).with_name("actionlint"))
 
 
 def _lint(*paths: Path) -> subprocess.CompletedProcess[str]:

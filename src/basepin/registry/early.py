@@ -147,7 +147,7 @@ def _ping_into(
         if isinstance(exc, socket.gaierror):
             failure = "its host name does not resolve"
         elif isinstance(exc, TimeoutError) and answer.connected.is_set():
-            failure = f"timed out: no answer within {timeout:g} s"
+            failure = f"timed out: no answer within {timeout:g} s"  # as http.timed_out says
     answer.give(found, failure)
 
 

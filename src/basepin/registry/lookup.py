@@ -276,7 +276,9 @@ class _Resolver:
             try:
                 return await asyncio.wait_for(self._lookup(ref), max(deadline - spent, 0.1))
             except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
-                return Unresolved(ref.text, f"{ref.registry}: no answer within {deadline:g} s")
+                silent = self.registry.silence(ref.registry)
+                reason = silent or f"{ref.registry}: no answer within {deadline:g} s"
+                return Unresolved(ref.text, reason)
             except NotFound as exc:
                 return Missing(ref.text, str(exc))
             except RegistryError as exc:

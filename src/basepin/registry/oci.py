@@ -55,6 +55,7 @@ from basepin.registry.http import (
     joined_url,
     preconnect,
     same_origin,
+    timed_out,
 )
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,21 @@ class RegistryClient:
         self._rate_limits: dict[str, int] = {}
         # Registries whose ping got no answer at all, with what happened.
         self._unreachable: dict[str, str] = {}
+        # Base URLs that answered a ping.
+        self._heard: set[str] = set()
+
+    def silence(self, registry: str) -> str | None:
+        """Why `registry` is taken to be silent: the failure of its first request, or, while
+        that has not been answered, that it timed out as well; None once it has answered.
+        (A reference given up at its deadline says this rather than the deadline, whichever
+        of the two ran out first.)"""
+        if registry in self._unreachable:
+            return self._unreachable[registry]
+        candidates = self._endpoints.base_urls(registry)
+        if any(base in self._heard for base in candidates):
+            return None
+        timeout = self._sender.retry.deadline
+        return None if timeout is None else f"{registry}: {timed_out(timeout)}"
 
     def rate_limit_remaining(self, registry: str) -> int | None:
         """The last `ratelimit-remaining` `registry` sent in this run."""
@@ -415,6 +431,7 @@ class RegistryClient:
         """Learn how `origin` authenticates from its answer to `/v2/`. Where that names a token
         realm, a connection to it opens at once: the token request follows as soon as the
         files are read, and need not wait for a handshake then."""
+        self._heard.add(origin)
         challenge = self._auth.learn(origin, answer)
         if challenge is None or challenge.scheme != "bearer" or not challenge.realm:
             return
