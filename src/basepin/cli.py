@@ -116,6 +116,23 @@ def _version() -> str:
     return f"basepin {__version__} (Python {python}, {shown(sys.executable or 'python')})"
 
 
+class _PrintVersion(argparse.Action):
+    """`--version`: one line as it is (argparse's own action wraps it to the terminal)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: object) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the version and the Python it runs on, and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(_version())
+        parser.exit()
+
+
 def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; when `argv` names a command, only that command's parser is built
     (start-up counts: each parser costs time, even unused)."""
@@ -127,7 +144,7 @@ def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "`basepin` alone checks the current folder.",
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     words = sys.argv[1:] if argv is None else argv
     chosen = next((word for word in words if not word.startswith("-")), None)
