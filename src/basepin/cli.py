@@ -508,11 +508,13 @@ def _whole(run: Report, files: Iterable[Report]) -> Report:
     return run._replace(uses=tuple(uses), findings=tuple(findings))
 
 
-def _start_progress(args: argparse.Namespace) -> Progress | None:
+def _start_progress(
+    args: argparse.Namespace, answers: str = "references answered"
+) -> Progress | None:
     """A progress line on stderr for this run, where one is wanted (see `basepin.progress`)."""
     from basepin import progress
 
-    return progress.start(quiet=args.quiet)
+    return progress.start(quiet=args.quiet, answers=answers)
 
 
 def _told(options: ResolveOptions, progress: Progress | None) -> ResolveOptions:
@@ -785,7 +787,7 @@ def _run_tags(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     config = _load_config(args)
-    progress = _start_progress(args)
+    progress = _start_progress(args, "tag digests asked")
     if progress is not None:
         progress.waiting_for(f"waiting for {shown(ref.registry)}")
     try:

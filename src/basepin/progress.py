@@ -42,9 +42,15 @@ class Progress:
     goes, `stop` at its end (also as a context manager)."""
 
     def __init__(
-        self, stream: TextIO | None = None, *, delay: float = 1.0, interval: float = 0.1
+        self,
+        stream: TextIO | None = None,
+        *,
+        delay: float = 1.0,
+        interval: float = 0.1,
+        answers: str = "references answered",
     ) -> None:
         self._stream = stream or sys.stderr
+        self._answers = answers
         self._delay = delay
         self._interval = interval
         self._files = 0
@@ -94,7 +100,7 @@ class Progress:
         if self._files:
             parts.append(f"{self._files} {'file' if self._files == 1 else 'files'} read")
         if self._total is not None:
-            parts.append(f"{self._answered} of {self._total} references answered")
+            parts.append(f"{self._answered} of {self._total} {self._answers}")
         if self._waiting:
             hosts = ", ".join(shown(host) for host in self._waiting[:3])
             more = f" and {len(self._waiting) - 3} more" if len(self._waiting) > 3 else ""
@@ -131,6 +137,7 @@ class Progress:
             pass
 
 
-def start(*, quiet: bool, delay: float = 1.0) -> Progress | None:
-    """A progress line on stderr where one is wanted (see `wanted`), else None."""
-    return Progress(delay=delay) if wanted(quiet=quiet) else None
+def start(*, quiet: bool, answers: str = "references answered") -> Progress | None:
+    """A progress line on stderr where one is wanted (see `wanted`), else None; `answers`
+    names what the counts count."""
+    return Progress(answers=answers) if wanted(quiet=quiet) else None
