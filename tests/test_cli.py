@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from basepin import cli
 from basepin.cli import main
 
 PINNED = "alpine:3.20@sha256:" + "a" * 64
@@ -207,7 +206,9 @@ def test_huge_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         pytest.param(
             ["check", "--offline", "--fail-on", "fatal", "."], "invalid choice", id="flag"
         ),
-        pytest.param(["frobnicate"], "invalid choice", id="command"),
+        pytest.param(["frobnicate"], "neither a command", id="command"),
+        pytest.param(["fix", "--offline", "."], "fix has no --offline", id="fix-offline"),
+        pytest.param(["tags", "--limit", "0", "x"], "whole number >= 1", id="tags-limit"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -322,11 +323,51 @@ class _Terminal(io.StringIO):
 def test_progress_only_on_a_terminal_and_only_when_slow(
     monkeypatch: pytest.MonkeyPatch, tty: bool, slow: bool, shown: bool
 ) -> None:
+    from basepin import progress
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
     stream = _Terminal() if tty else io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    done = cli._progress("working...", delay=0.01 if slow else 60)
+    if not progress.wanted(quiet=False, stream=stream):
+        assert not tty
+        return
+    line = progress.Progress(stream, delay=0.01 if slow else 60, interval=0.01)
+    line.answered(1, 2, ("ghcr.io",))
     if slow:
         time.sleep(0.2)
-    done()
-    assert ("working..." in stream.getvalue()) is shown
+    line.stop()
+    assert ("1 of 2 references answered; waiting for ghcr.io" in stream.getvalue()) is shown
     assert stream.getvalue().endswith("\r\x1b[K") is shown
+
+
+@pytest.mark.parametrize(
+    ("quiet", "env"), [(True, {}), (False, {"CI": "true"}), (False, {"TERM": "dumb"})]
+)
+def test_no_progress_when_quiet_in_ci_or_on_a_dumb_terminal(
+    monkeypatch: pytest.MonkeyPatch, quiet: bool, env: dict[str, str]
+) -> None:
+    from basepin import progress
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert not progress.wanted(quiet=quiet, stream=_Terminal())
+    assert progress.wanted(quiet=False, stream=_Terminal()) is not bool(env)
+
+
+def test_the_progress_line_escapes_hosts_and_fits_the_terminal() -> None:
+    from basepin import progress
+
+    stream = _Terminal()
+    line = progress.Progress(stream, delay=60)
+    line.files_read(3)
+    line.answered(0, 9, ("evil\x1b[2J.example", "b.example", "c.example", "d.example"))
+    text = line.line()
+    line.stop()
+    assert text == (
+        "basepin: 3 files read; 0 of 9 references answered; waiting for "
+        "evil\\x1b[2J.example, b.example, c.example and 1 more..."
+    )
+    assert line._fitted("x" * 200) == "x" * 76 + "..."
+    assert stream.getvalue() == ""  # stopped before it was due: nothing drawn

@@ -146,7 +146,7 @@ def test_a_folder_named_dockerfile_is_searched_not_read(
     assert check(capsys, "svc") == (
         0,
         "",
-        "basepin: no findings in 0 files (0 references, 0 unique)\n",
+        "basepin: no Dockerfiles (nor other files basepin reads) found in svc; nothing to check\n",
     )
 
 

@@ -324,3 +324,54 @@ def test_git_hook_names_agree_with_discovery() -> None:
         check=True,
     )
     assert result.stdout.split() == [p for p in HOOK_PATHS if _chosen_by_discovery(p)]
+
+
+def _readme_block(after: str, language: str, containing: str) -> str:
+    """The first ```language block of README.md after the line `after` that holds `containing`."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    rest = text[text.index(after) :]
+    for match in re.finditer(rf"```{language}\n(.*?)```", rest, re.DOTALL):
+        if containing in match[1]:
+            return match[1]
+    raise AssertionError(f"no {language} block with {containing!r} after {after!r}")
+
+
+def test_the_readme_pre_commit_example_works_against_this_repository(
+    tmp_path: Path, pre_commit_env: dict[str, str]
+) -> None:
+    config = _readme_block("As a pre-commit hook", "yaml", "repos:")
+    rev = yaml.safe_load(config)["repos"][0]["rev"]
+    # A commit SHA, in this repository's history, that defines the hooks the example names.
+    assert re.fullmatch(r"[0-9a-f]{40}", rev), rev
+    hooks = subprocess.run(
+        ["git", "show", f"{rev}:.pre-commit-hooks.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    named = re.findall(r"- id: (\S+)", config)
+    assert named == ["basepin", "basepin-online", "basepin-fix"]
+    assert {hook["id"] for hook in yaml.safe_load(hooks)} >= set(named)
+    # The example as written, fetched from this checkout instead of GitHub.
+    repo = tmp_path / "work"
+    repo.mkdir()
+    _git(repo, "init", "-q", env=pre_commit_env)
+    (repo / ".pre-commit-config.yaml").write_text(
+        config.replace("https://github.com/basepin/basepin", str(REPO))
+    )
+    (repo / "Dockerfile").write_text(FLOATING)
+    _git(repo, "add", ".", env=pre_commit_env)
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    command = [str(pre_commit), "run", "--all-files", "--color", "never"]
+    failed = subprocess.run(
+        command, cwd=repo, env=pre_commit_env, capture_output=True, text=True, timeout=600
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Dockerfile:1:6: error unpinned" in failed.stdout
+    (repo / "Dockerfile").write_text(PINNED)
+    _git(repo, "add", ".", env=pre_commit_env)
+    passed = subprocess.run(
+        command, cwd=repo, env=pre_commit_env, capture_output=True, text=True, timeout=600
+    )
+    assert passed.returncode == 0, passed.stdout + passed.stderr

@@ -94,11 +94,11 @@ def tree(tmp_path: Path, hostile_text_registry: HostileTextRegistry) -> Path:
 
 def _codes_reason(host: str) -> str:
     codes = ", ".join(ESCAPED[code] for code in sorted(HOSTILE))
-    return f"{host}/codes/x:1: unexpected answer HTTP 400 ({codes})"
+    return f"{host}: unexpected answer HTTP 400 ({codes})"
 
 
 def _media_type_reason(host: str) -> str:
-    return f"{host}/mediatype/x:1: unsupported manifest type " + "\\n".join(SHOWN)
+    return f"{host}: unsupported manifest type " + "\\n".join(SHOWN)
 
 
 def test_text_report(
@@ -288,7 +288,7 @@ def test_resolve(
     failed = basepin("resolve", f"{host}/codes/x:1", cwd=tmp_path, env=env)
     assert failed.code == 3
     assert failed.stderr.startswith(
-        f"basepin: {host}/codes/x:1: {host}/codes/x:1: unexpected answer HTTP 400 ("
+        f"basepin: {host}/codes/x:1: {host}: unexpected answer HTTP 400 ("
     )
     assert_nothing_raw(failed.stderr)
 

@@ -272,8 +272,12 @@ def test_resolve_and_tags_commands(
     assert main(["resolve", plain_registry.reference(repo, "nope")]) == 1
     capsys.readouterr()
     assert main(["tags", "--format", "json", plain_registry.reference(repo)]) == 0
-    names = [t["name"] for t in json.loads(capsys.readouterr().out)["tags"]]
-    assert names == ["1.1", "1.0"]
+    tags = json.loads(capsys.readouterr().out)["tags"]
+    # Off Docker Hub the list has names only: each digest comes from a HEAD, the index's for
+    # a multi-platform tag.
+    assert [(t["name"], t["digest"]) for t in tags] == [("1.1", two.digest), ("1.0", one.digest)]
+    assert main(["tags", "--limit", "1", plain_registry.reference(repo)]) == 0
+    assert capsys.readouterr().out.split() == ["1.1", two.digest, "-", "-"]
 
 
 def test_credentials_never_reach_the_output(

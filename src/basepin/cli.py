@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from basepin.lifecycle import EolAdvisor
     from basepin.model import Lifecycle
+    from basepin.progress import Progress
+    from basepin.report import Tally
     from basepin.resolve import ResolveOptions
 
 FORMATS = ("text", "json", "sarif", "github", "markdown")
@@ -42,9 +44,13 @@ _EXIT_HELP = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    words = _with_command(given)
+    parser = _build_parser(words)
     try:
-        args = parser.parse_args(argv)
+        if len(words) > len(given):
+            _check_implied(parser, words)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # argparse already printed the usage error
         return exc.code if isinstance(exc.code, int) else 2
     try:
@@ -88,15 +94,60 @@ def run() -> int:
     os._exit(code)
 
 
+def _with_command(words: list[str]) -> list[str]:
+    """`words` with `check` in front when they name no command: `basepin` alone checks the
+    current folder, and `basepin PATH...` (or `basepin --offline`) checks PATH. A folder named
+    like a command is named `./check`."""
+    if words and (words[0] in _COMMANDS or words[0] in ("-h", "--help", "--version")):
+        return words
+    return ["check", *words]
+
+
+def _check_implied(parser: argparse.ArgumentParser, words: Sequence[str]) -> None:
+    """A first word that is neither a command nor a path is more likely a mistyped command
+    than a missing folder: say both."""
+    first = words[1] if len(words) > 1 else ""
+    looks_like_a_word = first.replace("-", "").isalpha() and not first.startswith("-")
+    if looks_like_a_word and not os.path.lexists(first):
+        parser.error(
+            f"{shown(first)!r} is neither a command ({', '.join(_COMMANDS)}) nor a file or folder"
+        )
+
+
+def _version() -> str:
+    python = sys.version.split()[0]
+    return f"basepin {__version__} (Python {python}, {shown(sys.executable or 'python')})"
+
+
+class _PrintVersion(argparse.Action):
+    """`--version`: one line as it is (argparse's own action wraps it to the terminal)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: object) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the version and the Python it runs on, and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(_version())
+        parser.exit()
+
+
 def _build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; when `argv` names a command, only that command's parser is built
     (start-up counts: each parser costs time, even unused)."""
     parser = argparse.ArgumentParser(
         prog="basepin",
-        description="Keep the base images of container builds pinned and fresh.",
+        usage="basepin [COMMAND] [options] [PATH ...]",
+        description="Keep the base images of container builds pinned and fresh. Without a "
+        "command, basepin checks: `basepin [PATH ...]` is `basepin check [PATH ...]`, and "
+        "`basepin` alone checks the current folder.",
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"basepin {__version__}")
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     words = sys.argv[1:] if argv is None else argv
     chosen = next((word for word in words if not word.startswith("-")), None)
@@ -123,8 +174,11 @@ class _Formatter(argparse.HelpFormatter):
 
 def _build_check(command: argparse.ArgumentParser) -> None:
     _add_source_options(command)
-    _add_registry_options(command)
+    command.add_argument(
+        "--offline", action="store_true", help="only the rules that need no registry"
+    )
     _add_report_options(command)
+    _add_registry_options(command)
     _add_vulns_option(command)
     command.set_defaults(run=_run_check)
 
@@ -143,8 +197,16 @@ def _build_fix(command: argparse.ArgumentParser) -> None:
     _add_registry_options(command)
     _add_vulns_option(command)
     command.add_argument("--bump", action="store_true", help="also apply outdated upgrades")
-    command.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
-    command.set_defaults(run=_run_fix, offline=False, format="text", output=None, color="auto")
+    command.add_argument(
+        "--diff",
+        action="store_true",
+        help="print a unified diff, write nothing; exits as check does",
+    )
+    # Accepted only to say why not: a fix writes what the registries answer.
+    command.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
+    _add_report_options(command)
+    _add_registry_options(command)
+    command.set_defaults(run=_run_fix)
 
 
 def _build_resolve(command: argparse.ArgumentParser) -> None:
@@ -171,8 +233,21 @@ def _build_vulns(command: argparse.ArgumentParser) -> None:
 def _build_tags(command: argparse.ArgumentParser) -> None:
     command.add_argument("image", metavar="IMAGE")
     command.add_argument("--format", choices=("text", "json"), default="text")
+    command.add_argument(
+        "--limit",
+        type=_positive,
+        default=50,
+        metavar="N",
+        help="show the N newest tags (default: 50)",
+    )
     _add_registry_options(command)
     command.set_defaults(run=_run_tags)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1 expected, not {text!r}")
+    return int(text)
 
 
 _COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], None]]] = {
@@ -277,17 +352,25 @@ def _add_registry_options(parser: argparse.ArgumentParser) -> None:
         metavar="HOST",
         help="allow plain HTTP for HOST (repeatable)",
     )
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per request (10)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="per request (10); a reference is given up after twice that",
+    )
     parser.add_argument(
         "--cache-dir", metavar="DIR", help="cache folder (default: $BASEPIN_CACHE_DIR, user cache)"
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line and no summary on stderr (warnings and errors still show)",
+    )
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--offline", action="store_true", help="only the rules that need no registry"
-    )
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     parser.add_argument(
@@ -476,25 +559,29 @@ def _examine(
 
     from basepin.file_queue import FileQueue
     from basepin.resolve import resolve_files
-    from basepin.rules import judge
+    from basepin.rules import asks_registry, judge
 
     waiting = FileQueue()
     platforms_of: dict[str, list[str | None]] = {}  # each reference's FROM --platform
+    progress = _start_progress(args)
 
     def references() -> Iterator[list[str]]:
         # Read as resolve asks: it meets the registries while the later files are read.
-        for dockerfile in _read_files(in_order, config, found.unreadable):
+        for read, dockerfile in enumerate(_read_files(in_order, config, found.unreadable), start=1):
             waiting.put(dockerfile._replace(text=""))  # judging needs no text
+            if progress is not None:
+                progress.files_read(read)
             for use in dockerfile.uses:
                 platforms_of.setdefault(use.reference, []).append(use.platform)
-            yield [use.reference for use in dockerfile.uses if use.resolved]
+            # An image no rule that reads the registry's answer may speak of is not asked.
+            yield [use.reference for use in dockerfile.uses if asks_registry(use, config)]
 
-    done = _progress(f"basepin: asking the registries about {len(paths)} files' images...")
     options = _resolve_options(args, config, bump=bump)
     try:
-        result = resolve_files(references(), options)
+        result = resolve_files(references(), _told(options, progress))
     finally:
-        done()
+        if progress is not None:
+            progress.stop()
     from basepin.rules import incomplete_of
 
     warnings = list(result.warnings)
@@ -503,23 +590,19 @@ def _examine(
     if config.severity_of("vulnerable") != "off":
         from basepin.vulnerable import examine
 
-        done = _progress("basepin: reading SBOM attestations and asking OSV...")
-        try:
-            examined = examine(
-                result.lookups,
-                platforms_of,
-                config,
-                options,
-                bump=bump,
-                osv_url=os.environ.get("BASEPIN_OSV_URL") or None,
-            )
-        finally:
-            done()
+        examined = examine(
+            result.lookups,
+            platforms_of,
+            config,
+            options,
+            bump=bump,
+            osv_url=os.environ.get("BASEPIN_OSV_URL") or None,
+        )
         vulnerabilities = examined.report
         warnings += examined.warnings
         for unresolved in examined.incomplete:
             incomplete.setdefault((unresolved.reference, unresolved.reason), unresolved)
-    for warning in warnings:
+    for warning in dict.fromkeys(warnings):  # in file order, each once
         print(f"basepin: warning: {_outside(warning)}", file=sys.stderr)
     for text, lookup in result.lookups.items():
         # Unchecked whole, or answered without what some active rules needed.
@@ -565,50 +648,58 @@ def _whole(run: Report, files: Iterable[Report]) -> Report:
     return run._replace(uses=tuple(uses), findings=tuple(findings))
 
 
-def _progress(message: str, delay: float = 1.0) -> Callable[[], None]:
-    """Show `message` on a terminal's stderr once a run has taken a second; returns what
-    takes it away again. Nothing on pipes and CI logs."""
-    if not sys.stderr.isatty():
-        return lambda: None
-    import threading
+def _start_progress(
+    args: argparse.Namespace, answers: str = "references answered"
+) -> Progress | None:
+    """A progress line on stderr for this run, where one is wanted (see `basepin.progress`)."""
+    from basepin import progress
 
-    shown = threading.Event()
+    return progress.start(quiet=args.quiet, answers=answers)
 
-    def show() -> None:
-        sys.stderr.write(message)
-        sys.stderr.flush()
-        shown.set()
 
-    timer = threading.Timer(delay, show)
-    timer.daemon = True
-    timer.start()
+def _told(options: ResolveOptions, progress: Progress | None) -> ResolveOptions:
+    return options if progress is None else options._replace(progress=progress.answered)
 
-    def clear() -> None:
-        timer.cancel()
-        timer.join()
-        if shown.is_set():
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
 
-    return clear
+def _say_done(run: Report, counts: Tally, args: argparse.Namespace) -> None:
+    """The summary line on stderr; for a run that found nothing to read, that it did not."""
+    if args.quiet:
+        return
+    if not run.files:
+        where = " ".join(shown(path) for path in args.paths) or "."
+        print(
+            f"basepin: no Dockerfiles (nor other files basepin reads) found in {where}; "
+            "nothing to check",
+            file=sys.stderr,
+        )
+        return
+    from basepin.report import text
+
+    print(text.summary_of(counts), file=sys.stderr)
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from basepin.report import Tally, text
+    from basepin.report import Tally
 
     run, files, config = _examine(args)
     counts = Tally(run)
     _emit(run, counts.counting(files), args)
-    print(text.summary_of(counts), file=sys.stderr)
+    _say_done(run, counts, args)
     return _exit_code(counts.severities, run, config)
 
 
 def _run_fix(args: argparse.Namespace) -> int:
     """Exit 1 when a file changed or findings at or above --fail-on are left; else 3 when a
-    fix was not written (refused, or the file could not be written); else as a check."""
+    fix was not written (refused, or the file could not be written); else as a check.
+    `--diff` writes nothing and exits as a check does (3 also for a fix it would refuse)."""
     from basepin.fix import FixError, by_path, fix_file, plan_changes, unified_diff
-    from basepin.report import plural, text
+    from basepin.report import Tally, head, incomplete_message, one_line, parts, plural
 
+    if args.offline:
+        raise UsageError(
+            "fix has no --offline: a fix writes the digests the registries answer "
+            "(basepin check --offline runs the rules that read only the files)"
+        )
     run, files, config = _examine(args, bump=args.bump)
     report = _whole(run, files)
     edits = [f.fix for f in report.findings if f.fix is not None]
@@ -617,11 +708,13 @@ def _run_fix(args: argparse.Namespace) -> int:
         planned = plan_changes(edits, _read_bytes, spans=spans)
         for plan in planned:
             _say_refused(plan.refused)
+        for unresolved in report.incomplete:  # stdout holds the diff
+            print(f"basepin: {one_line(incomplete_message(unresolved))}", file=sys.stderr)
         changes = [c for c in planned if c.changed]
         # A diff shows the files' own lines: escaped, but tabs and line ends kept.
         sys.stdout.write(shown_lines("".join(unified_diff(change) for change in changes)))
-        if changes:
-            return 1
+        if args.output:
+            _emit(head(report), parts(report), args)
         code = _exit_code(_severities(report.findings), report, config)
         return code or (3 if any(plan.refused for plan in planned) else 0)
     roots = _tree_roots(args.paths)
@@ -646,8 +739,9 @@ def _run_fix(args: argparse.Namespace) -> int:
             print(f"basepin: {shown(path)}: {made} already made", file=sys.stderr)
     left = tuple(f for f in report.findings if f.fix is None or f.fix not in fixed)
     rest = report._replace(findings=left)
-    sys.stdout.write(text.render(rest, color=False))
-    print(text.summary(rest), file=sys.stderr)
+    counts = Tally(rest)
+    _emit(head(rest), counts.counting(parts(rest)), args)
+    _say_done(rest, counts, args)
     if changed:
         return 1
     return _exit_code(_severities(left), report, config) or (3 if unwritten else 0)
@@ -790,7 +884,12 @@ def _run_resolve(args: argparse.Namespace) -> int:
         parse_reference(text)  # InvalidReference: exit 2 with the reason
     config = _load_config(args)
     options = _resolve_options(args, config)._replace(want_facts=False, want_tags=False)
-    result = resolve(args.references, options)
+    progress = _start_progress(args)
+    try:
+        result = resolve(args.references, _told(options, progress))
+    finally:
+        if progress is not None:
+            progress.stop()
     code = 0
     for text in args.references:
         lookup = result.lookups[text]
@@ -818,9 +917,23 @@ def _run_tags(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.image)
     config = _load_config(args)
-    listing = list_tags(ref, _resolve_options(args, config))
+    progress = _start_progress(args, "tag digests asked")
+    if progress is not None:
+        progress.waiting_for(f"waiting for {shown(ref.registry)}")
+    try:
+        listing = list_tags(ref, _told(_resolve_options(args, config), progress), limit=args.limit)
+    finally:
+        if progress is not None:
+            progress.stop()
     sys.stdout.write(render_tags(listing.tags, args.format))
+    for problem in listing.problems:
+        print(f"basepin: {_outside(problem)}", file=sys.stderr)
+    if listing.problems:
+        print(
+            f"basepin: the digests of {listing.unanswered} of {len(listing.tags)} tags "
+            "could not be asked",
+            file=sys.stderr,
+        )
     if listing.incomplete is not None:
         print(f"basepin: the list is incomplete: {_outside(listing.incomplete)}", file=sys.stderr)
-        return 3
-    return 0
+    return 3 if listing.problems or listing.incomplete is not None else 0

@@ -199,10 +199,13 @@ class TagInfo(NamedTuple):
 
 
 class TagListing(NamedTuple):
-    """A repository's tags, newest first; `incomplete` says why the list is not whole."""
+    """A repository's tags, newest first; `incomplete` says why the list is not whole, and
+    `problems` why some tags have no digest (each reason once), `unanswered` how many."""
 
     tags: tuple[TagInfo, ...]
     incomplete: str | None = None
+    problems: tuple[str, ...] = ()
+    unanswered: int = 0
 
 
 class DigestInfo(NamedTuple):

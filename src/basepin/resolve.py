@@ -16,7 +16,6 @@ by the cache here and the network side.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -100,7 +99,8 @@ def resolve_files(files: Iterable[Iterable[str]], options: ResolveOptions) -> Re
         from basepin.registry.eol import fetch_now
 
         fetch_now(eol, options.eol_url, options.timeout)
-    lookups = {text: unique.answers[key] for key, texts in unique.texts.items() for text in texts}
+    # In the order the files name them: what could not be checked is listed in that order.
+    lookups = {text: unique.answers[key] for text, key in unique.keys.items()}
     if eol is None:
         return ResolveResult(lookups, [*unique.cache.warnings, *warnings])
     return ResolveResult(
@@ -124,10 +124,12 @@ class _Unique:
             from basepin.registry.eol_cache import LifecycleStore
 
             self.eol = LifecycleStore(options.cache_dir, time.time())
-        self.texts: dict[_Key, list[str]] = defaultdict(list)
+        # Each reference text seen, in the order first seen, and the reference it names.
+        self.keys: dict[str, _Key] = {}
         self.answers: dict[_Key, Lookup] = {}
         # Keys the cache could not answer, in the order they went to the registries.
         self.asked: list[_Key] = []
+        self.asked_keys: set[_Key] = set()
 
     def add(self, texts: Iterable[str]) -> list[ImageReference]:
         """Take in `texts`; the new references the registries must be asked about."""
@@ -138,29 +140,31 @@ class _Unique:
             except InvalidReference:
                 continue  # the rules report it as invalid
             key = (ref.registry, ref.repository, ref.effective_tag, ref.digest)
-            seen = key in self.texts
+            seen = key in self.answers or key in self.asked_keys
             if not seen and self.eol is not None:
                 self.eol.add((ref,))
-            if text not in self.texts[key]:
-                self.texts[key].append(text)
+            self.keys.setdefault(text, key)
             if seen:
                 continue
             known = from_cache(ref, self.cache, self.options)
             if known is None:
                 self.asked.append(key)
+                self.asked_keys.add(key)
                 new.append(ref)
             else:
                 self.answers[key] = known
         return new
 
 
-def list_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
-    """The repository's tags, newest first: Docker Hub with dates and sizes, elsewhere
-    tags/list in version order (newest version first, then the other tags by name); with why
-    the list is not whole where it is not."""
+def list_tags(ref: ImageReference, options: ResolveOptions, *, limit: int = 50) -> TagListing:
+    """The repository's `limit` newest tags: Docker Hub's by push date, with dates and sizes;
+    elsewhere tags/list in version order (newest version first, then the other tags by name);
+    with why the list is not whole where it is not. Each tag's digest comes from the listing
+    where it has one, else from a HEAD (concurrent; `options.progress` is told as they are
+    answered)."""
     from basepin.registry.lookup import list_repository_tags
 
-    return list_repository_tags(ref, options)
+    return list_repository_tags(ref, options, limit)
 
 
 def from_cache(ref: ImageReference, cache: Cache, options: ResolveOptions) -> Resolution | None:

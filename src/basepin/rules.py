@@ -469,6 +469,31 @@ def _tail_replacement(use: ImageUse, wanted: str, source: str) -> str | None:
     return source[: len(source) - len(removed)] + added
 
 
+# Rules that read the registry's answer about a use: the online rules, and the two offline
+# rules whose fix (a pin, latest's version) comes from that answer.
+_ASKING_RULES = ("stale-digest", "unknown", "outdated", "old-image", "platforms")
+
+
+def asks_registry(use: ImageUse, config: Config) -> bool:
+    """Whether a registry must be asked about `use`: some rule that reads the answer is
+    neither off nor ignored for it. Where none is, asking would cost a request and could
+    make the run incomplete for nothing any rule would say."""
+    if not use.resolved or "*" in use.ignored_rules:
+        return False
+
+    def heard(rule: str) -> bool:
+        return config.severity_of(rule) != "off" and rule not in use.ignored_rules
+
+    if any(heard(rule) for rule in _ASKING_RULES):
+        return True
+    try:
+        ref = parse_reference(use.reference)
+    except InvalidReference:
+        return False  # `invalid` says so; no registry to ask
+    unpinned = ref.digest is None and heard("unpinned")
+    return unpinned or (ref.tag in (None, "latest") and heard("latest"))
+
+
 def offline_candidates(use: ImageUse, config: Config) -> Iterator[Candidate]:
     if not use.resolved:
         reason = use.unresolved_reason or "it holds a variable with no value"

@@ -1,12 +1,16 @@
 """The composite action run the way the Actions runner runs it.
 
-`run_action` reads action.yml, renders each step's `env:` (`${{ inputs.x }}`,
-`${{ steps.id.outputs.x }}`, `${{ github.token }}`: any other expression fails the test, which
-keeps the action simple), writes each `run:` script to a file and runs it with
-`bash --noprofile --norc -eo pipefail`, gives each step its own `$GITHUB_OUTPUT`, and maps the
-action's `outputs:` from the steps' outputs. The job environment holds what a runner sets:
-GITHUB_WORKSPACE (a git checkout with Dockerfiles), RUNNER_TEMP, GITHUB_ACTION_PATH (this
-repository), GITHUB_EVENT_PATH (a pull_request event), GITHUB_API_URL (the local GitHub API).
+`run_action` reads action.yml, renders each step's `env:` and `with:` (`${{ inputs.x }}`,
+`${{ steps.id.outputs.x }}`, `${{ github.token }}`, `${{ runner.temp }}`: any other expression
+fails the test, which keeps the action simple), decides its `if:` (`always()`, `==` and `!=`
+joined by `&&`; a step without one runs while no step has failed), writes each `run:` script
+to a file and runs it with `bash --noprofile --norc -eo pipefail`, gives each step its own
+`$GITHUB_OUTPUT`, and maps the action's `outputs:` from the steps' outputs. actions/cache's
+`restore` and `save` are played by a folder of saved caches per job, as the service keeps
+them: an exact key, else the newest key with a restore prefix; a key is saved once. The job
+environment holds what a runner sets: GITHUB_WORKSPACE (a git checkout with Dockerfiles),
+RUNNER_TEMP, RUNNER_OS, GITHUB_ACTION_PATH (this repository), GITHUB_EVENT_PATH (a
+pull_request event), GITHUB_API_URL (the local GitHub API).
 
 To stay fast, the set-up step is given BASEPIN_ACTION_PYTHON (this interpreter, which has
 basepin) and skips the install; one test creates the real virtual environment, installing
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -104,32 +109,81 @@ class Job:
     token: str
 
 
-def _render(value: str, context: dict[str, Any]) -> str:
-    def evaluate(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        parts = re.fullmatch(
-            r"(inputs|github)\.([\w-]+)|steps\.([\w-]+)\.outputs\.([\w-]+)", expression
-        )
-        assert parts, f"expression the test runner does not know: {expression}"
-        if parts.group(1) == "inputs":
-            return str(context["inputs"][parts.group(2)])
-        if parts.group(1) == "github":
-            return str(context["github"][parts.group(2)])
-        return str(context["steps"].get(parts.group(3), {}).get(parts.group(4), ""))
+def _value(expression: str, context: dict[str, Any]) -> str:
+    parts = re.fullmatch(
+        r"(inputs|github|runner)\.([\w-]+)|steps\.([\w-]+)\.outputs\.([\w-]+)", expression
+    )
+    assert parts, f"expression the test runner does not know: {expression}"
+    if parts.group(1):
+        return str(context[parts.group(1)][parts.group(2)])
+    return str(context["steps"].get(parts.group(3), {}).get(parts.group(4), ""))
 
-    return _EXPRESSION.sub(evaluate, value)
+
+def _render(value: str, context: dict[str, Any]) -> str:
+    return _EXPRESSION.sub(lambda match: _value(match.group(1), context), value)
+
+
+def _runs(step: dict[str, Any], context: dict[str, Any], failed: bool) -> bool:
+    """Whether the step runs: its `if:` (terms joined by `&&`), with success() implied."""
+    terms = [term.strip() for term in str(step.get("if", "")).split("&&") if term.strip()]
+    if failed and "always()" not in terms:
+        return False
+    for term in terms:
+        if term == "always()":
+            continue
+        compared = re.fullmatch(r"(\S+) (==|!=) '([^']*)'", term)
+        assert compared, f"condition the test runner does not know: {term}"
+        equal = _value(compared.group(1), context) == compared.group(3)
+        if equal != (compared.group(2) == "=="):
+            return False
+    return True
+
+
+def _cache_step(step: dict[str, Any], context: dict[str, Any], saved: Path) -> dict[str, str]:
+    """actions/cache/restore or /save, pinned as action.yml pins them, on a folder of caches."""
+    uses = step["uses"]
+    assert uses.startswith(("actions/cache/restore@", "actions/cache/save@")), uses
+    given = {name: _render(str(value), context) for name, value in step["with"].items()}
+    path, key = Path(given["path"]), given["key"]
+    assert key, "a cache step without a key"
+    if uses.startswith("actions/cache/save@"):
+        if path.is_dir() and not (saved / key).exists():
+            shutil.copytree(path, saved / key)
+        return {}
+    prefixes = [p.strip() for p in given.get("restore-keys", "").splitlines() if p.strip()]
+    keys = sorted(saved.iterdir(), key=lambda entry: entry.stat().st_mtime, reverse=True)
+    exact = saved / key
+    found = exact if exact.is_dir() else None
+    if found is None:
+        found = next((e for p in prefixes for e in keys if e.name.startswith(p)), None)
+    if found is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(found, path)
+    return {"cache-hit": "true" if found == exact else "false"}
 
 
 def run_action(job: Job, inputs: dict[str, str]) -> ActionRun:
     given = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
     given.update(inputs)
-    context: dict[str, Any] = {"github": {"token": job.token}, "steps": {}}
+    context: dict[str, Any] = {
+        "github": {"token": job.token},
+        "runner": {"temp": str(job.temp), "os": job.env.get("RUNNER_OS", "Linux")},
+        "steps": {},
+    }
     context["inputs"] = {name: _render(value, context) for name, value in given.items()}
     summary = job.temp / "step_summary.md"
     summary.touch()
+    saved = job.temp.parent / "saved-caches"  # the cache service's: it outlives the job
+    saved.mkdir(exist_ok=True)
     stdout, stderr, steps_run = [], [], []
     returncode = 0
     for step in ACTION["runs"]["steps"]:
+        if not _runs(step, context, failed=returncode != 0):
+            continue
+        if "uses" in step:
+            steps_run.append(step["id"])
+            context["steps"][step["id"]] = _cache_step(step, context, saved)
+            continue
         assert step["shell"] == "bash"
         output = job.temp / f"output-{uuid.uuid4().hex}"
         output.touch()
@@ -149,9 +203,7 @@ def run_action(job: Job, inputs: dict[str, str]) -> ActionRun:
         stdout.append(result.stdout)
         stderr.append(result.stderr)
         context["steps"][step["id"]] = parse_github_output(output.read_text(encoding="utf-8"))
-        returncode = result.returncode
-        if returncode:
-            break
+        returncode = returncode or result.returncode
     outputs = {name: _render(spec["value"], context) for name, spec in ACTION["outputs"].items()}
     return ActionRun(
         returncode,
@@ -221,6 +273,7 @@ def make_job(tmp_path: Path, github: FakeGitHub, *, python: str | None = sys.exe
         "GITHUB_REPOSITORY": "octo/app",
         "GITHUB_API_URL": github.url,
         "RUNNER_TEMP": str(temp),
+        "RUNNER_OS": "Linux",
         "BASEPIN_CACHE_DIR": str(tmp_path / "cache"),
     }
     if python:
@@ -554,6 +607,8 @@ def test_online_suggestions_pin_the_exact_lines(
 ) -> None:
     python, node = _push_images(plain_registry, hub_server)
     mirror = f"docker.io={plain_registry.url}"
+    # A cache key period of a year: the two runs below fall in the same one.
+    (online_job.workspace / ".basepin.toml").write_text("cache-ttl = 31536000\n")
     run = run_action(online_job, {"mode": "suggest", "registry-mirrors": mirror})
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.outputs["incomplete"] == "0", run.stdout + run.stderr
@@ -575,9 +630,17 @@ def test_online_suggestions_pin_the_exact_lines(
     assert "`services/api/Dockerfile` line 1: **basepin/unpinned**" in review["body"]
     # The summary shows what the registry answered.
     assert python.digest[:15] in run.summary
+    # The check failed the step, and basepin's cache was saved all the same.
+    assert run.steps_run == ["setup", "cache-key", "restore", "check", "save"]
+    saved = online_job.temp.parent / "saved-caches"
+    [key] = [entry.name for entry in saved.iterdir()]
+    assert key.startswith("basepin-cache-v1-Linux-")
+    assert any(saved.joinpath(key).iterdir())
     again = run_action(online_job, {"mode": "suggest", "registry-mirrors": mirror})
     assert again.returncode == 1
     assert len(github_api.accepted_reviews) == 1
+    # Within the same cache-ttl period: restored whole, and not saved again.
+    assert again.steps_run == ["setup", "cache-key", "restore", "check"]
 
 
 def test_fix_mode_rewrites_the_workspace_and_passes(

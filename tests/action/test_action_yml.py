@@ -31,9 +31,40 @@ def test_action_yml_fits_the_github_actions_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_action_is_a_composite_of_bash_steps() -> None:
+RUN_STEPS = [step for step in STEPS if "run" in step]
+# The actions the composite uses, each pinned to the commit its release tag points to (read
+# from the action's own repository, github.com/actions/cache).
+CACHE_PIN = "27d5ce7f107fe9357f9df03efb73ab90386fccae"
+CACHE_TAG = "v5.0.5"
+
+
+def test_action_is_a_composite_of_bash_steps_and_the_cache() -> None:
     assert ACTION["runs"]["using"] == "composite"
-    assert [step["shell"] for step in STEPS] == ["bash"] * len(STEPS)
+    assert [step["shell"] for step in RUN_STEPS] == ["bash"] * len(RUN_STEPS)
+    used = [step["uses"] for step in STEPS if "uses" in step]
+    assert used == [f"actions/cache/restore@{CACHE_PIN}", f"actions/cache/save@{CACHE_PIN}"]
+    text = (REPO / "action.yml").read_text(encoding="utf-8")
+    assert text.count(f"@{CACHE_PIN} # {CACHE_TAG}\n") == 2
+
+
+def test_the_cache_is_kept_across_runs_under_the_key_it_is_named_by() -> None:
+    by_id = {step["id"]: step for step in STEPS}
+    restore, save = by_id["restore"], by_id["save"]
+    folder = "${{ runner.temp }}/basepin-cache"
+    key = "${{ steps.cache-key.outputs.key }}"
+    assert restore["with"] == {
+        "path": folder,
+        "key": key,
+        "restore-keys": "${{ steps.cache-key.outputs.prefix }}",
+    }
+    assert save["with"] == {"path": folder, "key": key}
+    assert CHECK_STEP["env"]["BASEPIN_CACHE_DIR"] == folder
+    # Saved when the check fails the step too, and only where no cache has that key yet.
+    assert save["if"].startswith("always() && ")
+    assert "steps.restore.outputs.cache-hit != 'true'" in save["if"]
+    assert [step["id"] for step in STEPS] == ["setup", "cache-key", "restore", "check", "save"]
+    offline_skips = "inputs.offline != 'true'"
+    assert by_id["cache-key"]["if"] == restore["if"] == offline_skips
 
 
 @pytest.mark.parametrize("name", sorted(ACTION["inputs"]))
@@ -56,7 +87,7 @@ def test_input_reaches_the_program_through_the_environment(name: str) -> None:
     assert CHECK_STEP["env"][env_name(name)] == "${{ inputs." + name + " }}"
 
 
-@pytest.mark.parametrize("step", STEPS, ids=[step["id"] for step in STEPS])
+@pytest.mark.parametrize("step", RUN_STEPS, ids=[step["id"] for step in RUN_STEPS])
 def test_no_expression_is_pasted_into_a_script(step: dict[str, Any]) -> None:
     # ${{ }} in script text is expanded before the shell reads it: script injection.
     assert "${{" not in step["run"]

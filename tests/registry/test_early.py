@@ -170,7 +170,7 @@ def test_a_mirror_is_pinged_in_the_registry_s_place(server: _Server) -> None:
 def test_the_first_few_registries_are_pinged_once_each(monkeypatch: pytest.MonkeyPatch) -> None:
     pinged: Counter[str] = Counter()
 
-    def counting(registry: str, *args: Any) -> None:
+    def counting(registry: str, *args: Any, **kwargs: Any) -> None:
         pinged[registry] += 1
 
     monkeypatch.setattr(early, "ping", counting)

@@ -9,8 +9,11 @@ library's http.client (which httpx imports anyway), while the main thread import
 An optimisation only, and no less careful than the ping it stands in for: it carries no
 credentials; behind a proxy it is not sent (one named by the environment), or its answer is
 not used (one from the system's settings, which only urllib.request reads); anything but a
-plain answer (an error, a timeout, a 429 or a 5xx) is left to the HTTP client, which retries
-and reports.
+plain answer (an error, a 429 or a 5xx) is left to the HTTP client, which retries and reports.
+Two failures are final, as they are for the HTTP client, which does not retry them: a host
+name that does not resolve, and a registry that took the connection and then gave no answer
+within the timeout (a loopback registry over TLS and then over plain HTTP, as the client
+would try it). The client takes those as they are rather than wait as long again.
 """
 
 from __future__ import annotations
@@ -50,17 +53,27 @@ class Answer(NamedTuple):
 class Pending:
     """An answer a ping's thread is yet to give. `then` passes it on once given (at once if it
     has been), on the thread that gives it; `wait` blocks for it. (concurrent.futures would
-    do, but it imports logging and more on the way of the ping.)"""
+    do, but it imports logging and more on the way of the ping.)
+
+    `connected` is set once the registry took the connection: the ping is then not stuck on
+    an address the HTTP client would pass over. `failure`, given with no answer, says why none
+    will come from asking again (see the module's docstring)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._given = threading.Event()
         self._answer: Answer | None = None
         self._then: list[Callable[[Answer | None], object]] = []
+        self.connected = threading.Event()
+        self.failure: str | None = None
 
-    def give(self, answer: Answer | None) -> None:
+    def given(self) -> bool:
+        return self._given.is_set()
+
+    def give(self, answer: Answer | None, failure: str | None = None) -> None:
         with self._lock:
             self._answer = answer
+            self.failure = None if answer is not None else failure
             self._given.set()
             then, self._then = self._then, []
         for call in then:
@@ -122,33 +135,58 @@ def start_pings(
 def _ping_into(
     answer: Pending, registry: str, endpoints: Endpoints, trust: TrustLoader, timeout: float
 ) -> None:
+    failure = None
     try:
-        found = ping(registry, endpoints, trust, timeout)
-    except Exception as exc:  # whatever went wrong goes wrong again, and is reported, later
+        found = ping(registry, endpoints, trust, timeout, connected=answer.connected.set)
+    except Exception as exc:  # reported by the HTTP client, or taken as final (see above)
         import logging  # not on the way of the ping
+        import socket
 
         logging.getLogger(__name__).debug("pinging %s ahead: %s", registry, exc)
         found = None
-    answer.give(found)
+        if isinstance(exc, socket.gaierror):
+            failure = "its host name does not resolve"
+        elif isinstance(exc, TimeoutError) and answer.connected.is_set():
+            failure = f"timed out: no answer within {timeout:g} s"  # as http.timed_out says
+    answer.give(found, failure)
 
 
-def ping(registry: str, endpoints: Endpoints, trust: TrustLoader, timeout: float) -> Answer | None:
+def ping(
+    registry: str,
+    endpoints: Endpoints,
+    trust: TrustLoader,
+    timeout: float,
+    *,
+    connected: Callable[[], object] | None = None,
+) -> Answer | None:
     """`registry`'s answer to `GET /v2/`, from the first of its base URLs that speaks TLS as
     asked (see `Endpoints.base_urls`); None where the HTTP client must ask for itself (behind a
-    proxy, or after an answer it would retry). Raises what the connection raised."""
+    proxy, or after an answer it would retry). Raises what the connection raised. `connected`
+    is called once a connection is open."""
     if _proxy_variable():
         return None
     candidates = endpoints.base_urls(registry)
+    opened = [False]  # whether the attempt under way got a connection
+
+    def open_now() -> None:
+        opened[0] = True
+        if connected is not None:
+            connected()
+
     for number, base in enumerate(candidates, start=1):
+        opened[0] = False
         try:
-            status, challenges = get_v2(base, trust, timeout)
+            status, challenges = get_v2(base, trust, timeout, connected=open_now)
         except OSError as exc:  # ssl's errors too
             import ssl  # the trust store's thread has imported it
 
             tls_refused = isinstance(exc, ssl.SSLError) and not isinstance(
                 exc, ssl.SSLCertVerificationError
             )
-            if tls_refused and number < len(candidates):
+            # Silent after the connection opened: maybe a plain HTTP server waiting for a line
+            # end the TLS greeting lacks. The HTTP client tries plain HTTP then as well.
+            silent = isinstance(exc, TimeoutError) and opened[0]
+            if (tls_refused or silent) and number < len(candidates):
                 continue  # a loopback registry without TLS
             raise
         # The proxy settings httpx reads (system ones too, off Linux), read after the answer:
@@ -166,9 +204,12 @@ def _proxy_variable() -> bool:
     return any(value and name.lower() in names for name, value in os.environ.items())
 
 
-def get_v2(base: str, trust: TrustLoader, timeout: float) -> tuple[int, str]:
+def get_v2(
+    base: str, trust: TrustLoader, timeout: float, *, connected: Callable[[], object] | None = None
+) -> tuple[int, str]:
     """Status and `WWW-Authenticate` of `GET {base}/v2/`; raises what the socket or http.client
-    raise. The TCP handshake is under way while http.client is imported."""
+    raise. The TCP handshake is under way while http.client is imported; `connected` is called
+    once it is over."""
     import socket
     from urllib.parse import urlsplit
 
@@ -192,6 +233,8 @@ def get_v2(base: str, trust: TrustLoader, timeout: float) -> tuple[int, str]:
                 raise TimeoutError(f"connecting to {host}:{port} timed out")
         if error := raw.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             raise OSError(error, os.strerror(error))
+        if connected is not None:
+            connected()
         raw.settimeout(timeout)
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
         connection.sock = trust.context().wrap_socket(raw, server_hostname=host) if https else raw

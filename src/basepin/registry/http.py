@@ -144,10 +144,11 @@ class Sender:
                 if attempt < self.retry.attempts and is_retryable(exc):
                     await self._back_off(attempt, what, describe_transport_error(exc))
                     continue
+                detail = describe_transport_error(exc)
+                if isinstance(exc, httpx.TimeoutException) and self.retry.deadline is not None:
+                    detail = timed_out(self.retry.deadline)
                 raise Unavailable(
-                    f"{what}: {describe_transport_error(exc)}",
-                    registry=registry,
-                    repository=repository,
+                    f"{what}: {detail}", registry=registry, repository=repository
                 ) from exc
             if reply.status == 429:
                 delay = retry_after(reply.headers)
@@ -311,6 +312,12 @@ def is_retryable(exc: httpx.TransportError) -> bool:
 def is_name_error(exc: BaseException) -> bool:
     """The host name does not resolve."""
     return any(isinstance(cause, socket.gaierror) for cause in _causes(exc))
+
+
+def timed_out(timeout: float) -> str:
+    """What a request that got no answer within `timeout` seconds says, wherever it was sent
+    from (the client, a ping sent ahead)."""
+    return f"timed out: no answer within {timeout:g} s"
 
 
 def describe_transport_error(exc: httpx.TransportError) -> str:

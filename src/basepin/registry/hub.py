@@ -35,6 +35,7 @@ from basepin.registry.errors import (
     Unauthorized,
     Unavailable,
 )
+from basepin.registry.http import is_retryable
 from basepin.registry.hub_limits import HubRateLimit, Pauses, rate_limit_of, refused, retry_wait
 from basepin.registry.hub_tags import (
     HubImage,
@@ -79,11 +80,11 @@ class HubClient:
     """Asks the Docker Hub API about docker.io repositories over a shared httpx client.
 
     With a username and personal access token it logs in once (lazily) and sends the access
-    token as a bearer to the Hub API only. A 429 (or a 403 with no requests left) is waited
-    out as its `Retry-After`, `X-Retry-After` or `X-RateLimit-Reset` asks while the waits of
-    the whole run stay within `max_wait` seconds; meanwhile no other request goes out.
-    Connection errors, timeouts and 5xx answers are retried `retries` times. Failures raise
-    the errors of `basepin.registry.errors`, with the API's host as their `registry`.
+    token as a bearer to the Hub API only. A 429 is waited out only while the total wait for
+    one request stays within `max_wait` seconds; connection errors and 5xx answers are retried
+    `retries` times (timeouts and names that do not resolve are not: that would only cost as
+    long again). Failures raise the errors of `basepin.registry.errors`, with the API's host
+    as their `registry`.
     """
 
     def __init__(
@@ -292,7 +293,7 @@ class HubClient:
                 answer = await self._send(method, url, headers, body, question)
             except httpx.TransportError as error:
                 failures += 1
-                if failures > self._retries:
+                if failures > self._retries or not is_retryable(error):
                     raise Unavailable(
                         f"Docker Hub API did not answer for {question.what}: {_describe(error)}",
                         registry=self._host,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ from basepin.registry.endpoints import Endpoints
 from basepin.registry.eol_cache import LifecycleStore
 from basepin.registry.errors import NotFound, RateLimited, RegistryError, Unverified
 from basepin.registry.http import RetryPolicy
-from basepin.registry.hub import HUB_URL, MAX_PAGES, HubClient, HubTag, hub_confirms
+from basepin.registry.hub import HUB_URL, MAX_PAGE_SIZE, MAX_PAGES, HubClient, HubTag, hub_confirms
 from basepin.registry.oci import RegistryClient
 from basepin.registry.pins import (
     Pin,
@@ -61,6 +62,9 @@ PER_REGISTRY = 64
 HUB_TAG_PAGES = MAX_PAGES
 # A repository's tags for the rules, and why the list is not whole (None: it is).
 _Listing = tuple[tuple[TagInfo, ...] | None, str | None]
+HUB_TAG_PAGES = 10
+# A tag as distribution's reference grammar has it: anything else names no manifest to ask.
+TAG_NAME = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 
 def ask_registries(
@@ -129,7 +133,7 @@ async def _ask(
             asyncio.ensure_future(registry.preconnect(host, min(count, PER_REGISTRY)))
             for host, count in per_registry.items()
         ]
-        resolver = _Resolver(registry, hub, cache, options)
+        resolver = _Resolver(registry, hub, cache, options, asked)
         # An optimisation, bounded like any request: a token server that does not answer
         # must not hold up the lookups, which then ask (and report) themselves.
         with contextlib.suppress(asyncio.TimeoutError):
@@ -139,11 +143,12 @@ async def _ask(
         if lifecycles is not None:
             await lifecycles
     if resolver.pulls_spent:
-        resolver.warnings.append(
+        resolver.warn(
+            len(asked),
             f"Docker Hub: {resolver.pulls_spent} manifest pull(s) spent to confirm digests "
-            "the Hub API did not confirm"
+            "the Hub API did not confirm",
         )
-    return list(answers), resolver.warnings
+    return list(answers), resolver.sorted_warnings()
 
 
 def _hub_client(http: httpx.AsyncClient, options: ResolveOptions) -> HubClient:
@@ -156,28 +161,73 @@ def _hub_client(http: httpx.AsyncClient, options: ResolveOptions) -> HubClient:
     )
 
 
-def list_repository_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
+def list_repository_tags(ref: ImageReference, options: ResolveOptions, limit: int) -> TagListing:
     """See `basepin.resolve.list_tags`."""
-    return asyncio.run(_list_tags(ref, options))
+    return asyncio.run(_list_tags(ref, options, limit))
 
 
-async def _list_tags(ref: ImageReference, options: ResolveOptions) -> TagListing:
+async def _list_tags(ref: ImageReference, options: ResolveOptions, limit: int) -> TagListing:
     credentials = options.credentials or CredentialStore.from_environment()
     async with new_http_client(timeout=options.timeout, trust=default_context()) as http:
-        if asks_docker_hub(ref, options):
-            hub = _hub_client(http, options)
-            found = await hub.tags(ref.repository, max_pages=HUB_TAG_PAGES)
-            epoch = datetime.min.replace(tzinfo=timezone.utc)
-            infos = (tag.info(options.size_platform) for tag in found.tags)
-            newest = sorted(infos, key=lambda t: t.pushed or epoch, reverse=True)
-            return TagListing(tuple(newest), found.cut)
         endpoints = Endpoints(
             options.mirrors, options.insecure, hub_registry=options.hub_registry_url
         )
-        registry = RegistryClient(http, credentials, endpoints)
-        listing = await registry.list_tags(ref)
-    names = tuple(TagInfo(name) for name in sort_newest_first(listing.tags))
-    return TagListing(names, None if listing.complete else listing.note)
+        registry = RegistryClient(
+            http, credentials, endpoints, retry=RetryPolicy(deadline=options.timeout)
+        )
+        if asks_docker_hub(ref, options):
+            # The API lists the most recently updated first: the pages the limit needs.
+            pages = min(HUB_TAG_PAGES, -(-limit // MAX_PAGE_SIZE))
+            found = await _hub_client(http, options).tags(ref.repository, max_pages=pages)
+            epoch = datetime.min.replace(tzinfo=timezone.utc)
+            infos = (tag.info(options.size_platform) for tag in found.tags)
+            tags = sorted(infos, key=lambda t: t.pushed or epoch, reverse=True)[:limit]
+            # A list cut by the pages the limit needs is cut as asked.
+            cut = found.cut if len(found.tags) < limit else None
+        else:
+            listing = await registry.list_tags(ref)
+            tags = [TagInfo(name) for name in sort_newest_first(listing.tags)[:limit]]
+            cut = None if listing.complete else listing.note
+        shown = await _with_head_digests(registry, ref, tags, options)
+        return shown._replace(incomplete=cut)
+
+
+async def _with_head_digests(
+    registry: RegistryClient, ref: ImageReference, tags: list[TagInfo], options: ResolveOptions
+) -> TagListing:
+    """`tags` with the digest of each that has none yet, from concurrent HEADs (a HEAD costs
+    no Docker Hub pull); what could not be asked is said once per reason."""
+    asked = [t.name for t in tags if t.digest is None and TAG_NAME.fullmatch(t.name)]
+    limit = asyncio.Semaphore(PER_REGISTRY)
+    done = 0
+
+    async def head(name: str) -> str | None:
+        nonlocal done
+        async with limit:
+            try:
+                return (await registry.head_digest(ref._replace(tag=name, digest=None))).digest
+            finally:
+                done += 1
+                if options.progress is not None:
+                    options.progress(done, len(asked), (ref.registry,) if done < len(asked) else ())
+
+    answers = await asyncio.gather(*(head(name) for name in asked), return_exceptions=True)
+    digests: dict[str, str] = {}
+    problems: dict[str, None] = {}
+    for name, answer in zip(asked, answers, strict=True):
+        if isinstance(answer, str):
+            digests[name] = answer
+        elif isinstance(answer, NotFound):
+            continue  # removed since it was listed: no digest to show
+        elif isinstance(answer, RegistryError):
+            problems[reason_about(ref._replace(tag=name, digest=None), str(answer))] = None
+        elif isinstance(answer, (httpx.HTTPError, httpx.InvalidURL)):
+            problems[f"{ref.registry}: {type(answer).__name__}"] = None
+        elif isinstance(answer, BaseException):
+            raise answer
+    tags = [t._replace(digest=digests.get(t.name, t.digest)) for t in tags]
+    unanswered = sum(1 for name in asked if name not in digests)
+    return TagListing(tuple(tags), None, tuple(problems), unanswered if problems else 0)
 
 
 class _Resolver:
@@ -187,12 +237,20 @@ class _Resolver:
         hub: HubClient | None,
         cache: Cache,
         options: ResolveOptions,
+        asked: Sequence[ImageReference] = (),
     ) -> None:
         self.registry = registry
         self.hub = hub
         self.cache = cache
         self.options = options
-        self.warnings: list[str] = []
+        # Warnings with the place of the reference that led to each: shown in file order,
+        # each once, whatever order the answers came in.
+        self._warnings: dict[str, int] = {}
+        self._rank = {ref: number for number, ref in enumerate(asked)}
+        # For the progress line: references answered, and those still waited for by registry.
+        self._answered = 0
+        self._waiting: Counter[str] = Counter(ref.registry for ref in asked)
+        self._report_progress()
         # When the run's network side started (the event loop's clock).
         self.started = asyncio.get_running_loop().time()
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
@@ -218,7 +276,28 @@ class _Resolver:
             )
         )
 
+    def warn(self, rank: int, text: str) -> None:
+        """A warning for the user, placed as the reference of that rank in file order."""
+        self._warnings[text] = min(rank, self._warnings.get(text, rank))
+
+    def sorted_warnings(self) -> list[str]:
+        return sorted(self._warnings, key=lambda text: (self._warnings[text], text))
+
     async def one(self, ref: ImageReference) -> Lookup:
+        """The answer for `ref` (see `_one`), told to the progress hook."""
+        try:
+            return await self._one(ref)
+        finally:
+            self._answered += 1
+            self._waiting[ref.registry] -= 1
+            self._report_progress()
+
+    def _report_progress(self) -> None:
+        if self.options.progress is not None:
+            waiting = tuple(host for host, left in self._waiting.items() if left > 0)
+            self.options.progress(self._answered, len(self._rank), waiting)
+
+    async def _one(self, ref: ImageReference) -> Lookup:
         """The answer for `ref`, within twice the timeout as a whole: each request has the
         timeout, and a reference that needs several in a row gets no more than that."""
         deadline = 2 * self.options.timeout
@@ -229,16 +308,16 @@ class _Resolver:
             try:
                 return await asyncio.wait_for(self._lookup(ref), max(deadline - spent, 0.1))
             except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
-                return Unresolved(ref.text, f"{ref.registry}: no answer within {deadline:g} s")
+                silent = self.registry.silence(ref.registry)
+                reason = silent or f"{ref.registry}: no answer within {deadline:g} s"
+                return Unresolved(ref.text, reason)
             except NotFound as exc:
                 return Missing(ref.text, str(exc))
             except RegistryError as exc:
-                return Unresolved(ref.text, str(exc))
+                return Unresolved(ref.text, reason_about(ref, str(exc)))
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 # Whatever a server sends becomes a reason, never a traceback.
-                return Unresolved(
-                    ref.text, f"{ref.registry}/{ref.repository}: {type(exc).__name__}"
-                )
+                return Unresolved(ref.text, f"{ref.registry}: {type(exc).__name__}")
 
     async def _lookup(self, ref: ImageReference) -> Lookup:
         wants_tags = tag_list_wanted(ref, self.options)
@@ -463,13 +542,20 @@ class _Resolver:
         if self._hub_failed is not None:
             self._hub_trouble[key] = self._hub_failed
             return None
+        tag = ref.effective_tag or ""
         try:
-            found = await self.hub.tag(ref.repository, ref.effective_tag or "")
+            found = await self.hub.tag(ref.repository, tag)
         except RegistryError as exc:
             self._hub_trouble[key] = str(exc)
             if self._hub_failed is None:
                 self._hub_failed = f"Docker Hub API not asked after an earlier failure: {exc}"
-                self.warnings.append(f"Docker Hub API: {exc}; push dates and sizes are unknown")
+                # Which tag met the failure first depends on timing: the warning names none.
+                asked = f"{ref.repository}:{tag}"
+                reason = str(exc).replace(f" for {asked}", "").replace(f" to {asked}", "")
+                self.warn(
+                    self._rank.get(ref, 0),
+                    f"Docker Hub API: {reason}; push dates and sizes are unknown this run",
+                )
             return None
         if found is None:
             self._hub_trouble[key] = (
@@ -548,7 +634,9 @@ class _Resolver:
             if ref.is_docker_hub and isinstance(exc, RateLimited) and self._hub_failed is None:
                 self._hub_failed = f"Docker Hub API not asked after an earlier failure: {exc}"
             # `outdated` and naming `latest` cannot judge without it: not a pass.
-            return None, f"{what} could not be read: {exc}"
+            said = str(exc)
+            # A message that names the list already says what could not be read.
+            return None, said if _tag_list_of(ref) in said else f"{what} could not be read: {said}"
         if cut is not None:
             # Judged on part of the list, `outdated` could miss the newest version.
             return found, f"{what} is incomplete: {cut}"
@@ -563,6 +651,23 @@ def _hub_key(ref: ImageReference) -> str:
 def _short(digest: str) -> str:
     algorithm, _, hexdigits = digest.partition(":")
     return f"{algorithm}:{hexdigits[:12]}"
+
+
+def _tag_list_of(ref: ImageReference) -> str:
+    """How messages name a repository's tag list (as `RegistryClient.list_tags` does)."""
+    return f"{ref.registry}/{ref.repository} tag list"
+
+
+def reason_about(ref: ImageReference, message: str) -> str:
+    """A registry error's message as the reason `ref` could not be checked. It is shown after
+    the reference (`could not check REF: reason`), so a message that opens with the reference
+    or its repository (`host/repo:tag: ...`) opens with the registry instead: each subject is
+    said once, and the host is always named."""
+    repository = re.escape(f"{ref.registry}/{ref.repository}")
+    opening = re.match(rf"(?:{re.escape(ref.text)}|{repository}(?:[:@]\S*?)?): ", message)
+    if opening is None:
+        return message
+    return f"{ref.registry}: {message[opening.end() :]}"
 
 
 def _hub_facts(digest: str, hub_tag: HubTag | None) -> DigestInfo:

@@ -55,6 +55,7 @@ from basepin.registry.http import (
     is_tls_failure,
     joined_url,
     same_origin,
+    timed_out,
 )
 from basepin.registry.pools import preconnect
 
@@ -146,6 +147,21 @@ class RegistryClient:
         self._rate_limits: dict[str, int] = {}
         # Registries whose ping got no answer at all, with what happened.
         self._unreachable: dict[str, str] = {}
+        # Base URLs that answered a ping.
+        self._heard: set[str] = set()
+
+    def silence(self, registry: str) -> str | None:
+        """Why `registry` is taken to be silent: the failure of its first request, or, while
+        that has not been answered, that it timed out as well; None once it has answered.
+        (A reference given up at its deadline says this rather than the deadline, whichever
+        of the two ran out first.)"""
+        if registry in self._unreachable:
+            return self._unreachable[registry]
+        candidates = self._endpoints.base_urls(registry)
+        if any(base in self._heard for base in candidates):
+            return None
+        timeout = self._sender.retry.deadline
+        return None if timeout is None else f"{registry}: {timed_out(timeout)}"
 
     def rate_limit_remaining(self, registry: str) -> int | None:
         """The last `ratelimit-remaining` `registry` sent in this run."""
@@ -321,6 +337,15 @@ class RegistryClient:
     async def _adopt(self, registry: str, early: Pending) -> None:
         answer = await early.arrival(EARLY_ANSWER_WAIT)
         candidates = self._endpoints.base_urls(registry)
+        timeout = self._sender.retry.deadline
+        if not early.given() and early.connected.is_set() and timeout is not None:
+            # Connected, so not stuck on an address: a ping of the client's own would wait
+            # for the same server, as long (each base URL within the timeout).
+            answer = await early.arrival(len(candidates) * timeout + EARLY_ANSWER_WAIT)
+        if answer is None and early.failure is not None:
+            # No answer, and none to come from asking again: given up at once.
+            self._unreachable.setdefault(registry, f"{registry}: {early.failure}")
+            return
         if answer is None or answer.origin not in candidates:
             return
         if len(candidates) > 1:
@@ -336,6 +361,8 @@ class RegistryClient:
         """
         try:
             origin = await self._origin(registry)
+            if registry in self._unreachable:
+                return
             async with self._introductions.setdefault(origin, asyncio.Lock()):
                 if not self._auth.knows(origin):
                     self._learn(origin, await self._ping(origin, registry))
@@ -413,6 +440,7 @@ class RegistryClient:
         """Learn how `origin` authenticates from its answer to `/v2/`. Where that names a token
         realm, a connection to it opens at once: the token request follows as soon as the
         files are read, and need not wait for a handshake then."""
+        self._heard.add(origin)
         challenge = self._auth.learn(origin, answer)
         if challenge is None or challenge.scheme != "bearer" or not challenge.realm:
             return
@@ -441,6 +469,7 @@ class RegistryClient:
         `limit` bytes is a ProtocolError."""
         self._raise_if_unreachable(ref.registry, ref.repository)
         origin = await self._origin(ref.registry)
+        self._raise_if_unreachable(ref.registry, ref.repository)  # learned while waiting
         url = httpx.URL(f"{origin}{target}") if isinstance(target, str) else target
         sent = await self._auth.authorization(origin, ref.registry, ref.repository)
         reply = await self._follow(method, url, sent, accept, ref, what, limit)

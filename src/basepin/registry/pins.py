@@ -17,10 +17,14 @@ from basepin.reference import ImageReference
 from basepin.registry.cache import Cache, CachedTag
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from basepin.registry.credentials import CredentialStore
     from basepin.versions import Scope
+
+    # references answered, references asked, registries still to answer
+    Progress = Callable[[int, int, tuple[str, ...]], None]
 
 # For `latest` on a registry without the Hub API: how many version tags to HEAD at most.
 LATEST_PROBES = 12
@@ -58,6 +62,9 @@ class ResolveOptions(NamedTuple):
     want_dates: bool = False
     # endoflife.date's base URL, for the `eol` rules; None: they are off.
     eol_url: str | None = None
+    # Told as the registries answer (a progress line): references answered, references
+    # asked, and the registries still to answer, in the order the files name them.
+    progress: Progress | None = None
     # The platform whose image sizes are given (Docker Hub knows them per platform).
     size_platform: str = DEFAULT_PLATFORM
 
