@@ -158,8 +158,9 @@ def test_a_folder_named_like_a_command_is_named_with_a_slash(tmp_path: Path) -> 
 def test_a_mistyped_command_is_named_as_such(tmp_path: Path) -> None:
     run = basepin("chekc", cwd=tmp_path)
     assert run.code == 2
-    assert "'chekc' is neither a command (check, fix, resolve, tags) nor a file or folder" in (
-        run.stderr
+    assert (
+        "'chekc' is neither a command (check, fix, resolve, tags, vulns) nor a file or folder"
+        in (run.stderr)
     )
 
 

@@ -406,7 +406,8 @@ def test_yaml_that_is_no_manifest_is_passed_over_named_or_found(
         0,
         [],
         [],
-        "basepin: no findings in 0 files (0 references, 0 unique)\n",
+        "basepin: no Dockerfiles (nor other files basepin reads) found in values.yaml "
+        "docs/openapi.yml; nothing to check\n",
     )
 
 

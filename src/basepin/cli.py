@@ -194,7 +194,6 @@ def _add_vulns_option(command: argparse.ArgumentParser) -> None:
 
 def _build_fix(command: argparse.ArgumentParser) -> None:
     _add_source_options(command)
-    _add_registry_options(command)
     _add_vulns_option(command)
     command.add_argument("--bump", action="store_true", help="also apply outdated upgrades")
     command.add_argument(

@@ -442,7 +442,7 @@ def test_tags_says_when_the_list_is_cut(
     for minor in range(101):
         hub_server.add_tag("acme/many", f"1.{minor}", pushed=NOW - timedelta(hours=minor))
 
-    code = main(["tags", "--format", "json", "acme/many"])
+    code = main(["tags", "--format", "json", "--limit", "1000", "acme/many"])
 
     out, err = capsys.readouterr()
     assert code == 3
