@@ -59,7 +59,7 @@ while not os.path.exists(stop):
             with open(path, "rb") as stream:
                 data = stream.read()
             data += b"# saved by the writer %d\n" % counts[path]
-            temporary = path + ".writer"
+            temporary = os.path.join(os.path.dirname(path), ".writer.tmp")  # no Dockerfile name
             with open(temporary, "wb") as stream:
                 stream.write(data)
             os.replace(temporary, path)
