@@ -99,6 +99,13 @@ def test_every_kind_has_names_and_the_table_knows_only_kinds() -> None:
     named = [kind for kind, _ in NAMES if kind is not None]
     assert set(named) == set(KINDS)
     assert len(named) == len(KINDS)
+    # A component's glob holds at most one `*` (see discover._matches).
+    assert all(
+        part.count("*") <= 1
+        for _, patterns in NAMES
+        for pattern in patterns
+        for part in pattern.split("/")
+    )
 
 
 def test_a_short_relative_path_is_read_from_where_it_stands(
@@ -144,6 +151,9 @@ def test_what_makes_a_yaml_file_a_manifest(tmp_path: Path, text: bytes, manifest
 
 
 def test_a_yaml_file_that_cannot_be_read_is_kept_to_say_why(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert is_manifest(str(tmp_path / "pipe.yaml"))  # not waited on: reading says what it is
+    (tmp_path / "pipe.yaml").unlink()
     (tmp_path / "dangling.yaml").symlink_to("missing")
     (tmp_path / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\n")
     (tmp_path / "settings.yaml").write_text("debug: true\n")

@@ -434,6 +434,29 @@ def test_a_named_env_stands_for_the_compose_files_beside_it(
     ]
 
 
+def test_a_value_in_env_that_two_compose_files_read_is_one_finding(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(
+        {
+            "compose.yaml": "services:\n  a:\n    image: ${IMG}\n",
+            "compose.override.yaml": "services:\n  a:\n    image: ${IMG}\n  b:\n    image: a:1\n",
+            ".env": "IMG=alpine:3.20\n",
+        }
+    )
+    _, report, err = check_json(capsys, "--offline")
+    assert [(u["path"], u["stage"]) for u in report["uses"]] == [
+        (".env", "a"),
+        ("compose.override.yaml", "b"),
+        (".env", "a"),
+    ]
+    assert [(f["path"], f["line"], f["rule"]) for f in report["findings"]] == [
+        (".env", 1, "unpinned"),
+        ("compose.override.yaml", 5, "unpinned"),
+    ]
+    assert err == "basepin: 2 errors in 1 of 2 files (3 references, 2 unique)\n"
+
+
 def test_an_env_that_cannot_be_read_is_said_and_a_folder_named_env_is_no_env(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

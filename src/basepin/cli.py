@@ -520,6 +520,23 @@ def _read_files(
         yield parsed
 
 
+def _once(
+    seen: set[tuple[str, str, int, int, str]], path: str, findings: Iterable[Finding]
+) -> list[Finding]:
+    """The findings of the file at `path`, those in another file it reads (the `.env` that the
+    Compose files beside it share) only the first time the run meets them."""
+    kept = []
+    for finding in findings:
+        if finding.path != path:
+            span = finding.span
+            key = (finding.rule, finding.path, span.start, span.end, finding.reference)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(finding)
+    return kept
+
+
 def _examine(
     args: argparse.Namespace, *, bump: bool = False
 ) -> tuple[Report, Iterator[Report], Config]:
@@ -550,8 +567,11 @@ def _examine(
                 from datetime import datetime, timezone
 
                 eol = _eol_advisor(kept, config, datetime.now(timezone.utc))
+            seen: set[tuple[str, str, int, int, str]] = set()
             for dockerfile in _read_files(in_order, config, found.unreadable):
-                findings = judge_offline((dockerfile,), config, eol=eol)
+                findings = _once(
+                    seen, dockerfile.path, judge_offline((dockerfile,), config, eol=eol)
+                )
                 yield part(run, dockerfile.path, dockerfile.uses, findings, dockerfile.notes)
 
         return run, judged_offline(), config
@@ -622,6 +642,7 @@ def _examine(
     eol = _eol_advisor(result.lifecycles.get, config, now) if result.lifecycles else None
 
     def judged() -> Iterator[Report]:
+        seen: set[tuple[str, str, int, int, str]] = set()
         for dockerfile in waiting.drain():
             verdict = judge(
                 (dockerfile,),
@@ -632,7 +653,8 @@ def _examine(
                 eol=eol,
                 vulnerabilities=vulnerabilities,
             )
-            yield part(run, dockerfile.path, dockerfile.uses, verdict.findings, dockerfile.notes)
+            findings = _once(seen, dockerfile.path, verdict.findings)
+            yield part(run, dockerfile.path, dockerfile.uses, findings, dockerfile.notes)
 
     return run, judged(), config
 

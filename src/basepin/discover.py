@@ -189,12 +189,19 @@ def written_with(path: str) -> list[str]:
 def is_manifest(path: str) -> bool:
     """Whether the YAML file at `path` is a Kubernetes manifest: its text has `apiVersion:`
     and `kind:` keys at the start of lines. One that cannot be read is taken to be one, so
-    that reading it says why."""
+    that reading it says why, and so is what is no regular file (a FIFO named on the command
+    line is not waited on here)."""
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return True
+    with open(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return True
+        try:
+            data = stream.read()
+        except OSError:
+            return True
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     return (

@@ -53,20 +53,23 @@ def read_files(
 
 def parse(data: bytes, path: str, config: Config) -> ParsedDockerfile:
     """The file at `path`, whose bytes are `data`, read as its kind of file."""
+    # Handed over, not held here: a reader lets the bytes go once it has the text.
+    held = [data]
+    del data
     kind = kind_for(path)
     if kind == "dockerfile":
         from basepin.dockerfile import parse_dockerfile
 
-        return parse_dockerfile(data, path, config.build_args)
+        return parse_dockerfile(held.pop(), path, config.build_args)
     if kind == "compose":
         from basepin.extract.compose import parse_compose
 
         env, problem = _env_file(env_file_of(path))
-        parsed = parse_compose(data, path, env)
+        parsed = parse_compose(held.pop(), path, env)
         return parsed if problem is None else parsed._replace(problems=(problem, *parsed.problems))
     from basepin.extract import reader
 
-    return reader(kind)(data, path)
+    return reader(kind)(held.pop(), path)
 
 
 def _env_file(path: str) -> tuple[EnvFile | None, Problem | None]:
@@ -99,7 +102,7 @@ def reference_spans(config: Config, path: str, data: bytes) -> set[tuple[int, in
 
         entries = read_env(EnvFile(path, data.decode("utf-8", "surrogateescape"))).entries
         return {(entry.start, entry.end) for entry in entries.values()}
-    uses = parse(data, path, config).uses
+    uses = parse(data, path, config).uses  # fix holds the bytes: it writes them
     if len(data) > LARGE_FILE:
         let_go_of_parse()
     return {(use.span.start, use.span.end) for use in uses if use.path == path}
