@@ -925,7 +925,7 @@ def _run_resolve(args: argparse.Namespace) -> int:
 
 
 def _run_vulns(args: argparse.Namespace) -> int:
-    from basepin.vulns_command import run_vulns
+    from basepin.cli.vulns import run_vulns
 
     config = _load_config(args)
     return run_vulns(args.image, args.format, config, _resolve_options(args, config))
