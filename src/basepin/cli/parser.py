@@ -91,7 +91,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             name, help=summary, description=description, formatter_class=_Formatter
         )
         build(command)
-        command.set_defaults(command=name)  # which module runs it: see `basepin.cli.main`
+        command.set_defaults(command=name)  # `main` runs the module of the command named
     return parser
 
 
