@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from basepin.report.json import load
+from basepin.report.json_load import load
 from fixtures.actions_runner import Command, commands
 from fixtures.hostile_text import (
     FORBIDDEN,

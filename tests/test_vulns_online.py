@@ -14,8 +14,7 @@ import pytest
 
 from basepin.cli import main
 from basepin.github_review import plan_review
-from basepin.report import json as json_report
-from basepin.report import markdown, tally
+from basepin.report import json_load, markdown, tally
 from fixtures.hub import HubServer, image_entry
 from fixtures.osv import OsvServer
 from fixtures.registry import PushedImage, Registry, push_image
@@ -159,7 +158,7 @@ def test_a_stale_pin_shows_what_pinning_the_current_digest_closes(
     # The pull-request suggestion says what the pin closes.
     line = dockerfile.read_text().splitlines()[0]
     review = plan_review(
-        json_report.load(json.dumps(report)).findings,
+        json_load.load(json.dumps(report)).findings,
         lambda path, number: line,
         {str(dockerfile): {1: line}},
         set(),
@@ -209,7 +208,7 @@ def test_sarif_and_the_job_summary_carry_them(
     assert "| 1 (1 high) |" in summary
     # The Action renders its summary from the JSON report: the column survives the trip.
     assert main(["check", "--vulns", "--format", "json", str(dockerfile)]) == 0
-    loaded = json_report.load(capsys.readouterr().out)
+    loaded = json_load.load(capsys.readouterr().out)
     assert loaded.vulnerabilities is not None
     again = markdown.render(loaded, now=datetime.now(timezone.utc))
     assert "| 1 (1 high) |" in again

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 from basepin.errors import BasepinError
 from basepin.model import Report
-from basepin.report import github, json, sarif, text
+from basepin.report import github, json, json_load, sarif, text
 from report.samples import OFFLINE, ONLINE, SAMPLES, assert_golden, reports
 
 TOP_KEYS = {"version", "files", "uses", "findings", "notes", "incomplete"}
@@ -72,10 +72,10 @@ def test_notes_are_listed_and_read_back() -> None:
             "message": OFFLINE.notes[0].message,
         }
     ]
-    assert json.load(json.render(OFFLINE)).notes == OFFLINE.notes
+    assert json_load.load(json.render(OFFLINE)).notes == OFFLINE.notes
     # A report written before there were notes has none.
     del document["notes"]
-    assert json.load(stdlib_json.dumps(document)).notes == ()
+    assert json_load.load(stdlib_json.dumps(document)).notes == ()
 
 
 def test_registry_fields_are_null_offline() -> None:
@@ -95,14 +95,14 @@ def test_output_is_ascii() -> None:
 @pytest.mark.parametrize("variant", sorted(SAMPLES))
 def test_round_trip(variant: str) -> None:
     rendered = json.render(SAMPLES[variant])
-    assert json.render(json.load(rendered)) == rendered
+    assert json.render(json_load.load(rendered)) == rendered
 
 
 @settings(deadline=None)
 @given(reports())
 def test_round_trip_any_report(report: Report) -> None:
     rendered = json.render(report)
-    loaded = json.load(rendered)
+    loaded = json_load.load(rendered)
     assert json.render(loaded) == rendered
     # The Action renders annotations, the log and SARIF from the loaded JSON.
     assert text.render(loaded, color=False) == text.render(report, color=False)
@@ -111,7 +111,7 @@ def test_round_trip_any_report(report: Report) -> None:
 
 
 def test_load_gives_neutral_values_for_what_json_does_not_hold() -> None:
-    loaded = json.load(json.render(ONLINE))
+    loaded = json_load.load(json.render(ONLINE))
     use = next(u for u in loaded.uses if u.reference == "node:20-alpine")
     assert (use.span.end_line, use.span.end_column, use.span.start, use.span.end) == (1, 10, 0, 0)
     assert use.instruction_line == 1
@@ -136,7 +136,7 @@ def test_load_gives_neutral_values_for_what_json_does_not_hold() -> None:
     ],
 )
 def test_load_infers_offline(report: Report, offline: bool) -> None:
-    assert json.load(json.render(report)).offline is offline
+    assert json_load.load(json.render(report)).offline is offline
 
 
 def _document(**changes: object) -> str:
@@ -231,8 +231,8 @@ def _finding_with(**changes: object) -> str:
     ],
 )
 def test_load_rejects_what_is_not_a_report(text_in: str, message: str) -> None:
-    with pytest.raises(json.ReportFormatError) as caught:
-        json.load(text_in)
+    with pytest.raises(json_load.ReportFormatError) as caught:
+        json_load.load(text_in)
     assert str(caught.value).startswith(message)
     assert len(str(caught.value)) < 250  # the longest: every rule id listed
     assert isinstance(caught.value, BasepinError)

@@ -285,10 +285,10 @@ def _snapshot(paths: Sequence[str], workspace: Path) -> dict[str, bytes]:
 
 
 def _load(path: Path) -> Report | None:
-    from basepin.report import json
+    from basepin.report.json_load import load
 
     try:
-        return json.load(path.read_text(encoding="utf-8"))
+        return load(path.read_text(encoding="utf-8"))
     except OSError:
         return None
     except UsageError as exc:

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from basepin.cli.options import resolve_options, run_config
 from basepin.escape import json_text, not_a_command, redacted_url, shown
 from basepin.model import Missing, Resolution
 from basepin.reference import parse_reference
@@ -20,13 +21,20 @@ from basepin.vulnerabilities import OSV_URL, counted
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
+    import argparse
+
     from basepin.advisories import Found
     from basepin.config import Config
     from basepin.resolve import ResolveOptions
     from basepin.vulnerabilities import VulnSummary
 
 
-def run_vulns(image: str, fmt: str, config: Config, options: ResolveOptions) -> int:
+def run_vulns(args: argparse.Namespace) -> int:
+    config = run_config(args)
+    return _list_vulns(args.image, args.format, config, resolve_options(args, config))
+
+
+def _list_vulns(image: str, fmt: str, config: Config, options: ResolveOptions) -> int:
     """Exit 0: no known vulnerability; 1: some; 3: unknown (no SBOM, or not checked)."""
     from basepin.resolve import resolve
     from basepin.vulnerable import ScanTarget, scan
