@@ -27,7 +27,8 @@ from basepin.registry.endpoints import Endpoints
 from basepin.registry.eol_cache import LifecycleStore
 from basepin.registry.errors import NotFound, RegistryError
 from basepin.registry.http import RetryPolicy
-from basepin.registry.hub import HUB_URL, MAX_PAGE_SIZE, HubClient
+from basepin.registry.hub import MAX_PAGE_SIZE, HubClient
+from basepin.registry.hub_session import HUB_URL
 from basepin.registry.oci import RegistryClient
 from basepin.registry.pins import ResolveOptions, asks_docker_hub
 from basepin.registry.pools import load_network_backend, new_http_client
