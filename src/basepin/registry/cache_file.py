@@ -1,4 +1,4 @@
-"""The cache's SQLite file: its tables (schema SCHEMA_VERSION), opened late, rebuilt, or let go."""
+"""The cache's SQLite file: tables, schema version, opening, rebuilding; not what it keeps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Docker Hub API's word in a run's lookups: asked once a tag, held against the registry's."""
+"""The Docker Hub API as the second witness in lookups: asked once a tag, held to the registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One reference's lookup within its deadline: the cache first, then the registry and Hub API."""
+"""One reference's lookup within its deadline, cache first; `lookup` sets up the run around it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where each registry answers and how it authenticates: the requests under `RegistryClient`."""
+"""Where each registry answers, how it authenticates, sending to it: beneath the OCI questions."""
 
 from __future__ import annotations
 
