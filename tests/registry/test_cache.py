@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from basepin.digests import is_digest
 from basepin.model import DigestInfo, Platform, TagInfo
-from basepin.registry.cache import FILE_NAME, SCHEMA_VERSION, Cache, CachedTag, default_folder
+from basepin.registry.cache import Cache, CachedTag, default_folder
+from basepin.registry.cache_file import FILE_NAME, SCHEMA_VERSION
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 DIGEST_A = "sha256:" + "a" * 64

@@ -256,7 +256,7 @@ def test_an_answer_that_came_ahead_spares_the_ping(
 def test_without_a_usable_answer_the_client_pings_itself(
     token_registry: Registry, answer: Pending, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("basepin.registry.oci.EARLY_ANSWER_WAIT", 0.2)
+    monkeypatch.setattr("basepin.registry.session.EARLY_ANSWER_WAIT", 0.2)
     sent = _adopting(token_registry, _endpoints(token_registry), answer)
     assert sent == Counter({"ping": 1, "GET": 1, "HEAD": 1})
 
@@ -293,7 +293,7 @@ def test_an_answer_is_passed_on_whether_it_came_before_or_after() -> None:
 def test_an_answer_after_the_run_is_over_goes_nowhere(
     token_registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("basepin.registry.oci.EARLY_ANSWER_WAIT", 0.1)
+    monkeypatch.setattr("basepin.registry.session.EARLY_ANSWER_WAIT", 0.1)
     late = Pending()
     _adopting(token_registry, _endpoints(token_registry), late)
     # The event loop is closed by now: giving the answer must not fail the giving thread.

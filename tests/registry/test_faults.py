@@ -26,7 +26,8 @@ from basepin.registry.errors import (
     Unavailable,
 )
 from basepin.registry.http import RetryPolicy
-from basepin.registry.oci import MANIFEST_ACCEPT, OCI_MANIFEST, RegistryClient
+from basepin.registry.manifests import OCI_MANIFEST
+from basepin.registry.oci import MANIFEST_ACCEPT, RegistryClient
 
 T = TypeVar("T")
 Handler = Callable[[httpx.Request], httpx.Response]

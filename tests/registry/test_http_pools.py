@@ -11,13 +11,8 @@ import httpcore
 import httpx
 import pytest
 
-from basepin.registry.pools import (
-    PoolSet,
-    _httpx_errors,
-    _Preconnecting,
-    new_http_client,
-    preconnect,
-)
+from basepin.registry.pools import PoolSet, _httpx_errors, new_http_client, preconnect
+from basepin.registry.preconnecting import Preconnecting
 from fixtures.registry import Registry
 
 
@@ -234,7 +229,7 @@ class _Network(httpcore.AsyncNetworkBackend):
 
 def test_a_connection_opened_ahead_is_waited_for_no_longer_than_the_connect_timeout() -> None:
     async def check() -> float:
-        backend = _Preconnecting(_Network(stuck=True), ssl.create_default_context())
+        backend = Preconnecting(_Network(stuck=True), ssl.create_default_context())
         backend.preconnect("registry.test", 443, 1)
         await asyncio.sleep(0.01)  # the opener has started the connection
         loop = asyncio.get_running_loop()
@@ -276,7 +271,7 @@ class _Handshakes(httpcore.AsyncNetworkStream):
 def test_https_connections_are_opened_ahead_with_their_handshake_done() -> None:
     async def check() -> list[str]:
         network = _Network()
-        backend = _Preconnecting(network, ssl.create_default_context())
+        backend = Preconnecting(network, ssl.create_default_context())
         backend.preconnect("registry.test", 443, 2, tls=True)
         await asyncio.sleep(0.01)
         network.log.append("requests")
@@ -297,7 +292,7 @@ def test_https_connections_are_opened_ahead_with_their_handshake_done() -> None:
 def test_a_connection_secured_ahead_serves_no_other_name() -> None:
     async def check() -> bool:
         network = _Network()
-        backend = _Preconnecting(network, ssl.create_default_context())
+        backend = Preconnecting(network, ssl.create_default_context())
         backend.preconnect("registry.test", 443, 1, tls=True)
         await asyncio.sleep(0.01)
         stream = await backend.connect_tcp("registry.test", 443, timeout=1.0)

@@ -33,8 +33,9 @@ from basepin.registry.errors import (
     Unauthorized,
     Unavailable,
 )
-from basepin.registry.hub import MAX_ANSWER_BYTES, HubClient, HubImage, HubTag, HubTagList
+from basepin.registry.hub import HubClient, HubImage, HubTag, HubTagList
 from basepin.registry.hub_limits import Pauses, retry_wait
+from basepin.registry.hub_session import MAX_ANSWER_BYTES
 from basepin.registry.hub_tags import tag_from
 from fixtures.hub import HubServer, image_entry, recorded
 

@@ -208,7 +208,7 @@ def test_a_tag_list_cut_by_the_page_bound_leaves_outdated_unchecked(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("basepin.registry.lookup.HUB_TAG_PAGES", 1)
+    monkeypatch.setattr("basepin.registry.resolver.HUB_TAG_PAGES", 1)
     image = push_image(plain_registry, _repo(), "3.20")
     for minor in range(120):
         hub_server.add_tag(image.repository, f"2.{minor}", pushed=NOW - timedelta(days=minor))

@@ -10,7 +10,7 @@ import pytest
 from basepin.reference import parse_reference
 from basepin.registry.cache import Cache
 from basepin.registry.errors import ProtocolError, Unavailable
-from basepin.registry.lookup import _Resolver, reason_about
+from basepin.registry.resolver import Resolver, reason_about
 from basepin.resolve import ResolveOptions
 
 
@@ -76,7 +76,7 @@ def test_a_tag_list_that_fails_is_named_once(error: Exception) -> None:
 
     async def gap() -> str | None:
         registry: Any = _FailingRegistry(error)
-        resolver = _Resolver(registry, None, Cache.open(None), ResolveOptions(), [ref])
+        resolver = Resolver(registry, None, Cache.open(None), ResolveOptions(), [ref])
         found, why = await resolver._tag_list(ref)
         assert found is None
         return why
@@ -90,7 +90,7 @@ def test_warnings_are_in_file_order_each_once() -> None:
     refs = [parse_reference(f"ghcr.io/acme/app{n}:1") for n in range(3)]
 
     async def warnings() -> list[str]:
-        resolver = _Resolver(None, None, Cache.open(None), ResolveOptions(), refs)  # type: ignore[arg-type]
+        resolver = Resolver(None, None, Cache.open(None), ResolveOptions(), refs)  # type: ignore[arg-type]
         resolver.warn(2, "about the third")
         resolver.warn(0, "about the first")
         resolver.warn(2, "about the first")
@@ -112,7 +112,7 @@ def test_the_progress_hook_hears_each_answer() -> None:
         options = ResolveOptions(
             want_facts=False, want_tags=False, progress=lambda *told: heard.append(told)
         )
-        resolver = _Resolver(Answering(), None, Cache.open(None), options, refs)  # type: ignore[arg-type]
+        resolver = Resolver(Answering(), None, Cache.open(None), options, refs)  # type: ignore[arg-type]
 
         async def lookup(ref: Any) -> Any:
             raise Unavailable(f"{ref.registry}: refused", registry=ref.registry)

@@ -23,7 +23,8 @@ from typing import Any
 from basepin.records import NamedTuple
 from basepin.reference import ImageReference
 from basepin.registry.errors import NotFound
-from basepin.registry.oci import ATTESTATION_TYPE, INDEX_TYPES, Manifest, RegistryClient
+from basepin.registry.manifests import ATTESTATION_TYPE, INDEX_TYPES, Manifest
+from basepin.registry.oci import RegistryClient
 from basepin.sbom import PackageQuery, SbomAnswer, SbomError, predicate_kind, read_statement
 
 # An SBOM is read to this many bytes at most. Docker Official Images' SBOMs (Docker Scout's,
