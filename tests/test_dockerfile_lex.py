@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin.dockerfile_lex import (
+from basepin.extract.dockerfile.words import (
     MAX_NESTING,
     CsvError,
     EnvValue,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin import dockerfile_patterns
-from basepin.dockerfile_patterns import (
+from basepin.extract.dockerfile import patterns
+from basepin.extract.dockerfile.patterns import (
     MAX_MATCH_STEPS,
     PatternError,
     _Matcher,
@@ -291,7 +291,7 @@ def test_work_grows_with_the_lines_at_most() -> None:
 
 
 def test_work_past_the_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dockerfile_patterns, "MAX_MATCH_STEPS", 1000)
+    monkeypatch.setattr(patterns, "MAX_MATCH_STEPS", 1000)
     # Every line is a match of `*\n`: a thousand searches.
     with pytest.raises(PatternError, match=r"^matching takes more than 1000 steps$"):
         replace("\n" * 1000, "*\n", "", every=True, limit=1 << 20)

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basepin.config import Config
-from basepin.dockerfile import parse_dockerfile
-from basepin.dockerfile_lex import (
+from basepin.errors import InvalidReference
+from basepin.extract.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile.words import (
     MAX_EXPANSION,
     EnvValue,
     Expansion,
@@ -24,7 +25,6 @@ from basepin.dockerfile_lex import (
     Unknown,
     Unset,
 )
-from basepin.errors import InvalidReference
 from basepin.fix import plan_changes
 from basepin.model import DigestInfo, Lookup, ParsedDockerfile, Platform, Resolution
 from basepin.reference import parse_reference

@@ -6,7 +6,7 @@ know otherwise as `notes`. The kinds and where their images stand:
 
 | kind of file | function | `ImageUse.kind` |
 |---|---|---|
-| `dockerfile` | `basepin.dockerfile.parse_dockerfile` | `from` `copy-from` `mount-from` `syntax` |
+| `dockerfile` | `dockerfile.parse_dockerfile` | `from` `copy-from` `mount-from` `syntax` |
 | `compose` | `compose.parse_compose` (takes `.env` too) | `compose-image` |
 | `workflow` | `workflows.parse_workflow` | `workflow-container` `-service` `-step` |
 | `action` | `workflows.parse_action` | `action-image`, `action-step` |
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     Reader = Callable[[bytes, str], ParsedDockerfile]
 
 READERS = {
-    "dockerfile": ("basepin.dockerfile", "parse_dockerfile"),
+    "dockerfile": ("basepin.extract.dockerfile", "parse_dockerfile"),
     "compose": ("basepin.extract.compose", "parse_compose"),
     "workflow": ("basepin.extract.workflows", "parse_workflow"),
     "action": ("basepin.extract.workflows", "parse_action"),

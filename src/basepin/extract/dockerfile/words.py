@@ -634,7 +634,7 @@ class ShellLexer:
             return self._insert(value, name)
         if word.unknown is not None:
             return word
-        from basepin.dockerfile_patterns import PatternError, trim  # few files need it
+        from basepin.extract.dockerfile.patterns import PatternError, trim  # few files need it
 
         try:
             return self._insert(trim(value, word.text, op), name)
@@ -672,7 +672,7 @@ class ShellLexer:
         for part in (pattern, replacement):
             if part.unknown is not None:
                 return part
-        from basepin.dockerfile_patterns import PatternError, replace  # few files need it
+        from basepin.extract.dockerfile.patterns import PatternError, replace  # few files need it
 
         room = MAX_EXPANSION - self._inserted
         try:

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from itertools import accumulate
 
-from basepin.dockerfile_lex import (
+from basepin.extract.dockerfile.words import (
     GO_SPACE,
     SEPARATOR,
     Command,

@@ -15,7 +15,8 @@ import re
 import sys
 from functools import cached_property
 
-from basepin.dockerfile_lex import (
+from basepin.extract.dockerfile.lines import Instruction, Reading, detect_syntax, read_dockerfile
+from basepin.extract.dockerfile.words import (
     Command,
     EnvValue,
     Expansion,
@@ -28,7 +29,6 @@ from basepin.dockerfile_lex import (
     split_command,
     whitespace_words,
 )
-from basepin.dockerfile_lines import Instruction, Reading, detect_syntax, read_dockerfile
 from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span
 from basepin.records import NamedTuple
 
