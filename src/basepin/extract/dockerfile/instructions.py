@@ -15,20 +15,22 @@ import re
 import sys
 from functools import cached_property
 
-from basepin.extract.dockerfile.lines import Instruction, Reading, detect_syntax, read_dockerfile
-from basepin.extract.dockerfile.words import (
+from basepin.extract.dockerfile.commands import (
     Command,
-    EnvValue,
-    Expansion,
-    ExpansionError,
-    ShellLexer,
-    Unknown,
-    Unset,
     csv_fields,
     parse_words,
     split_command,
     whitespace_words,
 )
+from basepin.extract.dockerfile.expansion import (
+    EnvValue,
+    Expansion,
+    ExpansionError,
+    Unknown,
+    Unset,
+)
+from basepin.extract.dockerfile.lines import Instruction, Reading, detect_syntax, read_dockerfile
+from basepin.extract.dockerfile.words import ShellLexer
 from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span
 from basepin.records import NamedTuple
 
