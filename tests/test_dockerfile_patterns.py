@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from basepin.extract.dockerfile import patterns
 from basepin.extract.dockerfile.patterns import (
     MAX_MATCH_STEPS,
+    Matcher,
     PatternError,
-    _Matcher,
     compile_pattern,
-    replace,
     trim,
 )
+from basepin.extract.dockerfile.replace import replace
 
 # --- the reference: BuildKit's recipe on a backtracking engine -------------------------------
 
@@ -263,7 +263,7 @@ def test_regex_characters_are_plain() -> None:
 
 
 def steps(value: str, pattern: str, *, greedy: bool = True) -> int:
-    matcher = _Matcher(value)
+    matcher = Matcher(value)
     shape = compile_pattern(pattern)
     matcher.prefix(shape, greedy=greedy)
     matcher.search(shape, 0, len(value))

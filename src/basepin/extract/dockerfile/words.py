@@ -375,7 +375,9 @@ class ShellLexer:
         for part in (pattern, replacement):
             if part.unknown is not None:
                 return part
-        from basepin.extract.dockerfile.patterns import PatternError, replace  # few files need it
+        # Few files need these.
+        from basepin.extract.dockerfile.patterns import PatternError
+        from basepin.extract.dockerfile.replace import replace
 
         room = MAX_EXPANSION - self._inserted
         try:
