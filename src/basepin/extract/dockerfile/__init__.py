@@ -3,6 +3,6 @@
 The rest of the package is the reader's inside, read the way BuildKit reads a Dockerfile.
 """
 
-from basepin.extract.dockerfile.instructions import parse_dockerfile
+from basepin.extract.dockerfile.parse import parse_dockerfile
 
 __all__ = ["parse_dockerfile"]

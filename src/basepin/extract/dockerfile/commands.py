@@ -173,6 +173,13 @@ def whitespace_words(text: str, start: int, end: int, limit: int) -> list[tuple[
     return [m.span() for m in islice(_NON_SEPARATOR.finditer(text, start, end), limit)]
 
 
+def unquote_range(text: str, start: int, end: int) -> tuple[int, int]:
+    """The inside of a word that is one quoted string; the word itself otherwise."""
+    if end - start >= 2 and text[start] in "'\"" and text[end - 1] == text[start]:
+        return start + 1, end - 1
+    return start, end
+
+
 def parse_words(text: str, start: int, end: int, escape: str) -> list[tuple[int, int]]:
     """parseWords (ARG's arguments): ranges of the words, quotes and escapes kept in them."""
     outside, in_double, in_single = _runs(escape)
