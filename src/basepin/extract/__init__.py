@@ -29,8 +29,6 @@ above the line that names an image (`instruction_line`) silences rules for it.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,6 +52,9 @@ FILE_KINDS = tuple(READERS)
 def reader(kind: str) -> Reader:
     """The function that reads files of `kind` (one of `FILE_KINDS`): (data, path) -> parsed.
     Compose files also take `env=` (their `.env` file), Dockerfiles `build_args`."""
+    # Here, not at the top: a check of Dockerfiles alone imports this package, not importlib.
+    from importlib import import_module
+
     module, function = READERS[kind]
     found: Reader = getattr(import_module(module), function)
     return found
