@@ -73,6 +73,8 @@ def _variable_in(value: str) -> bool:
 
 
 class Extractor:
+    """The images a read Dockerfile names (`run`), and what is wrong with it (`problems`)."""
+
     def __init__(self, path: str, reading: Reading, build_args: dict[str, str]) -> None:
         self.path = path
         self.reading = reading
