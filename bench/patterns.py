@@ -47,7 +47,8 @@ CASES: list[tuple[str, str, str, str]] = [
 
 RUNNER = """
 import sys, time
-from basepin.dockerfile_lex import ExpansionError, ShellLexer
+from basepin.extract.dockerfile.expansion import ExpansionError
+from basepin.extract.dockerfile.words import ShellLexer
 word, unit, tail = sys.argv[1], sys.argv[2], sys.argv[3]
 size, repeat = int(sys.argv[4]), int(sys.argv[5])
 value = (unit * (size // len(unit) + 1))[: size - len(tail)] + tail

@@ -98,7 +98,7 @@ def test_json_report_lists_every_use_in_file_order(
 def test_the_report_is_written_while_later_files_are_still_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    from basepin import dockerfile
+    from basepin.extract import dockerfile
 
     for name in ("a", "b", "c"):
         _write(tmp_path, f"{name}/Dockerfile", "FROM alpine:3.20\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from basepin.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.file_queue import FileQueue
 from basepin.model import ParsedDockerfile
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from basepin.cli import main
-from basepin.dockerfile import parse_dockerfile
 from basepin.errors import InvalidReference
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.model import ImageUse
 from basepin.reference import ImageReference, parse_reference
 from fixtures.registry import Registry, push_image

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from basepin.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.fix import plan_changes, plan_file
 from basepin.model import Edit, ImageUse, ParsedDockerfile
 

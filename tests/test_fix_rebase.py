@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from basepin.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.fix import FileChange, fix_file, plan_file
 from basepin.model import Edit
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from basepin import file_lock, fix
-from basepin.dockerfile import parse_dockerfile
 from basepin.errors import BasepinError
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.fix import STALE, FileChange, FixError, fix_file
 from basepin.model import Edit
 

@@ -139,7 +139,8 @@ def test_other_bases_are_refused() -> None:
 
 def test_offline_modules_import_neither_typing_nor_pathlib() -> None:
     modules = (
-        "basepin.config, basepin.discover, basepin.read, basepin.dockerfile, basepin.reference"
+        "basepin.config, basepin.discover, basepin.read, basepin.extract.dockerfile, "
+        "basepin.reference"
     )
     code = (
         f"import sys, {modules}\n"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from basepin.config import Config
-from basepin.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.model import (
     DigestInfo,
     Finding,

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     Severity = Literal["error", "warning", "note"]
 
 # The values of the two Literal types, for code that checks them at run time. Where each kind
-# of use stands in its file: `basepin.extract` (Dockerfiles: `basepin.dockerfile`).
+# of use stands in its file: `basepin.extract` (Dockerfiles: `basepin.extract.dockerfile`).
 USE_KINDS: tuple[UseKind, ...] = (
     "from",
     "copy-from",

@@ -58,7 +58,7 @@ def parse(data: bytes, path: str, config: Config) -> ParsedDockerfile:
     del data
     kind = kind_for(path)
     if kind == "dockerfile":
-        from basepin.dockerfile import parse_dockerfile
+        from basepin.extract.dockerfile import parse_dockerfile
 
         return parse_dockerfile(held.pop(), path, config.build_args)
     if kind == "compose":

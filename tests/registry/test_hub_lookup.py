@@ -18,7 +18,7 @@ import pytest
 
 from basepin.cli import main
 from basepin.config import Config
-from basepin.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.model import Finding, Gap, Lookup, Resolution, Unresolved, size_platform
 from basepin.resolve import ResolveOptions, resolve
 from basepin.rules import judge

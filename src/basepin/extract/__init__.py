@@ -6,7 +6,7 @@ know otherwise as `notes`. The kinds and where their images stand:
 
 | kind of file | function | `ImageUse.kind` |
 |---|---|---|
-| `dockerfile` | `basepin.dockerfile.parse_dockerfile` | `from` `copy-from` `mount-from` `syntax` |
+| `dockerfile` | `dockerfile.parse_dockerfile` | `from` `copy-from` `mount-from` `syntax` |
 | `compose` | `compose.parse_compose` (takes `.env` too) | `compose-image` |
 | `workflow` | `workflows.parse_workflow` | `workflow-container` `-service` `-step` |
 | `action` | `workflows.parse_action` | `action-image`, `action-step` |
@@ -29,8 +29,6 @@ above the line that names an image (`instruction_line`) silences rules for it.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +38,7 @@ if TYPE_CHECKING:
     Reader = Callable[[bytes, str], ParsedDockerfile]
 
 READERS = {
-    "dockerfile": ("basepin.dockerfile", "parse_dockerfile"),
+    "dockerfile": ("basepin.extract.dockerfile", "parse_dockerfile"),
     "compose": ("basepin.extract.compose", "parse_compose"),
     "workflow": ("basepin.extract.workflows", "parse_workflow"),
     "action": ("basepin.extract.workflows", "parse_action"),
@@ -54,6 +52,9 @@ FILE_KINDS = tuple(READERS)
 def reader(kind: str) -> Reader:
     """The function that reads files of `kind` (one of `FILE_KINDS`): (data, path) -> parsed.
     Compose files also take `env=` (their `.env` file), Dockerfiles `build_args`."""
+    # Here, not at the top: a check of Dockerfiles alone imports this package, not importlib.
+    from importlib import import_module
+
     module, function = READERS[kind]
     found: Reader = getattr(import_module(module), function)
     return found

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile import parse_dockerfile
 from basepin.model import ImageUse, ParsedDockerfile, Span
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 CONFORMANCE: list[dict[str, Any]] = json.loads(
     (DATA / "conformance" / "dockerfile-references.json").read_text(encoding="utf-8")
 )["cases"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin.dockerfile_lines import Reading, detect_syntax, read_dockerfile
+from basepin.extract.dockerfile.lines import Reading, detect_syntax, read_dockerfile
 
 
 def texts(reading: Reading) -> list[str]:

@@ -12,14 +12,9 @@ import re
 from bisect import bisect_right
 from itertools import accumulate
 
-from basepin.dockerfile_lex import (
-    GO_SPACE,
-    SEPARATOR,
-    Command,
-    ShellLexer,
-    Unset,
-    split_command,
-)
+from basepin.extract.dockerfile.commands import GO_SPACE, SEPARATOR, Command, split_command
+from basepin.extract.dockerfile.expansion import Unset
+from basepin.extract.dockerfile.words import ShellLexer
 from basepin.model import Span
 from basepin.records import NamedTuple
 

@@ -14,17 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from basepin.config import Config
-from basepin.dockerfile import parse_dockerfile
-from basepin.dockerfile_lex import (
-    MAX_EXPANSION,
+from basepin.errors import InvalidReference
+from basepin.extract.dockerfile import parse_dockerfile
+from basepin.extract.dockerfile.expansion import (
     EnvValue,
     Expansion,
     ExpansionError,
-    ShellLexer,
     Unknown,
     Unset,
 )
-from basepin.errors import InvalidReference
+from basepin.extract.dockerfile.words import MAX_EXPANSION, ShellLexer
 from basepin.fix import plan_changes
 from basepin.model import DigestInfo, Lookup, ParsedDockerfile, Platform, Resolution
 from basepin.reference import parse_reference

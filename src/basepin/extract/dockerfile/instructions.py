@@ -1,12 +1,10 @@
-"""The images a Dockerfile builds from, read the way BuildKit reads them.
+"""The instructions of a Dockerfile that name images: FROM, COPY --from, RUN --mount from=,
+the ONBUILD triggers a later stage runs, the `# syntax=` directive; and the `# basepin:
+ignore[...]` comments above them.
 
-`parse_dockerfile` finds every external image a build pulls: FROM operands, COPY --from and
-RUN --mount from= sources that name no stage, ONBUILD triggers run by a later stage of the same
-file, and the `# syntax=` frontend. FROM operands are expanded with the ARGs declared before the
-first FROM (and --build-arg values), following BuildKit's shell lexer; what cannot be known
-before the build stays unresolved, with the reason in words.
-
-Pure: no I/O, standard library only (an offline check imports this on every run).
+`Extractor` walks the instructions `lines` reads, as BuildKit's instructions.Parse does: it
+finds the stages and the ARGs before the first FROM (`stages`), then each stage's base and the
+sources its COPY and RUN instructions name that are no stage.
 """
 
 from __future__ import annotations
@@ -15,30 +13,26 @@ import re
 import sys
 from functools import cached_property
 
-from basepin.dockerfile_lex import (
-    Command,
-    EnvValue,
-    Expansion,
-    ExpansionError,
-    ShellLexer,
-    Unknown,
-    Unset,
-    csv_fields,
-    parse_words,
-    split_command,
-    whitespace_words,
+from basepin.extract.dockerfile.commands import csv_fields, split_command, unquote_range
+from basepin.extract.dockerfile.expansion import Expansion, ExpansionError
+from basepin.extract.dockerfile.lines import detect_syntax
+from basepin.extract.dockerfile.stages import (
+    EMPTY_IMAGE,
+    declare,
+    on_amd64,
+    per_platform,
+    read_stage,
 )
-from basepin.dockerfile_lines import Instruction, Reading, detect_syntax, read_dockerfile
-from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span
-from basepin.records import NamedTuple
+from basepin.model import RULE_IDS, ImageUse, Problem, Span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Sequence
 
+    from basepin.extract.dockerfile.commands import Command
+    from basepin.extract.dockerfile.lines import Instruction, Reading
+    from basepin.extract.dockerfile.stages import GlobalArgs, Stage
     from basepin.model import UseKind
-
-__all__ = ["parse_dockerfile"]
 
 INSTRUCTIONS = frozenset(
     {
@@ -62,22 +56,6 @@ INSTRUCTIONS = frozenset(
         "workdir",
     }
 )
-# Set by BuildKit for every build (dockerfile2llb defaultArgs), with their linux/amd64 values.
-AUTOMATIC_ARGS = {
-    "BUILDPLATFORM": "linux/amd64",
-    "BUILDOS": "linux",
-    "BUILDOSVERSION": "",
-    "BUILDARCH": "amd64",
-    "BUILDVARIANT": "",
-    "TARGETPLATFORM": "linux/amd64",
-    "TARGETOS": "linux",
-    "TARGETOSVERSION": "",
-    "TARGETARCH": "amd64",
-    "TARGETVARIANT": "",
-    "TARGETSTAGE": "",
-}
-EMPTY_IMAGE = "scratch"
-_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 # strconv.Atoi's reach: longer numbers fail there and are looked up as names.
 _STAGE_INDEX = re.compile(r"[+-]?[0-9]{1,19}")
 _INT64_MAX = (1 << 63) - 1
@@ -87,109 +65,6 @@ _RULES = frozenset(RULE_IDS)
 # One empty set for every use without an ignore comment: `frozenset()` makes a new one each
 # time (~200 bytes a use).
 _NONE_IGNORED: frozenset[str] = frozenset()
-# What `surrogateescape` makes of a byte that is not UTF-8, and a message that holds one
-# (`repr` shows it as `\\udcff`).
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
-_SHOWS_UNDECODABLE = re.compile("[\udc80-\udcff]|\\\\udc[89a-f][0-9a-f]")
-# Lines of later such bytes a problem names.
-_LATER_LINES = 5
-
-
-def parse_dockerfile(
-    data: bytes, path: str, build_args: Mapping[str, str] | None = None
-) -> ParsedDockerfile:
-    """Read one Dockerfile; never raises. Problems with the file come back as `problems`.
-
-    Each `ImageUse` keeps the reference as written after ARG substitution (quotes removed, not
-    normalised) and the span of its source text: the operand itself, or the ARG default it
-    came from (when the value came from --build-arg and that ARG line has no default, the
-    span is the ARG's name).
-    """
-    try:
-        text = data.decode("utf-8")
-        problems = []
-    except UnicodeDecodeError as err:
-        text = data.decode("utf-8", "surrogateescape")
-        problems = [_not_utf8(data, text, err, path)]
-    if b"\0" in data:
-        return ParsedDockerfile(path, text, (), _placed(text, [_binary(data, path)]))
-    empty = not data
-    del data  # the reader's structures are the peak for a large file: not the bytes as well
-    extractor = _Extractor(path, read_dockerfile(text), dict(build_args or {}))
-    uses = extractor.run(empty=empty)
-    if problems:
-        # A reference or a problem made of bytes that are not UTF-8 is named by the one
-        # problem above, which shows them escaped.
-        uses = tuple(use for use in uses if not _UNDECODABLE.search(use.reference))
-        problems.extend(p for p in extractor.problems if not _SHOWS_UNDECODABLE.search(p.message))
-    else:
-        problems.extend(extractor.problems)
-    problems.sort(key=lambda problem: (problem.line, problem.column))
-    return ParsedDockerfile(path, text, uses, _placed(text, problems))
-
-
-def _placed(text: str, problems: list[Problem]) -> tuple[Problem, ...]:
-    """`problems` with their offsets in `text` (past its end where a line is not there)."""
-    if not problems:
-        return ()
-    line_starts = [0]
-    newline = text.find("\n")
-    while newline >= 0:
-        line_starts.append(newline + 1)
-        newline = text.find("\n", newline + 1)
-    placed = []
-    for problem in problems:
-        offset = len(text)
-        if problem.line <= len(line_starts):
-            offset = min(line_starts[problem.line - 1] + problem.column - 1, offset)
-        placed.append(problem._replace(offset=offset))
-    return tuple(placed)
-
-
-def _not_utf8(data: bytes, text: str, err: UnicodeDecodeError, path: str) -> Problem:
-    """One problem for all the bytes that are not UTF-8: the first run of them, shown escaped
-    (`\\xff`) with its byte offset, and the lines of the next few."""
-    first = _UNDECODABLE.search(text)
-    at = first.start() if first else 0  # the text up to the first such byte is the bytes'
-    line = text.count("\n", 0, at) + 1
-    column = at - text.rfind("\n", 0, at)
-    shown = "".join(f"\\x{byte:02x}" for byte in data[err.start : err.end])
-    later: list[int] = []
-    position, position_line = at, line
-    for match in _UNDECODABLE.finditer(text, at + err.end - err.start):
-        position_line += text.count("\n", position, match.start())
-        position = match.start()
-        if not later or later[-1] != position_line:
-            later.append(position_line)
-            if len(later) > _LATER_LINES:
-                break
-    more = ""
-    if later:
-        more = ", more on line" + ("s " if len(later) > 1 else " ")
-        more += ", ".join(map(str, later[:_LATER_LINES]))
-        more += " and after" if len(later) > _LATER_LINES else ""
-    return Problem(
-        path,
-        line,
-        column,
-        f"not valid UTF-8: {'byte' if err.end - err.start == 1 else 'bytes'} {shown} at byte "
-        f"offset {err.start} (line {line}, column {column}){more}; "
-        "BuildKit reads Dockerfiles as UTF-8",
-    )
-
-
-def _binary(data: bytes, path: str) -> Problem:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return Problem(path, 1, 1, "UTF-16 text: BuildKit reads Dockerfiles as UTF-8 only")
-    line = data.count(b"\n", 0, data.index(b"\0")) + 1
-    return Problem(path, line, 1, f"binary file (NUL byte on line {line}), not a Dockerfile")
-
-
-def _unquote_range(text: str, start: int, end: int) -> tuple[int, int]:
-    """The inside of a word that is one quoted string; the word itself otherwise."""
-    if end - start >= 2 and text[start] in "'\"" and text[end - 1] == text[start]:
-        return start + 1, end - 1
-    return start, end
 
 
 def _variable_in(value: str) -> bool:
@@ -197,55 +72,16 @@ def _variable_in(value: str) -> bool:
     return "$" in value[:-1]
 
 
-class _Stage(NamedTuple):
-    number: int  # its index among the stages
-    order: int
-    instruction: Instruction
-    command: Command
-    name: str  # lowercased, "" when unnamed
-    operand: tuple[int, int] | None
-    # The COPY, RUN and ONBUILD instructions that may name a source, with their order.
-    commands: list[tuple[int, Instruction, Command]]
+class Extractor:
+    """The images a read Dockerfile names (`run`), and what is wrong with it (`problems`)."""
 
-    @property
-    def label(self) -> str:
-        return self.name or str(self.number)
-
-
-class _GlobalArgs:
-    """The ARGs declared before the first FROM, as FROM sees them (buildMetaArgs)."""
-
-    def __init__(self, escape: str, fallback: Callable[[str], EnvValue]) -> None:
-        self.fallback = fallback
-        self.values: dict[str, EnvValue] = {}
-        # Where each value came from: the default (inside quotes), or the name.
-        self.sources: dict[str, tuple[Instruction, int, int]] = {}
-        self.lexer = ShellLexer(escape, self.lookup)
-
-    def lookup(self, name: str) -> EnvValue:
-        return self.values[name] if name in self.values else self.fallback(name)
-
-    def source(self, name: str) -> tuple[int, int]:
-        """The file range of the text a global ARG's value came from."""
-        instruction, start, end = self.sources[name]
-        return instruction.file_range(start, end)
-
-    def expand(self, word: str) -> Expansion:
-        """The word as FROM sees it; a word the lexer rejects cannot be known."""
-        try:
-            return self.lexer.expand(word)
-        except ExpansionError as err:
-            return Expansion(unknown=str(err))
-
-
-class _Extractor:
     def __init__(self, path: str, reading: Reading, build_args: dict[str, str]) -> None:
         self.path = path
         self.reading = reading
         self.build_args = build_args
         self.problems: list[Problem] = []
         self.uses: list[tuple[int, ImageUse]] = []
-        self.stages: list[_Stage] = []
+        self.stages: list[Stage] = []
         self.global_args: list[tuple[Instruction, Command]] = []
         self.ignores: dict[int, frozenset[str]] = {}
         # Stages a later stage is built FROM: they run their ONBUILD triggers there.
@@ -263,8 +99,10 @@ class _Extractor:
             self.problems.append(
                 Problem(self.path, 1, 1, "no FROM instruction: BuildKit has no stage to build")
             )
-        env = self._declare(self._unknown_automatic, report=True)
-        names: dict[str, _Stage] = {}
+        fallback = per_platform(self.build_args)
+        escape = self.reading.escape
+        env = declare(self.global_args, escape, self.build_args, fallback, self._problem)
+        names: dict[str, Stage] = {}
         for stage in self.stages:
             if stage.operand is not None:
                 self._from(stage, stage.operand, names, env)
@@ -342,7 +180,8 @@ class _Extractor:
                     hint = " (continuation lines are joined with no space in between)"
                 self._problem(instruction.offset(0), f"unknown instruction {word!r}{hint}")
             elif keyword == "from":
-                self.stages.append(self._stage(order, instruction))
+                stage = read_stage(order, instruction, len(self.stages), escape, self._problem)
+                self.stages.append(stage)
             elif not self.stages and keyword == "arg":
                 self.global_args.append((instruction, split_command(instruction.text, escape)))
             elif not self.stages:
@@ -380,107 +219,22 @@ class _Extractor:
         if rules:
             self.ignores[order] = frozenset(rules)
 
-    def _stage(self, order: int, instruction: Instruction) -> _Stage:
-        """parseFrom: `FROM [--platform=...] <image> [AS <name>]`."""
-        text = instruction.text
-        command = split_command(text, self.reading.escape)
-        seen: set[str] = set()
-        for flag in command.flags:
-            if flag.name != "platform":
-                self._problem(instruction.offset(flag.start), f"unknown flag {flag.word!r} on FROM")
-            elif flag.name in seen or not flag.has_value:
-                problem = "duplicate flag --platform" if seen else "--platform needs a value"
-                self._problem(instruction.offset(flag.start), problem)
-            seen.add(flag.name)
-        words = whitespace_words(text, command.args_start, command.args_end, limit=4)
-        name = ""
-        if len(words) == 3 and text[slice(*words[1])].lower() == "as":
-            written = text[slice(*words[2])]
-            name = written.lower()
-            if not _STAGE_NAME.fullmatch(name):
-                self._problem(
-                    instruction.offset(words[2][0]),
-                    f"invalid stage name {written!r}: it must start with a letter and hold only "
-                    "letters, digits, '-', '_' and '.'",
-                )
-        elif not words:
-            self._problem(instruction.offset(command.word_start), "FROM needs an image")
-        elif len(words) != 1:
-            found = "more than three words" if len(words) > 3 else f"{len(words)} words"
-            self._problem(
-                instruction.offset(command.word_start),
-                f"FROM takes an image and optionally AS <name>; found {found}",
-            )
-        operand = words[0] if words else None
-        return _Stage(len(self.stages), order, instruction, command, name, operand, [])
-
     # --- global ARGs -------------------------------------------------------------------------
 
-    def _unknown_automatic(self, name: str) -> EnvValue:
-        if name in AUTOMATIC_ARGS:
-            if name in self.build_args:
-                return self.build_args[name]
-            return Unknown(f"{name} is set per platform at build time")
-        return Unset(f"{name} is not an ARG declared before the first FROM, so FROM cannot see it")
-
-    def _amd64_automatic(self, name: str) -> EnvValue:
-        if name in AUTOMATIC_ARGS:
-            target = self.stages[-1].name if name == "TARGETSTAGE" else AUTOMATIC_ARGS[name]
-            return self.build_args.get(name, target)
-        return self._unknown_automatic(name)
-
     @cached_property
-    def _amd64(self) -> _GlobalArgs:
+    def _amd64(self) -> GlobalArgs:
         """The global ARGs of a linux/amd64 build, to tell per-platform stage names apart."""
-        return self._declare(self._amd64_automatic, report=False)
-
-    def _declare(self, fallback: Callable[[str], EnvValue], *, report: bool) -> _GlobalArgs:
-        """buildMetaArgs: a --build-arg replaces a declared ARG's value, a default is expanded
-        with the ARGs before it, a bare declaration keeps an earlier value."""
-        escape = self.reading.escape
-        args = _GlobalArgs(escape, fallback)
-        for instruction, command in self.global_args:
-            text = instruction.text
-            words = parse_words(text, command.args_start, command.args_end, escape)
-            if not words and report:
-                self._problem(instruction.offset(0), "ARG needs at least one name")
-            for start, end in words:
-                key, equals, default = text[start:end].partition("=")
-                if equals and not key:
-                    if report:
-                        self._problem(instruction.offset(start), "ARG names can not be blank")
-                    continue
-                if key in self.build_args:
-                    args.values[key] = self.build_args[key]
-                elif equals:
-                    args.values[key] = self._default(key, default, args, instruction, report)
-                elif key not in args.values and key not in AUTOMATIC_ARGS:
-                    args.values[key] = Unset(f"ARG {key} has no value; pass --build-arg {key}=...")
-                else:
-                    continue
-                source = _unquote_range(text, start + len(key) + 1, end) if equals else (start, end)
-                args.sources[key] = (instruction, *source)
-        return args
-
-    def _default(
-        self, key: str, default: str, env: _GlobalArgs, instruction: Instruction, report: bool
-    ) -> EnvValue:
-        try:
-            expansion = env.lexer.expand(default)
-        except ExpansionError as err:
-            if report:
-                self._problem(instruction.offset(0), f"cannot read the default of ARG {key}: {err}")
-            return Unknown(f"the default of ARG {key} cannot be read: {err}")
-        return expansion.text if expansion.unknown is None else Unknown(expansion.unknown)
+        fallback = on_amd64(self.build_args, self.stages[-1].name)
+        return declare(self.global_args, self.reading.escape, self.build_args, fallback, None)
 
     # --- references --------------------------------------------------------------------------
 
     def _from(
         self,
-        stage: _Stage,
+        stage: Stage,
         operand: tuple[int, int],
-        names: dict[str, _Stage],
-        env: _GlobalArgs,
+        names: dict[str, Stage],
+        env: GlobalArgs,
     ) -> None:
         """The base of one stage: an earlier stage (as written), scratch, or an image."""
         instruction, order = stage.instruction, stage.order
@@ -497,7 +251,7 @@ class _Extractor:
             if probe.unknown is None and probe.text in names:
                 self.derived.add(names[probe.text].number)
                 return
-            inside = _unquote_range(instruction.text, start, end)
+            inside = unquote_range(instruction.text, start, end)
             self._use(
                 order,
                 instruction,
@@ -519,7 +273,7 @@ class _Extractor:
             source = (
                 env.source(via)
                 if via is not None
-                else instruction.file_range(*_unquote_range(instruction.text, start, end))
+                else instruction.file_range(*unquote_range(instruction.text, start, end))
             )
             self._use(
                 order,
@@ -532,7 +286,7 @@ class _Extractor:
                 platform=platform,
             )
 
-    def _platform(self, command: Command, env: _GlobalArgs) -> str | None:
+    def _platform(self, command: Command, env: GlobalArgs) -> str | None:
         values = [flag.value for flag in command.flags if flag.name == "platform"]
         if not values:
             return None
@@ -541,11 +295,11 @@ class _Extractor:
 
     def _command(
         self,
-        stage: _Stage,
+        stage: Stage,
         order: int,
         instruction: Instruction,
         command: Command,
-        names: dict[str, _Stage],
+        names: dict[str, Stage],
     ) -> None:
         if command.keyword == "onbuild":
             trigger = command.sub
@@ -568,11 +322,11 @@ class _Extractor:
 
     def _copy_from(
         self,
-        stage: _Stage,
+        stage: Stage,
         order: int,
         instruction: Instruction,
         command: Command,
-        names: dict[str, _Stage],
+        names: dict[str, Stage],
     ) -> None:
         flags = [flag for flag in command.flags if flag.name == "from"]
         if not flags:
@@ -592,11 +346,11 @@ class _Extractor:
 
     def _mounts(
         self,
-        stage: _Stage,
+        stage: Stage,
         order: int,
         instruction: Instruction,
         command: Command,
-        names: dict[str, _Stage],
+        names: dict[str, Stage],
     ) -> None:
         """Every --mount of a RUN; the last from= of a mount names its source."""
         for flag in command.flags:
@@ -620,13 +374,13 @@ class _Extractor:
 
     def _source(
         self,
-        stage: _Stage,
+        stage: Stage,
         order: int,
         instruction: Instruction,
         kind: UseKind,
         value: str,
         places: Sequence[int],
-        names: dict[str, _Stage],
+        names: dict[str, Stage],
     ) -> None:
         """A COPY --from / mount from= value: a stage (looked up lowercased), a stage index
         (COPY only), scratch, or an image. BuildKit rejects variables here."""

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin import dockerfile_patterns
-from basepin.dockerfile_patterns import (
+from basepin.extract.dockerfile import patterns
+from basepin.extract.dockerfile.patterns import (
     MAX_MATCH_STEPS,
+    Matcher,
     PatternError,
-    _Matcher,
     compile_pattern,
-    replace,
     trim,
 )
+from basepin.extract.dockerfile.replace import replace
 
 # --- the reference: BuildKit's recipe on a backtracking engine -------------------------------
 
@@ -263,7 +263,7 @@ def test_regex_characters_are_plain() -> None:
 
 
 def steps(value: str, pattern: str, *, greedy: bool = True) -> int:
-    matcher = _Matcher(value)
+    matcher = Matcher(value)
     shape = compile_pattern(pattern)
     matcher.prefix(shape, greedy=greedy)
     matcher.search(shape, 0, len(value))
@@ -291,7 +291,7 @@ def test_work_grows_with_the_lines_at_most() -> None:
 
 
 def test_work_past_the_budget_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dockerfile_patterns, "MAX_MATCH_STEPS", 1000)
+    monkeypatch.setattr(patterns, "MAX_MATCH_STEPS", 1000)
     # Every line is a match of `*\n`: a thousand searches.
     with pytest.raises(PatternError, match=r"^matching takes more than 1000 steps$"):
         replace("\n" * 1000, "*\n", "", every=True, limit=1 << 20)

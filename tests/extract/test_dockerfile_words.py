@@ -9,20 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basepin.dockerfile_lex import (
-    MAX_NESTING,
+from basepin.extract.dockerfile.commands import (
     CsvError,
-    EnvValue,
-    ExpansionError,
-    ShellLexer,
-    Unknown,
-    Unset,
     csv_fields,
     extract_flags,
     parse_words,
     split_command,
     whitespace_words,
 )
+from basepin.extract.dockerfile.expansion import EnvValue, ExpansionError, Unknown, Unset
+from basepin.extract.dockerfile.words import MAX_NESTING, ShellLexer
 
 ENV: dict[str, EnvValue] = {
     "A": "a/b/c",
