@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from basepin.config import Config
 from basepin.model import DigestInfo, Lookup, Missing, Platform, Resolution, TagInfo
-from basepin.vulnerable import ScanTarget, scan_targets
+from basepin.scans import ScanTarget
+from basepin.vulnerable import scan_targets
 
 PINNED = "sha256:" + "1" * 64
 NOW = "sha256:" + "2" * 64

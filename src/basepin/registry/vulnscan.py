@@ -29,7 +29,7 @@ from basepin.registry.pools import new_http_client
 from basepin.registry.sbom import SbomReader
 from basepin.registry.trust import default_context
 from basepin.sbom import PackageQuery, SbomAnswer
-from basepin.vulnerable import (
+from basepin.scans import (
     Scanned,
     ScanTarget,
     assemble,
