@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from basepin.lifecycle import EolAdvisor
     from basepin.model import Lifecycle
     from basepin.progress import Progress
     from basepin.report import Tally
     from basepin.resolve import ResolveOptions
+    from basepin.rules.lifecycle import EolAdvisor
 
 FORMATS = ("text", "json", "sarif", "github", "markdown")
 _EXIT_HELP = (
@@ -479,7 +479,7 @@ def _eol_on(config: Config) -> bool:
 def _eol_advisor(
     find: Callable[[str], Lifecycle | None], config: Config, now: datetime
 ) -> EolAdvisor:
-    from basepin.lifecycle import EolAdvisor
+    from basepin.rules.lifecycle import EolAdvisor
 
     return EolAdvisor(find, today=now.date(), warn_days=config.eol_warning_days)
 
@@ -607,7 +607,7 @@ def _examine(
     incomplete: dict[tuple[str, str], Unresolved] = {}
     vulnerabilities = None
     if config.severity_of("vulnerable") != "off":
-        from basepin.vulnerable import examine
+        from basepin.rules.vulnerable import examine
 
         examined = examine(
             result.lookups,

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 def run_vulns(image: str, fmt: str, config: Config, options: ResolveOptions) -> int:
     """Exit 0: no known vulnerability; 1: some; 3: unknown (no SBOM, or not checked)."""
     from basepin.resolve import resolve
+    from basepin.rules.vulnerable import scan
     from basepin.scans import ScanTarget
-    from basepin.vulnerable import scan
 
     ref = parse_reference(image)  # InvalidReference: exit 2 with the reason
     lookup = resolve([image], options._replace(want_facts=False, want_tags=False)).lookups[image]

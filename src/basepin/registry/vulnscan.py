@@ -1,4 +1,4 @@
-"""The network side of `basepin.vulnerable.scan`: SBOMs from the registries, OSV's answers.
+"""The network side of `basepin.rules.vulnerable.scan`: SBOMs from the registries, OSV's answers.
 
 Imported only when the cache cannot answer a scan whole. One HTTP client serves it: the
 registries' SBOM attestations are read first (each image within three times the timeout),

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
     from datetime import datetime
 
-    from basepin.lifecycle import EolAdvisor
     from basepin.model import Dated, Severity
+    from basepin.rules.lifecycle import EolAdvisor
     from basepin.versions import Scope
     from basepin.vulnerabilities import VulnerabilityReport
 
@@ -81,7 +81,7 @@ def judge(
     vulnerabilities: VulnerabilityReport | None = None,
 ) -> Verdict:
     """Offline rules plus what the registry's answers say (and endoflife.date's, through
-    `eol`, and, when the `vulnerable` rule ran, its scan: `basepin.vulnerable`); fixes planned
+    `eol`, and, when the `vulnerable` rule ran, its scan: `basepin.rules.vulnerable`); fixes planned
     across uses."""
     candidates: list[Candidate] = []
     incomplete: dict[str, Unresolved] = {}
@@ -98,7 +98,7 @@ def judge(
             elif isinstance(lookup, Resolution) and not _has(offline, "invalid"):
                 offline = list(_online(use, lookup, offline, config, now=now, bump=bump))
                 if vulnerabilities is not None:
-                    from basepin import vulnerable
+                    from basepin.rules import vulnerable
 
                     offline = list(vulnerable.candidates(use, lookup, offline, vulnerabilities))
             if eol is not None and not _has(offline, "invalid"):
