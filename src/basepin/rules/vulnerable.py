@@ -16,6 +16,7 @@ from basepin.errors import InvalidReference
 from basepin.model import Resolution, Unresolved
 from basepin.records import NamedTuple
 from basepin.reference import parse_reference
+from basepin.rules.candidates import Candidate
 from basepin.scans import Scanned, ScanTarget, from_cache
 from basepin.vulnerabilities import (
     VulnerabilityReport,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from basepin.config import Config
     from basepin.model import ImageUse, Lookup
     from basepin.resolve import ResolveOptions
-    from basepin.rules import Candidate
 
 RULE = "vulnerable"
 
@@ -105,7 +105,7 @@ def _platforms(uses: Iterable[str | None], config: Config) -> tuple[str, ...]:
 
 
 def _bump_target(tag: str | None, res: Resolution, config: Config) -> str | None:
-    """The digest `fix --bump` would write (as `basepin.rules` chooses it), if any."""
+    """The digest `fix --bump` would write (as `basepin.rules.online` chooses it), if any."""
     if tag is None or not res.tags:
         return None
     from basepin.versions import newer_tags  # online only: keep start-up light
@@ -177,8 +177,6 @@ def candidates(
 ) -> Iterator[Candidate]:
     """`found` with the delta their fixes bring (`stale-digest`, `outdated` with a bump),
     and the `vulnerable` finding of the image the use names."""
-    from basepin.rules import Candidate
-
     summary = report.by_reference.get(use.reference)
     changes: list[str] = []
     for cand in found:
