@@ -82,9 +82,10 @@ def judge(
             elif isinstance(lookup, Resolution) and not has_rule(offline, "invalid"):
                 offline = list(online_candidates(use, lookup, offline, config, now=now, bump=bump))
                 if vulnerabilities is not None:
-                    from basepin.rules import vulnerable  # an opt-in rule: loaded when it ran
+                    # An opt-in rule: loaded when it ran.
+                    from basepin.rules.vulnerable import candidates as vulnerable_candidates
 
-                    offline = list(vulnerable.candidates(use, lookup, offline, vulnerabilities))
+                    offline = list(vulnerable_candidates(use, lookup, offline, vulnerabilities))
             if eol is not None and not has_rule(offline, "invalid"):
                 tags = lookup.tags if isinstance(lookup, Resolution) else None
                 offline.extend(eol_candidates(use, eol, tags))
