@@ -556,7 +556,7 @@ def _examine(
     paths = [*found.files, *found.unreadable]
     in_order = sorted(paths)  # the order the formatters list files in
     if args.offline:
-        from basepin.rules import judge_offline
+        from basepin.rules.offline import judge_offline
 
         run = Report(tuple(paths), (), ())
 
@@ -578,7 +578,8 @@ def _examine(
 
     from basepin.file_queue import FileQueue
     from basepin.resolve import resolve_files
-    from basepin.rules import asks_registry, judge
+    from basepin.rules.judging import judge
+    from basepin.rules.online import asks_registry
 
     waiting = FileQueue()
     platforms_of: dict[str, list[str | None]] = {}  # each reference's FROM --platform
@@ -601,7 +602,7 @@ def _examine(
     finally:
         if progress is not None:
             progress.stop()
-    from basepin.rules import incomplete_of
+    from basepin.rules.judging import incomplete_of
 
     warnings = list(result.warnings)
     incomplete: dict[tuple[str, str], Unresolved] = {}

@@ -1,26 +1,15 @@
 """Judge: turn image uses (and, online, the registry's answers) into findings.
 
-The stage's face, what the command line and the tests call; each rule lives in the module of
-its kind (`offline`, `online`, `lifecycle`, `vulnerable`), on the floor of `candidates`, and
-`judging` runs them. `lifecycle` and `vulnerable` are not imported here: a run without their
-rules does not load them.
+A module for each kind of rule, each imported where it is used: an offline check loads only
+`candidates` and `offline`, and `lifecycle` and `vulnerable` load when their rules are on.
+
+- `candidates`: `Candidate`, how one is made, and `settle` (candidates -> findings).
+- `offline`: `invalid`, `unresolved`, `unpinned`, `latest`, `disallowed`, the `eol` rules'
+  findings; `judge_offline`.
+- `online`: `stale-digest`, `platforms`, `old-image`, `outdated` and the reference a use's
+  fixes write; `asks_registry`.
+- `fixes`: `plan_fixes`, each fix's edit or why there is none.
+- `judging`: `judge` (online), its `Verdict`, `incomplete_of`.
+- `lifecycle`: `EolAdvisor`, the `eol` and `eol-soon` verdicts.
+- `vulnerable`: the `vulnerable` rule: what to scan, the scan, its findings and fix deltas.
 """
-
-from basepin.rules.candidates import Candidate
-from basepin.rules.fixes import plan_fixes
-from basepin.rules.judging import Verdict, incomplete_of, judge, judge_offline, settle
-from basepin.rules.offline import is_allowed, offline_candidates
-from basepin.rules.online import asks_registry
-
-__all__ = [
-    "Candidate",
-    "Verdict",
-    "asks_registry",
-    "incomplete_of",
-    "is_allowed",
-    "judge",
-    "judge_offline",
-    "offline_candidates",
-    "plan_fixes",
-    "settle",
-]

@@ -1,52 +1,25 @@
-"""Judge: run every rule over the files' uses (and, online, the registry's answers), plan
-the fixes, and settle the candidates into findings by the configuration and inline ignores.
-"""
+"""Judge online: every rule over the files' uses and the registry's answers about them (with
+endoflife.date's and the vulnerability scan's where those rules ran), the fixes planned across
+uses, and what the run could not check."""
 
 from __future__ import annotations
 
 from basepin.config import Config
-from basepin.model import (
-    Edit,
-    Finding,
-    ImageUse,
-    Lookup,
-    Missing,
-    ParsedDockerfile,
-    Resolution,
-    TagInfo,
-    Unresolved,
-)
+from basepin.model import Finding, Lookup, Missing, ParsedDockerfile, Resolution, Unresolved
 from basepin.records import NamedTuple
-from basepin.reference import parse_reference
-from basepin.rules.candidates import Candidate, candidate, has_rule
+from basepin.rules.candidates import Candidate, candidate, has_rule, settle
 from basepin.rules.fixes import plan_fixes
-from basepin.rules.offline import offline_candidates, problem_candidates
+from basepin.rules.offline import eol_candidates, offline_candidates, problem_candidates
 from basepin.rules.online import online_candidates
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
-    from basepin.model import Severity
     from basepin.rules.lifecycle import EolAdvisor
     from basepin.vulnerabilities import VulnerabilityReport
-
-
-def judge_offline(
-    files: Sequence[ParsedDockerfile], config: Config, *, eol: EolAdvisor | None = None
-) -> list[Finding]:
-    """The rules that read only the files (and `eol` where end-of-life data is kept)."""
-    candidates: list[Candidate] = []
-    for parsed in files:
-        candidates.extend(problem_candidates(parsed))
-        for use in parsed.uses:
-            offline = list(offline_candidates(use, config))
-            candidates.extend(offline)
-            if eol is not None and not has_rule(offline, "invalid"):
-                candidates.extend(eol_candidates(use, eol, None))
-    return settle(candidates, config)
 
 
 class Verdict(NamedTuple):
@@ -109,38 +82,3 @@ def incomplete_of(text: str, lookup: Lookup, config: Config) -> list[Unresolved]
         if rules:
             found.append(Unresolved(text, f"{', '.join(rules)} not checked: {gap.reason}"))
     return found
-
-
-def eol_candidates(
-    use: ImageUse, eol: EolAdvisor, tags: Sequence[TagInfo] | None
-) -> Iterator[Candidate]:
-    if not use.resolved:
-        return
-    for verdict in eol.verdicts(parse_reference(use.reference), tags):
-        yield candidate(verdict.rule, use, verdict.message)
-
-
-def settle(
-    candidates: Iterable[Candidate],
-    config: Config,
-    fixes: Mapping[Candidate, Edit | str] | None = None,
-) -> list[Finding]:
-    """Apply severities, "off" and inline ignores; drop repeats (one ARG, several FROMs)."""
-    findings: dict[tuple[str, str, int, int, str], Finding] = {}
-    for cand in candidates:
-        configured = config.severity_of(cand.rule)
-        if configured == "off":
-            continue
-        if cand.use is not None and (
-            "*" in cand.use.ignored_rules or cand.rule in cand.use.ignored_rules
-        ):
-            continue
-        severity: Severity = cand.severity or configured
-        plan = (fixes or {}).get(cand)
-        message = f"{cand.message} ({plan})" if isinstance(plan, str) else cand.message
-        fix = plan if isinstance(plan, Edit) else None
-        key = (cand.rule, cand.path, cand.span.start, cand.span.end, cand.reference)
-        findings.setdefault(
-            key, Finding(cand.rule, severity, cand.path, cand.span, cand.reference, message, fix)
-        )
-    return sorted(findings.values(), key=lambda f: (f.path, f.span.line, f.span.column, f.rule))

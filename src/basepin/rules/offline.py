@@ -1,5 +1,7 @@
 """The rules that read only the files: `invalid` (the reader's problems and references that
-do not parse), `unresolved`, `unpinned`, `latest` and `disallowed`."""
+do not parse), `unresolved`, `unpinned`, `latest` and `disallowed`; `eol` and `eol-soon` from
+the end-of-life data kept; and `judge_offline`, which runs them. An offline check loads no
+more of the judge than this and `candidates`."""
 
 from __future__ import annotations
 
@@ -7,16 +9,32 @@ import fnmatch
 
 from basepin.config import Config
 from basepin.errors import InvalidReference
-from basepin.model import ImageUse, ParsedDockerfile, Span
+from basepin.model import Finding, ImageUse, ParsedDockerfile, Span, TagInfo
 from basepin.reference import ImageReference, parse_reference
-from basepin.rules.candidates import Candidate, candidate
+from basepin.rules.candidates import Candidate, candidate, has_rule, settle
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: see basepin.records
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
     from basepin.model import Severity
+    from basepin.rules.lifecycle import EolAdvisor
+
+
+def judge_offline(
+    files: Sequence[ParsedDockerfile], config: Config, *, eol: EolAdvisor | None = None
+) -> list[Finding]:
+    """The rules that read only the files (and `eol` where end-of-life data is kept)."""
+    candidates: list[Candidate] = []
+    for parsed in files:
+        candidates.extend(problem_candidates(parsed))
+        for use in parsed.uses:
+            offline = list(offline_candidates(use, config))
+            candidates.extend(offline)
+            if eol is not None and not has_rule(offline, "invalid"):
+                candidates.extend(eol_candidates(use, eol, None))
+    return settle(candidates, config)
 
 
 def offline_candidates(use: ImageUse, config: Config) -> Iterator[Candidate]:
@@ -64,3 +82,12 @@ def problem_candidates(parsed: ParsedDockerfile) -> Iterator[Candidate]:
         line, column, offset = problem.line, problem.column, problem.offset
         span = Span(line, column, line, column, offset, offset)
         yield Candidate("invalid", None, problem.path, span, "", problem.message)
+
+
+def eol_candidates(
+    use: ImageUse, eol: EolAdvisor, tags: Sequence[TagInfo] | None
+) -> Iterator[Candidate]:
+    if not use.resolved:
+        return
+    for verdict in eol.verdicts(parse_reference(use.reference), tags):
+        yield candidate(verdict.rule, use, verdict.message)
