@@ -5,7 +5,7 @@ Off unless asked for (`--vulns`, or a severity for `vulnerable` in the configura
 after the registries have answered, each reference's image is scanned: the pinned digest, else
 the digest its tag points to now, and the digest a fix would write (a stale pin's current
 digest, a `--bump` target). `scan_targets` says which; `examine` scans them, from the cache
-where it can (a run the cache answers whole loads no HTTP stack) and through
+where it can (`basepin.scans`: a run the cache answers whole loads no HTTP stack) and through
 `basepin.registry.vulnscan` where it cannot; `candidates` turns the summaries into findings
 and into the delta `stale-digest` and `outdated` fixes carry.
 """
