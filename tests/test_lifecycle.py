@@ -1,4 +1,4 @@
-"""End-of-life verdicts (`basepin.lifecycle`) and the cooldown's dates (`basepin.dates`)."""
+"""End-of-life verdicts (`basepin.rules.lifecycle`) and the cooldown's dates (`basepin.dates`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 
 from basepin.config import Config
 from basepin.dates import current_date, describe, image_date, tag_date, withheld
-from basepin.lifecycle import EolAdvisor
 from basepin.model import Dated, DigestInfo, EolCycle, Lifecycle, Resolution, TagInfo
 from basepin.reference import parse_reference
 from basepin.registry.eol import parse_product
+from basepin.rules.lifecycle import EolAdvisor
 
 DATA = Path(__file__).parent / "data" / "endoflife"
 TODAY = date(2026, 12, 6)

@@ -22,7 +22,10 @@ from basepin.model import (
     TagInfo,
     Unresolved,
 )
-from basepin.rules import Candidate, judge, judge_offline, plan_fixes
+from basepin.rules.candidates import Candidate
+from basepin.rules.fixes import plan_fixes
+from basepin.rules.judging import judge
+from basepin.rules.offline import judge_offline
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 OLD = "sha256:" + "0" * 64

@@ -1,10 +1,11 @@
-"""Which images the `vulnerable` rule scans for each reference (`basepin.vulnerable`)."""
+"""Which images the `vulnerable` rule scans for each reference (`basepin.rules.vulnerable`)."""
 
 from __future__ import annotations
 
 from basepin.config import Config
 from basepin.model import DigestInfo, Lookup, Missing, Platform, Resolution, TagInfo
-from basepin.vulnerable import ScanTarget, scan_targets
+from basepin.rules.vulnerable import scan_targets
+from basepin.scans import ScanTarget
 
 PINNED = "sha256:" + "1" * 64
 NOW = "sha256:" + "2" * 64

@@ -1,5 +1,6 @@
 """What the tests of every kind of file share: rows of uses, span checks, fixes applied the
-way the pipeline applies them (rules.plan_fixes, then fix.plan_changes on the file's bytes)."""
+way the pipeline applies them (rules.fixes.plan_fixes, then fix.plan_changes on the file's
+bytes)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from basepin.fix import plan_changes
 from basepin.model import Edit, ImageUse, ParsedDockerfile, Span
-from basepin.rules import Candidate, plan_fixes
+from basepin.rules.candidates import Candidate
+from basepin.rules.fixes import plan_fixes
 
 D1 = "sha256:" + "1" * 64
 

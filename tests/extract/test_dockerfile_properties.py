@@ -27,7 +27,7 @@ from basepin.extract.dockerfile.words import MAX_EXPANSION, ShellLexer
 from basepin.fix import plan_changes
 from basepin.model import DigestInfo, Lookup, ParsedDockerfile, Platform, Resolution
 from basepin.reference import parse_reference
-from basepin.rules import judge
+from basepin.rules.judging import judge
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 INDEX = "application/vnd.oci.image.index.v1+json"

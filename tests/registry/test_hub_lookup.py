@@ -21,7 +21,7 @@ from basepin.config import Config
 from basepin.extract.dockerfile import parse_dockerfile
 from basepin.model import Finding, Gap, Lookup, Resolution, Unresolved, size_platform
 from basepin.resolve import ResolveOptions, resolve
-from basepin.rules import judge
+from basepin.rules.judging import judge
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
 

@@ -28,8 +28,9 @@ from basepin.registry.http import RetryPolicy
 from basepin.registry.oci import RegistryClient
 from basepin.registry.osv import OsvClient
 from basepin.resolve import ResolveOptions
+from basepin.rules.vulnerable import scan
 from basepin.sbom import PackageQuery, SbomAnswer
-from basepin.vulnerable import ScanTarget, scan
+from basepin.scans import ScanTarget
 from fixtures.osv import OsvServer
 from fixtures.registry import Registry, push_image
 from fixtures.sboms import CRITICAL, record, spdx_statement
@@ -185,7 +186,8 @@ def test_a_scan_the_cache_answers_never_loads_the_http_stack(
         "import json, sys\n"
         "from pathlib import Path\n"
         "from basepin.resolve import ResolveOptions\n"
-        "from basepin.vulnerable import ScanTarget, scan\n"
+        "from basepin.scans import ScanTarget\n"
+        "from basepin.rules.vulnerable import scan\n"
         f"target = ScanTarget(*{list(target)!r})\n"
         f"options = ResolveOptions(cache_dir=Path({str(options.cache_dir)!r}))\n"
         "warm = scan([target], options, osv_url='http://127.0.0.1:9')\n"

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from basepin.config import Config
-    from basepin.lifecycle import EolAdvisor
     from basepin.model import Lifecycle
     from basepin.report import Tally
+    from basepin.rules.lifecycle import EolAdvisor
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -57,7 +57,7 @@ def examine_paths(
     paths = [*found.files, *found.unreadable]
     in_order = sorted(paths)  # the order the formatters list files in
     if args.offline:
-        from basepin.rules import judge_offline
+        from basepin.rules.offline import judge_offline
 
         run = Report(tuple(paths), (), ())
 
@@ -79,7 +79,8 @@ def examine_paths(
 
     from basepin.file_queue import FileQueue
     from basepin.resolve import resolve_files
-    from basepin.rules import asks_registry, judge
+    from basepin.rules.judging import judge
+    from basepin.rules.online import asks_registry
 
     waiting = FileQueue()
     platforms_of: dict[str, list[str | None]] = {}  # each reference's FROM --platform
@@ -102,13 +103,13 @@ def examine_paths(
     finally:
         if progress is not None:
             progress.stop()
-    from basepin.rules import incomplete_of
+    from basepin.rules.judging import incomplete_of
 
     warnings = list(result.warnings)
     incomplete: dict[tuple[str, str], Unresolved] = {}
     vulnerabilities = None
     if config.severity_of("vulnerable") != "off":
-        from basepin.vulnerable import examine
+        from basepin.rules.vulnerable import examine
 
         examined = examine(
             result.lookups,
@@ -194,7 +195,7 @@ def _once(
 def _eol_advisor(
     find: Callable[[str], Lifecycle | None], config: Config, now: datetime
 ) -> EolAdvisor:
-    from basepin.lifecycle import EolAdvisor
+    from basepin.rules.lifecycle import EolAdvisor
 
     return EolAdvisor(find, today=now.date(), warn_days=config.eol_warning_days)
 

@@ -2,7 +2,7 @@
 
 The image is the digest the reference pins, else the one its tag points to now; its SBOM
 attestation (for `--platform`, default linux/amd64) is read and OSV asked about its packages,
-as the `vulnerable` rule does (`basepin.vulnerable`), with the same cache. Text from the SBOM
+as the `vulnerable` rule does (`basepin.rules.vulnerable`), with the same cache. Text from the SBOM
 and OSV (IDs, package names, summaries) is shown escaped.
 """
 
@@ -37,7 +37,8 @@ def run_vulns(args: argparse.Namespace) -> int:
 def _list_vulns(image: str, fmt: str, config: Config, options: ResolveOptions) -> int:
     """Exit 0: no known vulnerability; 1: some; 3: unknown (no SBOM, or not checked)."""
     from basepin.resolve import resolve
-    from basepin.vulnerable import ScanTarget, scan
+    from basepin.rules.vulnerable import scan
+    from basepin.scans import ScanTarget
 
     ref = parse_reference(image)  # InvalidReference: exit 2 with the reason
     lookup = resolve([image], options._replace(want_facts=False, want_tags=False)).lookups[image]

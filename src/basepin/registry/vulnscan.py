@@ -1,4 +1,4 @@
-"""The network side of `basepin.vulnerable.scan`: SBOMs from the registries, OSV's answers.
+"""The network side of `basepin.rules.vulnerable.scan`: SBOMs from the registries, OSV's answers.
 
 Imported only when the cache cannot answer a scan whole. One HTTP client serves it: the
 registries' SBOM attestations are read first (each image within three times the timeout),
@@ -29,7 +29,7 @@ from basepin.registry.pools import new_http_client
 from basepin.registry.sbom import SbomReader
 from basepin.registry.trust import default_context
 from basepin.sbom import PackageQuery, SbomAnswer
-from basepin.vulnerable import (
+from basepin.scans import (
     Scanned,
     ScanTarget,
     assemble,
