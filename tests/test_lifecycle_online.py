@@ -17,9 +17,18 @@ from fixtures.eol import EolServer
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import Registry, push_image
 
+# Read again as each test starts (`_today`): a suite that runs past midnight must count the
+# days to an end of life from the day basepin counts them.
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 TODAY = NOW.date()
 CREATED = "org.opencontainers.image.created"
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    monkeypatch.setattr(f"{__name__}.NOW", now)
+    monkeypatch.setattr(f"{__name__}.TODAY", now.date())
 
 
 @pytest.fixture(autouse=True)
