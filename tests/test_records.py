@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,23 @@ def test_the_literal_types_values_are_there_at_run_time() -> None:
     assert "compose-image" in model.USE_KINDS
     with pytest.raises(AttributeError):
         _ = model.Severity  # a type for checkers only
+
+
+def test_the_run_time_values_match_the_literal_types() -> None:
+    # The Literal types exist only for type checkers (no `typing` at run time); read them from
+    # the source so that a kind added to one and not the other fails here.
+    import ast
+
+    from basepin import model
+
+    tree = ast.parse(Path(model.__file__).read_text(encoding="utf-8"))
+    literals = {
+        node.targets[0].id: tuple(ast.literal_eval(node.value.slice))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Subscript)
+        and getattr(node.value.value, "id", None) == "Literal"
+    }
+    assert literals["UseKind"] == model.USE_KINDS
+    assert literals["Severity"] == model.SEVERITIES

@@ -10,11 +10,11 @@ Pure: no I/O, standard library only.
 
 from __future__ import annotations
 
-import re
 import sys
 from bisect import bisect_right
 
-from basepin.model import RULE_IDS, ImageUse, ParsedDockerfile, Problem, Span
+from basepin.extract.ignores import NONE_IGNORED, read_ignore
+from basepin.model import ImageUse, ParsedDockerfile, Problem, Span
 from basepin.records import NamedTuple
 
 TYPE_CHECKING = False
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from basepin.model import UseKind
-
-_RULES = frozenset(RULE_IDS)
-_NONE_IGNORED: frozenset[str] = frozenset()
 
 
 def decode(data: bytes | str) -> tuple[str, int | None]:
@@ -173,32 +170,19 @@ class FileUses:
             start = self.lines.starts[above - 1] + self.lines.line_text(above).index(content)
             if self.in_data is not None and self.in_data(start):
                 break
-            rules |= self._comment_rules(above, start, content[len(self.comment) :])
+            rules |= self._comment_rules(above, content[len(self.comment) :])
             above -= 1
-        found = frozenset(rules) if rules else _NONE_IGNORED
+        found = frozenset(rules) if rules else NONE_IGNORED
         self._ignores[line] = found
         return found
 
-    def _comment_rules(self, line: int, offset: int, comment: str) -> set[str]:
-        match = re.match(r"\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?", comment)
-        if match is None:
-            return set()
-        if match.group(1) is None:
-            return {"*"}
-        named = {part.strip() for part in match.group(1).split(",")} - {""}
-        unknown = named - _RULES - {"*"}
-        if unknown or not named:
-            what = f"unknown rule {', '.join(sorted(unknown))}" if unknown else "no rule"
+    def _comment_rules(self, line: int, comment: str) -> frozenset[str]:
+        named, complaint = read_ignore(comment)
+        if complaint is not None:
             self.problems.append(
-                Problem(
-                    self.path,
-                    line,
-                    1,
-                    f"{what} in basepin: ignore[...]; rules are {', '.join(RULE_IDS)}",
-                    self.lines.starts[line - 1],
-                )
+                Problem(self.path, line, 1, complaint, self.lines.starts[line - 1])
             )
-        return named & (_RULES | {"*"})
+        return named
 
     def result(self) -> ParsedDockerfile:
         self.problems.sort(key=lambda problem: (problem.path != self.path, problem.offset))

@@ -23,7 +23,8 @@ from basepin.extract.dockerfile.stages import (
     per_platform,
     read_stage,
 )
-from basepin.model import RULE_IDS, ImageUse, Problem, Span
+from basepin.extract.ignores import NONE_IGNORED, read_ignore
+from basepin.model import ImageUse, Problem, Span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,11 +61,8 @@ INSTRUCTIONS = frozenset(
 _STAGE_INDEX = re.compile(r"[+-]?[0-9]{1,19}")
 _INT64_MAX = (1 << 63) - 1
 # Compiled on first use (re caches it): few files have such comments.
-_IGNORE = r"#\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?"
-_RULES = frozenset(RULE_IDS)
 # One empty set for every use without an ignore comment: `frozenset()` makes a new one each
 # time (~200 bytes a use).
-_NONE_IGNORED: frozenset[str] = frozenset()
 
 
 def _variable_in(value: str) -> bool:
@@ -149,7 +147,7 @@ class Extractor:
             stage=sys.intern(stage),
             platform=platform,
             unresolved_reason=unresolved,
-            ignored_rules=self.ignores.get(order, _NONE_IGNORED),
+            ignored_rules=self.ignores.get(order, NONE_IGNORED),
             source=sys.intern(self.reading.text[span.start : span.end]),
         )
         self.uses.append((order, use))
@@ -197,25 +195,12 @@ class Extractor:
         """`# basepin: ignore[...]` in the comment lines right above an instruction."""
         rules: set[str] = set()
         for line, comment in instruction.comments:
-            match = re.match(_IGNORE, comment)
-            if match is None:
+            if not comment.startswith("#"):
                 continue
-            if match.group(1) is None:
-                rules.add("*")
-                continue
-            named = {part.strip() for part in match.group(1).split(",")} - {""}
-            unknown = named - _RULES - {"*"}
-            if unknown or not named:
-                what = f"unknown rule {', '.join(sorted(unknown))}" if unknown else "no rule"
-                self.problems.append(
-                    Problem(
-                        self.path,
-                        line,
-                        1,
-                        f"{what} in basepin: ignore[...]; rules are {', '.join(RULE_IDS)}",
-                    )
-                )
-            rules |= named & (_RULES | {"*"})
+            named, complaint = read_ignore(comment[1:])
+            if complaint is not None:
+                self.problems.append(Problem(self.path, line, 1, complaint))
+            rules |= named
         if rules:
             self.ignores[order] = frozenset(rules)
 
