@@ -10,7 +10,8 @@ import re
 
 from basepin.model import RULE_IDS
 
-_IGNORE = re.compile(r"\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?")
+# Compiled on the first comment (re caches it), not at import: most runs read few comments.
+_IGNORE = r"\s*basepin\s*:\s*ignore\b(?:\s*\[([^\]]*)\])?"
 _KNOWN = frozenset(RULE_IDS) | {"*"}
 NONE_IGNORED: frozenset[str] = frozenset()
 
@@ -19,7 +20,7 @@ def read_ignore(comment: str) -> tuple[frozenset[str], str | None]:
     """The rules a comment (the text after its `#`) silences, `*` for every rule, and what to
     say about names it gets wrong (None when it gets none wrong). A comment that is no ignore
     silences nothing."""
-    match = _IGNORE.match(comment)
+    match = re.match(_IGNORE, comment)
     if match is None:
         return NONE_IGNORED, None
     if match.group(1) is None:
