@@ -63,6 +63,10 @@ def test_pyproject_without_table_is_passed_over(tmp_path: Path) -> None:
         ({"kinds": "compose"}, "kinds must be a list of strings"),
         ({"kinds": []}, "kinds must name one or more of dockerfile, compose, workflow, action"),
         ({"kinds": ["compose", "helm"]}, r"kinds must name .*, not \['compose', 'helm'\]"),
+        ({"files": ["ci/*.yml"]}, "files must be a table of kinds of file"),
+        ({"files": {"helm": ["x"]}}, "files.helm: unknown kind of file; known: dockerfile"),
+        ({"files": {"gitlab-ci": "ci/*.yml"}}, "files.gitlab-ci must be a list of path globs"),
+        ({"files": {"gitlab-ci": [""]}}, "files.gitlab-ci must be a list of path globs"),
     ],
 )
 def test_bad_values_name_the_key(table: dict[str, Any], message: str) -> None:
@@ -89,3 +93,15 @@ def test_kinds_are_all_unless_chosen() -> None:
     assert chosen.kinds == ("compose", "dockerfile")
     assert chosen.merged(kinds=None).kinds == ("compose", "dockerfile")
     assert chosen.merged(kinds=("gitlab-ci",)).kinds == ("gitlab-ci",)
+
+
+def test_files_globs_are_read_from_the_configurations_folder(tmp_path: Path) -> None:
+    assert Config().named_files() is None
+    path = tmp_path / ".basepin.toml"
+    path.write_text('[files]\ngitlab-ci = ["ci/*.yml", ".gitlab/*.yml"]\n')
+    config = load_config(path)
+    assert config.files == {"gitlab-ci": ("ci/*.yml", ".gitlab/*.yml")}
+    named = config.named_files()
+    assert named is not None
+    assert named.root == str(tmp_path)
+    assert named.globs == config.files

@@ -11,6 +11,7 @@ import pytest
 from basepin.discover import (
     KINDS,
     NAMES,
+    Named,
     discover,
     env_file_of,
     find,
@@ -322,3 +323,57 @@ def test_folders_git_could_not_open_are_named_from_where_the_search_began(
     found = find([str(tmp_path / "svc")])
     assert _relative(tmp_path, found.files) == ["svc/api/Dockerfile"]
     assert found.unreadable == {str(tmp_path / "svc" / "locked"): "Permission denied"}
+
+
+@pytest.mark.parametrize("git", [True, False], ids=["git", "walk"])
+def test_the_configurations_globs_name_more_files_of_a_kind(tmp_path: Path, git: bool) -> None:
+    if git:
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    _tree(
+        tmp_path,
+        [".gitlab-ci.yml", "ci/build.yml", "ci/deep/test.yml", "docker/app.build", "notes.txt"],
+    )
+    named = Named(str(tmp_path), {"gitlab-ci": ["ci/*.yml"], "dockerfile": ["docker/*.build"]})
+    found = find([str(tmp_path)], named=named).files
+    assert _relative(tmp_path, found) == [
+        ".gitlab-ci.yml",
+        "ci/build.yml",
+        "ci/deep/test.yml",  # `*` crosses folders, as in `exclude`
+        "docker/app.build",
+    ]
+    assert [kind_for(path, named) for path in found] == [
+        "gitlab-ci",
+        "gitlab-ci",
+        "gitlab-ci",
+        "dockerfile",
+    ]
+    # Without the globs, a YAML file that is no manifest is no file to check.
+    assert _relative(tmp_path, find([str(tmp_path)]).files) == [".gitlab-ci.yml"]
+    assert _relative(tmp_path, find([str(tmp_path)], kinds=["dockerfile"], named=named).files) == [
+        "docker/app.build"
+    ]
+
+
+def test_the_globs_are_read_from_the_configurations_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tree(tmp_path, ["project/ci/build.yml", "other/ci/build.yml"])
+    named = Named(str(tmp_path / "project"), {"gitlab-ci": ["ci/*.yml"]})
+    inside, outside = "project/ci/build.yml", "other/ci/build.yml"
+    for where in (tmp_path, tmp_path / "project", tmp_path / "other"):
+        monkeypatch.chdir(where)
+        assert kind_for(str(tmp_path / inside), named) == "gitlab-ci"
+        assert kind_for(os.path.relpath(tmp_path / inside), named) == "gitlab-ci"
+        assert kind_for(str(tmp_path / outside), named) == "kubernetes"  # by its name alone
+    monkeypatch.chdir(tmp_path)
+    assert discover(["."], named=named) == [os.path.normpath(inside)]
+    assert written_with(inside, Named(".", {"compose": ["project/ci/*.yml"]})) == [
+        inside,
+        str(Path("project", "ci", ".env")),
+    ]
+
+
+def test_the_globs_come_before_the_table(tmp_path: Path) -> None:
+    named = Named(str(tmp_path), {"kubernetes": ["deploy/compose.yaml"]})
+    assert kind_for(str(tmp_path / "deploy" / "compose.yaml"), named) == "kubernetes"
+    assert kind_for(str(tmp_path / "compose.yaml"), named) == "compose"

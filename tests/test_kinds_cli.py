@@ -389,6 +389,45 @@ def test_the_kinds_setting_and_flag_choose_what_is_read(
     assert "helm" in err
 
 
+def test_files_name_gitlab_ci_files_a_pipeline_includes(
+    images: list[PushedImage], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, _ = (image.reference for image in images)
+    included = f"# included\r\nunit:\r\n  image: '{b}'\r\n  script: [make]\r\n"
+    write(
+        {
+            ".gitlab-ci.yml": f"include:\n  - local: ci/build.yml\nlint:\n  image: {a}\n",
+            "ci/build.yml": included,
+            "services/api/pyproject.toml": '[project]\nname = "api"\n',
+        }
+    )
+    # Without the setting the included file is YAML that is no manifest: not read.
+    _, report, _ = check_json(capsys, "--offline")
+    assert report["files"] == [".gitlab-ci.yml"]
+
+    Path(".basepin.toml").write_text('[files]\ngitlab-ci = ["ci/*.yml"]\n')
+    _, report, _ = check_json(capsys, "--offline")
+    assert report["files"] == [".gitlab-ci.yml", "ci/build.yml"]
+    assert [(u["path"], u["kind"], u["line"]) for u in report["uses"]] == [
+        (".gitlab-ci.yml", "gitlab-image", 4),
+        ("ci/build.yml", "gitlab-image", 3),
+    ]
+    # The globs are read from the configuration's folder, wherever basepin runs from.
+    os.chdir("services")
+    _, report, _ = check_json(capsys, "--offline", "..")
+    assert report["files"] == ["../.gitlab-ci.yml", "../ci/build.yml"]
+    os.chdir("..")
+
+    assert main(["fix"]) == 1  # files written
+    assert "basepin: fixed ci/build.yml (1 edit)" in capsys.readouterr().err
+    digest = {image.reference: image.digest for image in images}[b]
+    assert Path("ci/build.yml").read_bytes() == included.replace(b, f"{b}@{digest}").encode()
+    # A file named on the command line is read by the same globs (as pre-commit names it).
+    _, report, _ = check_json(capsys, "ci/build.yml")
+    assert [u["kind"] for u in report["uses"]] == ["gitlab-image"]
+    assert report["findings"] == []
+
+
 def test_yaml_that_is_no_manifest_is_passed_over_named_or_found(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -7,7 +7,7 @@ import sys
 from types import MappingProxyType
 
 from basepin.catalog import RULES
-from basepin.discover import KINDS
+from basepin.discover import KINDS, Named
 from basepin.errors import ConfigError
 from basepin.model import SEVERITIES
 from basepin.records import NamedTuple
@@ -50,6 +50,9 @@ class Config(NamedTuple):
     exclude: tuple[str, ...] = ()
     # The kinds of file to read (`basepin.discover.KINDS`); the others are not looked for.
     kinds: tuple[str, ...] = KINDS
+    # Kind of file -> path globs (from the configuration file's folder) of files of that kind
+    # whatever their names: GitLab CI files a pipeline includes, Dockerfiles named otherwise.
+    files: Mapping[str, tuple[str, ...]] = _EMPTY
     build_args: Mapping[str, str] = _EMPTY
     bump: BumpScope = "minor"
     # How long a tag -> digest answer may be reused from the cache, in seconds.
@@ -67,6 +70,13 @@ class Config(NamedTuple):
     def severity_of(self, rule: str) -> SeverityOrOff:
         info = RULES[rule]
         return self.severity.get(rule, info.severity if info.default_on else "off")
+
+    def named_files(self) -> Named | None:
+        """`files` with the folder its globs are read from (`basepin.discover.Named`)."""
+        if not self.files:
+            return None
+        root = os.path.dirname(os.path.abspath(self.source)) if self.source else os.getcwd()
+        return Named(root, self.files)
 
     def merged(self, **overrides: Any) -> Config:
         """A copy with the CLI's values; None means "not given on the command line"."""
@@ -150,6 +160,7 @@ def parse_table(table: Mapping[str, Any], source: str | os.PathLike[str] | None 
         insecure_registries=reader.strings("insecure-registries"),
         exclude=reader.strings("exclude"),
         kinds=reader.kinds(),
+        files=reader.files(),
         build_args=reader.mapping("build-args"),
         bump=reader.choice("bump", _SCOPES, "minor"),
         cache_ttl=reader.integer("cache-ttl", 600, minimum=0),
@@ -221,6 +232,23 @@ class _Reader:
                 f"{self.where}: kinds must name one or more of {', '.join(KINDS)}, not {value!r}"
             )
         return tuple(dict.fromkeys(kinds))
+
+    def files(self) -> dict[str, tuple[str, ...]]:
+        value = self._get("files")
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self._error("files", "a table of kinds of file", value)
+        files: dict[str, tuple[str, ...]] = {}
+        for kind, globs in value.items():
+            if kind not in KINDS:
+                raise ConfigError(
+                    f"{self.where}: files.{kind}: unknown kind of file; known: {', '.join(KINDS)}"
+                )
+            if not isinstance(globs, list) or not all(isinstance(g, str) and g for g in globs):
+                raise self._error(f"files.{kind}", "a list of path globs", globs)
+            files[kind] = tuple(globs)
+        return files
 
     def severities(self) -> dict[str, SeverityOrOff]:
         levels: dict[str, SeverityOrOff] = {}

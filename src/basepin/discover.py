@@ -1,13 +1,14 @@
 """Discover: turn the paths a user names into the files to check, each of a kind.
 
 `NAMES` is the one table of the names each kind of file goes by; `kind_of` reads it. A folder
-is searched for those names (through git inside a work tree, so .gitignore is honoured); a
-file named on the command line is checked whatever its name, as a Dockerfile when its name is
-none of them. Kubernetes manifests have no name of their own: any other `.yaml` or `.yml` file
-is one when its text has `apiVersion:` and `kind:` keys at the start of lines (`is_manifest`,
-one look over the bytes); one that has not is no file to check, and is passed over without a
-word, named or found. A `.env` named on the command line stands for the Compose files beside
-it, whose variables it holds.
+is searched for those names (`basepin.walk`: through git inside a work tree, so .gitignore is
+honoured); a file named on the command line is checked whatever its name, as a Dockerfile
+when its name is none of them. The configuration's `files` names more files of a kind by path
+globs, whatever their names, and comes before the table. Kubernetes manifests have no name of
+their own: any other `.yaml` or `.yml` file is one when its text has `apiVersion:` and `kind:`
+keys at the start of lines (`is_manifest`, one look over the bytes); one that has not is no
+file to check, and is passed over without a word, named or found. A `.env` named on the
+command line stands for the Compose files beside it, whose variables it holds.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from basepin.records import NamedTuple
 # os.path rather than pathlib, which an offline check (on every commit) would pay to import.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
+
 
 # The kinds of file there are, as `basepin.extract` names its readers.
 KINDS = ("dockerfile", "compose", "workflow", "action", "kubernetes", "devcontainer", "gitlab-ci")
@@ -77,6 +79,17 @@ NAMES: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     # Only those whose text looks like manifests (`is_manifest`).
     ("kubernetes", ("*.yaml", "*.yml")),
 )
+
+
+class Named(NamedTuple):
+    """More files of each kind, whatever their names (the configuration's `files`): path
+    globs, matched as `exclude` matches paths, against a file's path from `root`, the folder
+    of the configuration file (as a .gitignore's patterns are read from its own folder)."""
+
+    root: str
+    globs: Mapping[str, Sequence[str]]
+
+
 # A Compose file's variables: the `.env` file in its folder.
 ENV_FILE = ".env"
 # A cheap first look at a name: whether any pattern of `NAMES` may match it.
@@ -99,10 +112,6 @@ def _matches(glob: str, name: str) -> bool:
     return len(name) >= len(glob) - 1 and name.startswith(head) and name.endswith(tail)
 
 
-# Folders a walk outside git never enters: VCS data, dependencies, virtual environments.
-_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", ".tox", ".nox"})
-# git ls-files goes on past a folder it cannot open, with this warning (dir.c).
-_UNOPENED = re.compile(r"^warning: could not open directory '(.*)': (.*)$", re.MULTILINE)
 # What makes a YAML text a Kubernetes manifest: both keys start lines (of some document).
 _API_VERSION = rb"^[\"']?apiVersion[\"']?[ \t]*:"
 _KIND = rb"^[\"']?kind[\"']?[ \t]*:"
@@ -163,10 +172,25 @@ def _name(path: str) -> str:
     return name.rpartition(os.sep)[2] if os.altsep else name
 
 
-def kind_for(path: str) -> str:
-    """The kind of file a path is read as: by its name, else (a file named on the command
-    line) a Dockerfile."""
-    return kind_of(path) or "dockerfile"
+def kind_for(path: str, named: Named | None = None) -> str:
+    """The kind of file a path is read as: by the configuration's globs (`named`), else by
+    its name, else (a file named on the command line) a Dockerfile."""
+    return (named and _named_kind(path, named)) or kind_of(path) or "dockerfile"
+
+
+def _named_kind(path: str, named: Named) -> str | None:
+    """The first kind whose globs match `path` (from the configuration's folder)."""
+    try:
+        relative = os.path.relpath(os.path.abspath(path), named.root)
+    except ValueError:  # another drive
+        return None
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return None  # outside the configuration's folder
+    trimmed = _trimmed(relative)
+    for kind, globs in named.globs.items():
+        if any(fnmatch.fnmatchcase(trimmed, glob) for glob in globs):
+            return kind
+    return None
 
 
 def is_env_file(path: str) -> bool:
@@ -178,10 +202,10 @@ def env_file_of(path: str) -> str:
     return os.path.join(os.path.dirname(path), ENV_FILE)
 
 
-def written_with(path: str) -> list[str]:
+def written_with(path: str, named: Named | None = None) -> list[str]:
     """The files a fix of the file at `path` may write: itself, and for a Compose file the
     `.env` beside it (a reference that is a variable's value is fixed where it is written)."""
-    if kind_for(path) == "compose":
+    if kind_for(path, named) == "compose":
         return [path, env_file_of(path)]
     return [path]
 
@@ -223,9 +247,10 @@ def discover(
     *,
     exclude: Sequence[str] = (),
     kinds: Collection[str] | None = None,
+    named: Named | None = None,
 ) -> list[str]:
     """The files `find` finds under `paths`."""
-    return find(paths, exclude=exclude, kinds=kinds).files
+    return find(paths, exclude=exclude, kinds=kinds, named=named).files
 
 
 def find(
@@ -233,6 +258,7 @@ def find(
     *,
     exclude: Sequence[str] = (),
     kinds: Collection[str] | None = None,
+    named: Named | None = None,
 ) -> Found:
     """Return the files to check under `paths` in a stable order, each once, and the folders
     that could not be searched.
@@ -242,14 +268,15 @@ def find(
     inside a work tree so that .gitignore is honoured. A name that cannot be read (a broken
     symbolic link, a link loop, a file behind a permission) is kept: reading it says why.
     `exclude` holds path globs (from the configuration); they also silence folders that cannot
-    be read. `kinds`, when given, are the only kinds of file kept.
+    be read. `kinds`, when given, are the only kinds of file kept. `named` (kind -> path
+    globs) names more files of a kind, found and read as that kind whatever their names.
     """
     found: dict[str, None] = {}
     unreadable: dict[str, str] = {}
     for given in paths or ["."]:
         path = os.fspath(given) or "."  # as pathlib reads "": the current folder
         if os.path.isdir(path):
-            candidates: Iterable[str] = sorted(_search_folder(path, unreadable))
+            candidates: Iterable[str] = sorted(_search_folder(path, unreadable, named))
         elif is_env_file(path) and os.path.lexists(path):
             candidates = _compose_files_beside(path)
         elif os.path.lexists(path):
@@ -259,7 +286,7 @@ def find(
         for candidate in candidates:
             if candidate in found or _excluded(candidate, exclude):
                 continue
-            kind = kind_for(candidate)
+            kind = kind_for(candidate, named)
             if kinds is not None and kind not in kinds:
                 continue
             if kind != "kubernetes" or is_manifest(candidate):
@@ -277,9 +304,14 @@ def find(
 def _excluded(path: str, exclude: Sequence[str]) -> bool:
     if not exclude:
         return False
-    posix = _as_posix(path)
-    trimmed = posix[2:] if posix.startswith("./") else posix
+    trimmed = _trimmed(path)
     return any(fnmatch.fnmatchcase(trimmed, pattern) for pattern in exclude)
+
+
+def _trimmed(path: str) -> str:
+    """The path as globs of the configuration see it: `/` between parts, no leading `./`."""
+    posix = _as_posix(path)
+    return posix[2:] if posix.startswith("./") else posix
 
 
 def _as_posix(path: str) -> str:
@@ -312,85 +344,13 @@ def _compose_files_beside(env_file: str) -> list[str]:
     ]
 
 
-def _search_folder(folder: str, unreadable: dict[str, str]) -> Iterable[str]:
-    tracked = _git_files(folder, unreadable)
-    if tracked is not None:
-        for relative in tracked:
-            if not _MAYBE.search(_name(relative)):
-                continue
-            candidate = os.path.normpath(os.path.join(folder, relative))
-            # ls-files also lists files deleted from the work tree but still in the index.
-            if kind_of(candidate) is not None and _checkable(candidate, listed=False):
-                yield candidate
-        return
+def _search_folder(folder: str, unreadable: dict[str, str], named: Named | None) -> Iterable[str]:
+    from basepin.walk import files_below
 
-    def note(error: OSError) -> None:
-        where = os.path.normpath(error.filename or folder)
-        unreadable.setdefault(where, error.strerror or type(error).__name__)
+    def wanted(path: str) -> bool:
+        return kind_of(path) is not None or bool(named and _named_kind(path, named))
 
-    for root, dirs, names in os.walk(folder, onerror=note):
-        dirs[:] = sorted(d for d in dirs if not _skip_dir(root, d))
-        for name in names:
-            candidate = os.path.join(root, name)
-            if kind_of(candidate) is not None and _checkable(candidate, listed=True):
-                yield os.path.normpath(candidate)
+    def maybe(path: str) -> bool:
+        return bool(named) or _MAYBE.search(_name(path)) is not None
 
-
-def _checkable(path: str, *, listed: bool) -> bool:
-    """A regular file, or a name that cannot be read as one (a broken symbolic link, a loop,
-    a permission): reading it says why. `listed`: the name was just seen in its folder."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return listed or os.path.islink(path)  # a link to nothing; otherwise a file since gone
-    except OSError:
-        return True
-
-
-def _skip_dir(root: str, name: str) -> bool:
-    return name in _SKIPPED_DIRS or os.path.isfile(os.path.join(root, name, "pyvenv.cfg"))
-
-
-def _git_files(folder: str, unreadable: dict[str, str]) -> list[str] | None:
-    """Files git tracks or would track (not ignored) below `folder`; None outside a work tree.
-
-    Folders git could not open go to `unreadable`.
-    """
-    import subprocess  # only folders need git: checking named files stays light
-
-    try:
-        result = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=folder,
-            capture_output=True,
-            check=False,
-            timeout=60,
-            # Its warnings are read below: in English, whatever the user's language.
-            env={**os.environ, "LC_ALL": "C"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    names = result.stdout.decode("utf-8", "surrogateescape").split("\0")
-    _note_unopened(folder, result.stderr.decode("utf-8", "surrogateescape"), unreadable)
-    return [name for name in dict.fromkeys(names) if name]
-
-
-def _note_unopened(folder: str, warnings: str, unreadable: dict[str, str]) -> None:
-    """Record the folders git warned it could not open (it names them from the top of the
-    work tree, and goes on without them)."""
-    unopened = [(match[1], match[2]) for match in _UNOPENED.finditer(warnings)]
-    if not unopened:
-        return
-    import subprocess
-
-    top = (
-        subprocess.run(
-            ["git", "rev-parse", "--show-cdup"], cwd=folder, capture_output=True, check=False
-        )
-        .stdout.decode("utf-8", "surrogateescape")
-        .strip()
-    )
-    for name, reason in unopened:
-        unreadable.setdefault(os.path.normpath(os.path.join(folder, top, name)), reason)
+    return files_below(folder, unreadable, wanted, maybe)

@@ -56,7 +56,7 @@ def parse(data: bytes, path: str, config: Config) -> ParsedDockerfile:
     # Handed over, not held here: a reader lets the bytes go once it has the text.
     held = [data]
     del data
-    kind = kind_for(path)
+    kind = kind_for(path, config.named_files())
     if kind == "dockerfile":
         from basepin.extract.dockerfile import parse_dockerfile
 

@@ -87,3 +87,29 @@ def test_fix_mode_pins_a_value_in_env_and_says_a_file_changed(
     )
     compose = (job.workspace / "services" / "web" / "compose.yaml").read_text()
     assert compose == FILES["services/web/compose.yaml"]
+
+
+def test_fix_mode_says_a_file_changed_that_only_the_files_setting_names(
+    tmp_path: Path, github_api: FakeGitHub, plain_registry: Registry, hub_server: HubServer
+) -> None:
+    job = make_job(tmp_path, github_api)
+    job.env["BASEPIN_HUB_URL"] = hub_server.url
+    _git(job.workspace, "rm", "-q", "Dockerfile", "services/api/Dockerfile")
+    _workspace(
+        job,
+        {
+            ".gitlab-ci.yml": "include: [{local: ci/unit.yml}]\n",
+            "ci/unit.yml": "unit:\n  image: actiontest/python:3.13\n  script: [make]\n",
+            ".basepin.toml": '[files]\ngitlab-ci = ["ci/*.yml"]\n',
+        },
+    )
+    python = push_image(plain_registry, "actiontest/python", "3.13", platforms=["linux/amd64"])
+    hub_server.add_tag(
+        "actiontest/python", "3.13", digest=python.digest, pushed=datetime.now(timezone.utc)
+    )
+    run = run_action(job, {"mode": "fix", "registry-mirrors": f"docker.io={plain_registry.url}"})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["changed"] == "true"
+    assert (job.workspace / "ci" / "unit.yml").read_text() == (
+        f"unit:\n  image: actiontest/python:3.13@{python.digest}\n  script: [make]\n"
+    )

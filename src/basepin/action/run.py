@@ -38,6 +38,10 @@ from basepin.escape import shown
 from basepin.model import Report
 from basepin.report import plural, tally
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from basepin.discover import Named
+
 
 @dataclass(frozen=True)
 class Runner:
@@ -79,13 +83,13 @@ def main(environ: Mapping[str, str] | None = None) -> int:
 
     changed = False
     if inputs.mode == "fix":
-        before = _snapshot(inputs.paths, runner.workspace)
+        before = _snapshot(inputs.paths, inputs.config, runner.workspace)
         fixed = _basepin(fix_arguments(inputs), runner, child_env)
         # 1 and 3 may still have written fixes; the check below gives the verdict.
         if fixed not in (0, 1, 3):
             _say(command("error", "basepin fix did not finish: see the log above", title="basepin"))
             return fixed
-        changed = _snapshot(inputs.paths, runner.workspace) != before
+        changed = _snapshot(inputs.paths, inputs.config, runner.workspace) != before
 
     report_dir = runner.temp / "basepin"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -268,17 +272,29 @@ def _basepin(arguments: Sequence[str], runner: Runner, env: Mapping[str, str]) -
     return code
 
 
-def _snapshot(paths: Sequence[str], workspace: Path) -> dict[str, bytes]:
+def _named_files(paths: Sequence[str], config: str, workspace: Path) -> Named | None:
+    """The configuration's `files`, found as the fix run in `workspace` finds them."""
+    from basepin.config import find_config_file, load_config
+
+    if config:
+        return load_config(workspace / config).named_files()
+    start = workspace / paths[0] if paths else workspace
+    found = find_config_file(start if start.exists() else workspace)
+    return load_config(found).named_files() if found else None
+
+
+def _snapshot(paths: Sequence[str], config: str, workspace: Path) -> dict[str, bytes]:
     """The bytes of the files under `paths` a fix may write (the exit code of fix cannot tell
     whether it wrote anything: 1 also means findings it could not fix)."""
     from basepin.discover import discover, written_with
 
     try:
-        files = discover([str(workspace / path) for path in paths])
+        named = _named_files(paths, config, workspace)
+        files = discover([str(workspace / path) for path in paths], named=named)
     except BasepinError:
         return {}  # fix reports the problem itself
     snapshot = {}
-    for name in (written for found in files for written in written_with(found)):
+    for name in (written for found in files for written in written_with(found, named)):
         with contextlib.suppress(OSError):
             snapshot[name] = Path(name).read_bytes()
     return snapshot

@@ -52,7 +52,7 @@ def examine_paths(
     from basepin.report import part
 
     config = run_config(args)
-    found = find(args.paths, exclude=config.exclude, kinds=config.kinds)
+    found = find(args.paths, exclude=config.exclude, kinds=config.kinds, named=config.named_files())
     # A folder that could not be searched is listed as a file that cannot be read.
     paths = [*found.files, *found.unreadable]
     in_order = sorted(paths)  # the order the formatters list files in
