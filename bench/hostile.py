@@ -103,7 +103,7 @@ def main() -> int:
                 (Path(folder) / "Dockerfile").write_text(f"FROM {image.reference}\n")
                 runs = [_run_once(Path(folder), args.timeout) for _ in range(args.runs)]
         finally:
-            registry.stop()
+            registry.close()
         times = [took for took, _, _ in runs]
         peak = max(peak for _, _, peak in runs) / 1024
         codes = sorted({code for _, code, _ in runs})

@@ -381,7 +381,7 @@ def main() -> int:
                     rows += found
                     if count == args.files:
                         cold[name] = found[0].median
-    bench.eol.stop()
+    bench.eol.close()
     print(f"one-way delay {args.delay * 1000:g} ms; {len(references)} unique references; "
           f"medians of {args.runs} runs ({max(1, args.runs // 2)} for {args.large} files); "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
