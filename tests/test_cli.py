@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from basepin.cli import main
+from fixtures.runs import imported_by
 
 PINNED = "alpine:3.20@sha256:" + "a" * 64
 
@@ -259,17 +259,8 @@ def test_allow_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_python_dash_m_and_no_http_stack_offline(tmp_path: Path) -> None:
     path = _write(tmp_path, "Dockerfile", "FROM alpine:3.20\n")
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "basepin", "check", "--offline", path],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"},
-    )
+    result, imported = imported_by("check", "--offline", path)
     assert result.returncode == 1, result.stderr
-    imported = {
-        line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line
-    }
     for module in ("httpx", "httpcore", "h11", "anyio", "ssl", "sqlite3", "asyncio"):
         assert module not in imported, f"offline run imported {module}"
 

@@ -4,7 +4,6 @@ when it was not (1: files changed or findings left; 3: a fix was not written).""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,19 +14,13 @@ from basepin import fix
 from basepin.cli import main
 from basepin.model import Edit
 from fixtures.registry import PushedImage, Registry, push_image
+from fixtures.runs import isolate
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real Docker Hub, no user credentials, a fresh cache; run inside the tree."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
-    monkeypatch.setenv("BASEPIN_HUB_URL", f"http://127.0.0.1:{closed}")
-    monkeypatch.setenv("BASEPIN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    for name in ("DOCKER_AUTH_CONFIG", "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    isolate(monkeypatch, tmp_path)
     (tmp_path / "tree").mkdir()
     monkeypatch.chdir(tmp_path / "tree")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.registry import PushedImage, Registry, push_image
+from fixtures.runs import USER_CREDENTIALS, closed_port
 
 FIXERS = 8
 FILES = 20
@@ -102,17 +102,10 @@ def make_tree(root: Path, images: list[PushedImage]) -> dict[Path, bytes]:
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DOCKER_AUTH_CONFIG", "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in USER_CREDENTIALS}
     # One cache for all of them, as runs on one machine share it.
     env.update(
-        BASEPIN_HUB_URL=f"http://127.0.0.1:{closed}",
+        BASEPIN_HUB_URL=f"http://127.0.0.1:{closed_port()}",
         BASEPIN_CACHE_DIR=str(tmp_path / "cache"),
         DOCKER_CONFIG=str(tmp_path / "docker-config"),
     )

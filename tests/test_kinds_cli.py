@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -22,6 +20,7 @@ from basepin.escape import shown
 from basepin.extract import reader
 from basepin.extract.compose import EnvFile, parse_compose
 from fixtures.registry import PushedImage, Registry, push_image
+from fixtures.runs import imported_by, isolate
 
 CORPORA = Path(__file__).parent / "data" / "corpora"
 TEMPLATE_NOTE = "skipped: a Go template ({{ ... }}, as in a Helm chart) is not YAML until"
@@ -30,14 +29,7 @@ TEMPLATE_NOTE = "skipped: a Go template ({{ ... }}, as in a Helm chart) is not Y
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real Docker Hub, no user credentials, a fresh cache; run inside the tree."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
-    monkeypatch.setenv("BASEPIN_HUB_URL", f"http://127.0.0.1:{closed}")
-    monkeypatch.setenv("BASEPIN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    for name in ("DOCKER_AUTH_CONFIG", "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    isolate(monkeypatch, tmp_path)
     (tmp_path / "tree").mkdir()
     monkeypatch.chdir(tmp_path / "tree")
 
@@ -606,17 +598,8 @@ def test_the_corpora_read_through_the_command_line(capsys: pytest.CaptureFixture
 
 def test_an_offline_check_of_yaml_files_imports_no_http_stack() -> None:
     write(every_kind("a:1", "b:2", "c:3"))
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "basepin", "check", "--offline"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"},
-    )
+    result, imported = imported_by("check", "--offline")
     assert result.returncode == 1, result.stderr
-    imported = {
-        line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line
-    }
     assert "yaml" in imported
     for module in ("httpx", "httpcore", "h11", "anyio", "ssl", "sqlite3", "asyncio"):
         assert module not in imported, f"offline run imported {module}"

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from basepin.cli import main
 from fixtures.eol import EolServer
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import Registry, push_image
+from fixtures.runs import closed_port, isolate
 
 # Read again as each test starts (`_today`): a suite that runs past midnight must count the
 # days to an end of life from the day basepin counts them.
@@ -33,18 +33,7 @@ def _today(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BASEPIN_HUB_URL", f"http://127.0.0.1:{_closed_port()}")
-    monkeypatch.setenv("BASEPIN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    monkeypatch.delenv("DOCKER_AUTH_CONFIG", raising=False)
-    monkeypatch.delenv("DOCKERHUB_USERNAME", raising=False)
-    monkeypatch.delenv("DOCKERHUB_TOKEN", raising=False)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    isolate(monkeypatch, tmp_path)
 
 
 def _answer(product: str, label: str, cycles: list[tuple[str, date | None, str | None]]) -> Any:
@@ -208,7 +197,7 @@ def test_endoflife_date_unreachable_is_a_warning_not_an_incomplete_run(
     assert "Python" not in report["findings"][0]["message"]
     assert code == 0
     # With nothing kept and the API away: silent, and still not incomplete.
-    monkeypatch.setenv("BASEPIN_EOL_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("BASEPIN_EOL_URL", f"http://127.0.0.1:{closed_port()}")
     code, report = _json_check(capsys, "--no-cache", "--timeout", "2", str(dockerfile))
     assert report["findings"] == []
     assert report["incomplete"] == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from basepin.cli import main
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import Registry, add_tag, docker_config, push_image
+from fixtures.runs import closed_port, isolate
 from fixtures.tokenserver import scopes_of
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -23,18 +23,7 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real Docker Hub, no user credentials, a fresh cache for every test."""
-    monkeypatch.setenv("BASEPIN_HUB_URL", f"http://127.0.0.1:{_closed_port()}")
-    monkeypatch.setenv("BASEPIN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    monkeypatch.delenv("DOCKER_AUTH_CONFIG", raising=False)
-    monkeypatch.delenv("DOCKERHUB_USERNAME", raising=False)
-    monkeypatch.delenv("DOCKERHUB_TOKEN", raising=False)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    isolate(monkeypatch, tmp_path)
 
 
 def _repo() -> str:
@@ -153,7 +142,7 @@ def test_unknown_tag_and_digest(
 def test_unreachable_registry_is_incomplete_exit_3(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    host = f"127.0.0.1:{_closed_port()}"
+    host = f"127.0.0.1:{closed_port()}"
     path = _dockerfile(tmp_path, f"FROM {host}/acme/app:1@sha256:{'a' * 64}\n")
     code = main(["check", "--timeout", "2", str(path)])
     out, err = capsys.readouterr()
@@ -250,7 +239,7 @@ def test_warm_cache_needs_no_network(
     path = _dockerfile(tmp_path, f"FROM {image.reference}@{image.digest}\n")
     assert main(["check", str(path)]) == 0
     # Same answers with the registry unreachable: everything came from the cache.
-    mirror = f"{plain_registry.host}=http://127.0.0.1:{_closed_port()}"
+    mirror = f"{plain_registry.host}=http://127.0.0.1:{closed_port()}"
     assert main(["check", "--registry-mirror", mirror, "--timeout", "2", str(path)]) == 0
     assert (
         main(["check", "--no-cache", "--registry-mirror", mirror, "--timeout", "2", str(path)]) == 3

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.hostile_text import GOOD_DIGEST, LINK_SECRET, HostileTextRegistry
+from fixtures.runs import closed_port
 
 SECRET = "s3cr3t-pass"
 # main() with every logger at DEBUG, as a user would turn it on.
@@ -41,12 +41,6 @@ class Run:
 
     def shows(self, secret: str) -> bool:
         return secret in self.stdout + self.stderr + self.files
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

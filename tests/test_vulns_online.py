@@ -4,7 +4,6 @@ images carry BuildKit-shaped SBOM attestations, and a local OSV API."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from basepin.report import json_load, markdown, tally
 from fixtures.hub import HubServer, image_entry
 from fixtures.osv import OsvServer
 from fixtures.registry import PushedImage, Registry, push_image
+from fixtures.runs import isolate
 from fixtures.sboms import (
     ALPINE_PURLS,
     CRITICAL,
@@ -36,12 +36,8 @@ ALPINE_CRYPTO = ALPINE_PURLS[1]  # libcrypto3, from the openssl source package, 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, osv_server: OsvServer) -> None:
-    monkeypatch.setenv("BASEPIN_HUB_URL", f"http://127.0.0.1:{_closed_port()}")
-    monkeypatch.setenv("BASEPIN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    isolate(monkeypatch, tmp_path)
     monkeypatch.setenv("BASEPIN_OSV_URL", osv_server.url)
-    for name in ("DOCKER_AUTH_CONFIG", "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
     # OSV's records for what the images hold (shapes: tests/data/sbom/SOURCES.md).
     osv_server.add(
         record("DEBIAN-CVE-2024-1", "Debian:12", "openssl", cvss=CRITICAL,
@@ -66,12 +62,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, osv_server: OsvSe
                summary="Jinja has a sandbox breakout\x1b[2J\n::error::through the filter"),
         "3.1.4",
     )  # fmt: skip
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _sbom(*purls: str) -> Any:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +9,7 @@ import pytest
 from basepin.discover import KINDS
 from basepin.extract import FILE_KINDS, READERS, reader
 from basepin.model import USE_KINDS, ParsedDockerfile
+from fixtures.runs import imported_by
 
 READS = {
     "dockerfile": (b"FROM alpine:3.20\n", {"from"}),
@@ -50,17 +48,8 @@ def test_every_use_kind_has_a_reader() -> None:
 def test_an_offline_check_of_dockerfiles_reads_no_yaml(tmp_path: Path) -> None:
     path = tmp_path / "Dockerfile"
     path.write_text("FROM alpine:3.20\n")
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "basepin", "check", "--offline", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"},
-    )
+    result, imported = imported_by("check", "--offline", str(path))
     assert result.returncode == 1, result.stderr
-    imported = {
-        line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line
-    }
     assert "yaml" not in imported
     readers = {module for module in imported if module.startswith("basepin.extract.")}
     assert "basepin.extract.dockerfile" in readers

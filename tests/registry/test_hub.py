@@ -37,6 +37,7 @@ from basepin.registry.hub import HubClient, HubImage, HubTag, HubTagList
 from basepin.registry.hub_limits import Pauses, retry_wait
 from basepin.registry.hub_session import MAX_ANSWER_BYTES
 from basepin.registry.hub_tags import tag_from
+from fixtures import runs
 from fixtures.hub import HubServer, image_entry, recorded
 
 T = TypeVar("T")
@@ -850,10 +851,7 @@ def test_server_errors_beyond_retries(hub_server: HubServer, fake_time: FakeTime
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+    return runs.closed_port()
 
 
 @pytest.fixture

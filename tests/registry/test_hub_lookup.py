@@ -24,6 +24,7 @@ from basepin.resolve import ResolveOptions, resolve
 from basepin.rules.judging import judge
 from fixtures.hub import HubServer, image_entry
 from fixtures.registry import PushedImage, Registry, add_tag, push_image
+from fixtures.runs import isolate
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 OTHER = "sha256:" + "9" * 64
@@ -31,10 +32,7 @@ OTHER = "sha256:" + "9" * 64
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BASEPIN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    for name in ("DOCKER_AUTH_CONFIG", "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    isolate(monkeypatch, tmp_path, hub=False)  # each test serves its own Docker Hub API
 
 
 def _repo() -> str:
