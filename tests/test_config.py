@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,5 +104,11 @@ def test_files_globs_are_read_from_the_configurations_folder(tmp_path: Path) -> 
     assert config.files == {"gitlab-ci": ("ci/*.yml", ".gitlab/*.yml")}
     named = config.named_files()
     assert named is not None
-    assert named.root == str(tmp_path)
-    assert named.globs == config.files
+    assert named.root == str(tmp_path) + os.sep
+    ((kind, pattern),) = named.patterns
+    assert kind == "gitlab-ci"
+    assert [bool(pattern.match(p)) for p in ("ci/a.yml", ".gitlab/b.yml", "a.yml")] == [
+        True,
+        True,
+        False,
+    ]

@@ -11,13 +11,13 @@ import pytest
 from basepin.discover import (
     KINDS,
     NAMES,
-    Named,
     discover,
     env_file_of,
     find,
     is_manifest,
     kind_for,
     kind_of,
+    named_files,
     written_with,
 )
 from basepin.errors import UsageError
@@ -333,7 +333,9 @@ def test_the_configurations_globs_name_more_files_of_a_kind(tmp_path: Path, git:
         tmp_path,
         [".gitlab-ci.yml", "ci/build.yml", "ci/deep/test.yml", "docker/app.build", "notes.txt"],
     )
-    named = Named(str(tmp_path), {"gitlab-ci": ["ci/*.yml"], "dockerfile": ["docker/*.build"]})
+    named = named_files(
+        str(tmp_path), {"gitlab-ci": ["ci/*.yml"], "dockerfile": ["docker/*.build"]}
+    )
     found = find([str(tmp_path)], named=named).files
     assert _relative(tmp_path, found) == [
         ".gitlab-ci.yml",
@@ -358,7 +360,7 @@ def test_the_globs_are_read_from_the_configurations_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _tree(tmp_path, ["project/ci/build.yml", "other/ci/build.yml"])
-    named = Named(str(tmp_path / "project"), {"gitlab-ci": ["ci/*.yml"]})
+    named = named_files(str(tmp_path / "project"), {"gitlab-ci": ["ci/*.yml"]})
     inside, outside = "project/ci/build.yml", "other/ci/build.yml"
     for where in (tmp_path, tmp_path / "project", tmp_path / "other"):
         monkeypatch.chdir(where)
@@ -367,13 +369,13 @@ def test_the_globs_are_read_from_the_configurations_folder(
         assert kind_for(str(tmp_path / outside), named) == "kubernetes"  # by its name alone
     monkeypatch.chdir(tmp_path)
     assert discover(["."], named=named) == [os.path.normpath(inside)]
-    assert written_with(inside, Named(".", {"compose": ["project/ci/*.yml"]})) == [
+    assert written_with(inside, named_files(".", {"compose": ["project/ci/*.yml"]})) == [
         inside,
         str(Path("project", "ci", ".env")),
     ]
 
 
 def test_the_globs_come_before_the_table(tmp_path: Path) -> None:
-    named = Named(str(tmp_path), {"kubernetes": ["deploy/compose.yaml"]})
+    named = named_files(str(tmp_path), {"kubernetes": ["deploy/compose.yaml"]})
     assert kind_for(str(tmp_path / "deploy" / "compose.yaml"), named) == "kubernetes"
     assert kind_for(str(tmp_path / "compose.yaml"), named) == "compose"

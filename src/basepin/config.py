@@ -7,7 +7,7 @@ import sys
 from types import MappingProxyType
 
 from basepin.catalog import RULES
-from basepin.discover import KINDS, Named
+from basepin.discover import KINDS, named_files
 from basepin.errors import ConfigError
 from basepin.model import SEVERITIES
 from basepin.records import NamedTuple
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, Literal, TypeVar
 
+    from basepin.discover import Named
     from basepin.model import Severity
 
     SeverityOrOff = Literal["error", "warning", "note", "off"]
@@ -76,7 +77,7 @@ class Config(NamedTuple):
         if not self.files:
             return None
         root = os.path.dirname(os.path.abspath(self.source)) if self.source else os.getcwd()
-        return Named(root, self.files)
+        return named_files(root, self.files)
 
     def merged(self, **overrides: Any) -> Config:
         """A copy with the CLI's values; None means "not given on the command line"."""

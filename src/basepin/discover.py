@@ -82,12 +82,31 @@ NAMES: tuple[tuple[str | None, tuple[str, ...]], ...] = (
 
 
 class Named(NamedTuple):
-    """More files of each kind, whatever their names (the configuration's `files`): path
-    globs, matched as `exclude` matches paths, against a file's path from `root`, the folder
-    of the configuration file (as a .gitignore's patterns are read from its own folder)."""
+    """More files of each kind, whatever their names (the configuration's `files`, made by
+    `named_files`): path globs, with `*` crossing folders as in `exclude`, matched against a
+    file's path from `root`, the configuration file's folder (as a .gitignore's patterns are
+    read from its own folder)."""
 
-    root: str
-    globs: Mapping[str, Sequence[str]]
+    root: str  # absolute, normalized, ending in a separator
+    # Kind -> one expression for all its globs: a tree's every file is matched against it.
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+
+
+def named_files(root: str, globs: Mapping[str, Sequence[str]]) -> Named:
+    """`Named` for globs read from the folder `root`."""
+    items = tuple((kind, tuple(kind_globs)) for kind, kind_globs in globs.items())
+    return _named(os.path.join(os.path.abspath(root), ""), items)
+
+
+@functools.lru_cache(maxsize=8)
+def _named(root: str, globs: tuple[tuple[str, tuple[str, ...]], ...]) -> Named:
+    return Named(
+        root,
+        tuple(
+            (kind, re.compile("|".join(fnmatch.translate(glob) for glob in kind_globs)))
+            for kind, kind_globs in globs
+        ),
+    )
 
 
 # A Compose file's variables: the `.env` file in its folder.
@@ -178,17 +197,15 @@ def kind_for(path: str, named: Named | None = None) -> str:
     return (named and _named_kind(path, named)) or kind_of(path) or "dockerfile"
 
 
-def _named_kind(path: str, named: Named) -> str | None:
-    """The first kind whose globs match `path` (from the configuration's folder)."""
-    try:
-        relative = os.path.relpath(os.path.abspath(path), named.root)
-    except ValueError:  # another drive
-        return None
-    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+def _named_kind(path: str, named: Named, cwd: str | None = None) -> str | None:
+    """The first kind whose globs match `path` (from the configuration's folder). `cwd`, the
+    current folder, saves asking for it again and again in a walk of many files."""
+    absolute = os.path.normpath(os.path.join(cwd or os.getcwd(), path))
+    if not absolute.startswith(named.root):
         return None  # outside the configuration's folder
-    trimmed = _trimmed(relative)
-    for kind, globs in named.globs.items():
-        if any(fnmatch.fnmatchcase(trimmed, glob) for glob in globs):
+    from_root = absolute[len(named.root) :].replace(os.sep, "/")  # normalized already
+    for kind, pattern in named.patterns:
+        if pattern.match(from_root):
             return kind
     return None
 
@@ -347,8 +364,10 @@ def _compose_files_beside(env_file: str) -> list[str]:
 def _search_folder(folder: str, unreadable: dict[str, str], named: Named | None) -> Iterable[str]:
     from basepin.walk import files_below
 
+    cwd = os.getcwd()
+
     def wanted(path: str) -> bool:
-        return kind_of(path) is not None or bool(named and _named_kind(path, named))
+        return kind_of(path) is not None or bool(named and _named_kind(path, named, cwd))
 
     def maybe(path: str) -> bool:
         return bool(named) or _MAYBE.search(_name(path)) is not None
